@@ -1,0 +1,20 @@
+package deps
+import (
+ _ "github.com/twmb/franz-go/pkg/kgo"
+ _ "github.com/twmb/franz-go/pkg/kadm"
+ _ "github.com/twmb/franz-go/pkg/kfake"
+ _ "github.com/twmb/franz-go/plugin/kprom"
+ _ "github.com/twmb/franz-go/plugin/kzap"
+ _ "github.com/redis/go-redis/v9"
+ _ "github.com/alicebob/miniredis/v2"
+ _ "go.uber.org/zap"
+ _ "github.com/spf13/viper"
+ _ "github.com/spf13/cobra"
+ _ "github.com/prometheus/client_golang/prometheus"
+ _ "code.dny.dev/ssrf"
+ _ "golang.org/x/time/rate"
+ _ "golang.org/x/sync/errgroup"
+ _ "github.com/oklog/ulid/v2"
+ _ "go.yaml.in/yaml/v3"
+ _ "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
