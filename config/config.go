@@ -1,0 +1,225 @@
+// Package config loads eventrouter's configuration: defaults, then a YAML file, then
+// EVENTROUTER_* environment variables, then command-line flags, into typed structs.
+// It is the only package that imports viper; every other package receives its own
+// section as a plain struct.
+package config
+
+import "time"
+
+// Config is the whole configuration. Each section is handed to the package that owns it.
+type Config struct {
+	Log           Log           `mapstructure:"log" yaml:"log"`
+	Kafka         Kafka         `mapstructure:"kafka" yaml:"kafka"`
+	Redis         Redis         `mapstructure:"redis" yaml:"redis"`
+	Topics        Topics        `mapstructure:"topics" yaml:"topics"`
+	Events        Events        `mapstructure:"events" yaml:"events"`
+	Router        Router        `mapstructure:"router" yaml:"router"`
+	Delivery      Delivery      `mapstructure:"delivery" yaml:"delivery"`
+	Subscriptions Subscriptions `mapstructure:"subscriptions" yaml:"subscriptions"`
+	Egress        Egress        `mapstructure:"egress" yaml:"egress"`
+	API           API           `mapstructure:"api" yaml:"api"`
+	Ops           Ops           `mapstructure:"ops" yaml:"ops"`
+}
+
+// Log configures the zap logger.
+type Log struct {
+	Level  string `mapstructure:"level" yaml:"level"`   // debug, info, warn, error
+	Format string `mapstructure:"format" yaml:"format"` // json or console
+}
+
+// TLS configures a TLS client connection. Files are PEM.
+type TLS struct {
+	Enabled            bool   `mapstructure:"enabled" yaml:"enabled"`
+	CAFile             string `mapstructure:"ca_file" yaml:"ca_file"`
+	CertFile           string `mapstructure:"cert_file" yaml:"cert_file"`
+	KeyFile            string `mapstructure:"key_file" yaml:"key_file"`
+	ServerName         string `mapstructure:"server_name" yaml:"server_name"`
+	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify" yaml:"insecure_skip_verify"`
+}
+
+// SASL configures Kafka authentication. Mechanism "" means none.
+type SASL struct {
+	Mechanism string `mapstructure:"mechanism" yaml:"mechanism"` // "", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+	Username  string `mapstructure:"username" yaml:"username"`
+	Password  string `mapstructure:"password" yaml:"password" secret:"true"`
+}
+
+// Kafka configures every Kafka client of every role.
+type Kafka struct {
+	Brokers  []string `mapstructure:"brokers" yaml:"brokers"`
+	ClientID string   `mapstructure:"client_id" yaml:"client_id"`
+	// InstanceID enables static group membership (KIP-345) when set: a restarted process
+	// with the same id rejoins without a rebalance. Must be unique per live process.
+	InstanceID string `mapstructure:"instance_id" yaml:"instance_id"`
+	TLS        TLS    `mapstructure:"tls" yaml:"tls"`
+	SASL       SASL   `mapstructure:"sasl" yaml:"sasl"`
+}
+
+// Redis configures the subscription store and attempt log connection.
+type Redis struct {
+	Addr     string `mapstructure:"addr" yaml:"addr"`
+	Username string `mapstructure:"username" yaml:"username"`
+	Password string `mapstructure:"password" yaml:"password" secret:"true"`
+	DB       int    `mapstructure:"db" yaml:"db"`
+	// KeyPrefix namespaces every key eventrouter writes, e.g. "er:".
+	KeyPrefix string `mapstructure:"key_prefix" yaml:"key_prefix"`
+	TLS       TLS    `mapstructure:"tls" yaml:"tls"`
+}
+
+// Topics names every topic the system uses and how `topics create` makes them.
+type Topics struct {
+	Ingest     []string `mapstructure:"ingest" yaml:"ingest"`
+	Deliveries string   `mapstructure:"deliveries" yaml:"deliveries"`
+	Invalid    string   `mapstructure:"invalid" yaml:"invalid"`
+	DLQ        string   `mapstructure:"dlq" yaml:"dlq"`
+	// RetryPrefix + the tier's delay ("5s", "5m0s" written short: "5m") names each retry tier.
+	RetryPrefix       string        `mapstructure:"retry_prefix" yaml:"retry_prefix"`
+	Partitions        int           `mapstructure:"partitions" yaml:"partitions"`
+	ReplicationFactor int           `mapstructure:"replication_factor" yaml:"replication_factor"`
+	Retention         time.Duration `mapstructure:"retention" yaml:"retention"`
+	DLQRetention      time.Duration `mapstructure:"dlq_retention" yaml:"dlq_retention"`
+}
+
+// Events configures the ingest envelope.
+type Events struct {
+	// Catalogue lists every accepted event name, "<object>.<verb>".
+	Catalogue []string `mapstructure:"catalogue" yaml:"catalogue"`
+	// MaxBytes bounds an ingest record's value; larger records are invalid.
+	MaxBytes int `mapstructure:"max_bytes" yaml:"max_bytes"`
+}
+
+// Router configures the ingest consumer group.
+type Router struct {
+	Group string `mapstructure:"group" yaml:"group"`
+	// TransactionalIDPrefix is suffixed with a per-process unique id.
+	TransactionalIDPrefix string        `mapstructure:"transactional_id_prefix" yaml:"transactional_id_prefix"`
+	TransactionTimeout    time.Duration `mapstructure:"transaction_timeout" yaml:"transaction_timeout"`
+	MaxPollRecords        int           `mapstructure:"max_poll_records" yaml:"max_poll_records"`
+}
+
+// Delivery configures the sender consumer group and the delivery policy (DESIGN.md §3).
+type Delivery struct {
+	Group            string        `mapstructure:"group" yaml:"group"`
+	Timeout          time.Duration `mapstructure:"timeout" yaml:"timeout"`
+	MaxResponseBytes int           `mapstructure:"max_response_bytes" yaml:"max_response_bytes"`
+	// RetrySchedule is the delay before each retry after the first, immediate attempt;
+	// its length is the number of retries. After the last, the delivery goes to the DLQ.
+	RetrySchedule []time.Duration `mapstructure:"retry_schedule" yaml:"retry_schedule"`
+	// Jitter is the ± fraction applied to each delay (0.2 = ±20 %).
+	Jitter float64 `mapstructure:"jitter" yaml:"jitter"`
+	// RetryAfterMax bounds a receiver's Retry-After on 429/503.
+	RetryAfterMax time.Duration `mapstructure:"retry_after_max" yaml:"retry_after_max"`
+	// MaxInFlight caps concurrent requests per sender process.
+	MaxInFlight int `mapstructure:"max_in_flight" yaml:"max_in_flight"`
+	// DefaultMaxInFlight is a subscription's cap when it sets none.
+	DefaultMaxInFlight int `mapstructure:"default_max_in_flight" yaml:"default_max_in_flight"`
+	// BreakerThreshold consecutive failures open a subscription's circuit for BreakerCooldown.
+	BreakerThreshold int           `mapstructure:"breaker_threshold" yaml:"breaker_threshold"`
+	BreakerCooldown  time.Duration `mapstructure:"breaker_cooldown" yaml:"breaker_cooldown"`
+	// DisableAfter without a success disables a failing subscription.
+	DisableAfter time.Duration `mapstructure:"disable_after" yaml:"disable_after"`
+	// AttemptLogSize bounds the attempts kept per subscription; AttemptLogTTL their age.
+	AttemptLogSize int           `mapstructure:"attempt_log_size" yaml:"attempt_log_size"`
+	AttemptLogTTL  time.Duration `mapstructure:"attempt_log_ttl" yaml:"attempt_log_ttl"`
+}
+
+// Subscriptions configures validation and caching of subscriptions.
+type Subscriptions struct {
+	MaxPerAccount int `mapstructure:"max_per_account" yaml:"max_per_account"`
+	// EncryptionKey is base64 of 32 bytes; when set, secrets are AES-GCM encrypted at rest.
+	EncryptionKey string `mapstructure:"encryption_key" yaml:"encryption_key" secret:"true"`
+	// ResyncInterval is the backstop version check of every live index.
+	ResyncInterval time.Duration `mapstructure:"resync_interval" yaml:"resync_interval"`
+	// RotationGrace is how long a rotated-out secret keeps signing; at most RotationGraceMax.
+	RotationGrace    time.Duration `mapstructure:"rotation_grace" yaml:"rotation_grace"`
+	RotationGraceMax time.Duration `mapstructure:"rotation_grace_max" yaml:"rotation_grace_max"`
+}
+
+// Egress says which endpoints the sender may call (SSRF policy). Checked early when a
+// subscription is written and, authoritatively, at dial time.
+type Egress struct {
+	// AllowHTTP permits plain http:// endpoints (dev, tests); otherwise https only.
+	AllowHTTP bool `mapstructure:"allow_http" yaml:"allow_http"`
+	// AllowCIDRs lists prefixes exempt from the private/loopback/link-local block.
+	AllowCIDRs []string `mapstructure:"allow_cidrs" yaml:"allow_cidrs"`
+	// AllowPorts lists ports besides 80 and 443 that endpoints may use.
+	AllowPorts []int `mapstructure:"allow_ports" yaml:"allow_ports"`
+}
+
+// API configures the admin REST API.
+type API struct {
+	Listen string `mapstructure:"listen" yaml:"listen"`
+	// AdminTokens see and change every account.
+	AdminTokens []string `mapstructure:"admin_tokens" yaml:"admin_tokens" secret:"true"`
+	// AccountTokens are "account_id=token" pairs: the token sees only that account.
+	AccountTokens []string `mapstructure:"account_tokens" yaml:"account_tokens" secret:"true"`
+	MaxBodyBytes  int64    `mapstructure:"max_body_bytes" yaml:"max_body_bytes"`
+}
+
+// Ops configures the operations listener every role runs and its shutdown.
+type Ops struct {
+	Listen          string        `mapstructure:"listen" yaml:"listen"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" yaml:"shutdown_timeout"`
+}
+
+// DefaultCatalogue is the event catalogue of DESIGN.md §2.
+var DefaultCatalogue = []string{
+	"claim.created", "claim.closed", "claim.reopened", "claim.label_added",
+	"claim.label_removed", "claim.assigned", "claim.unassigned", "claim.switched_type",
+	"contact.created",
+}
+
+// Default returns the built-in configuration. Every key has a default here, which is
+// also what makes its EVENTROUTER_* variable visible to viper.
+func Default() Config {
+	return Config{
+		Log:   Log{Level: "info", Format: "json"},
+		Kafka: Kafka{Brokers: []string{"127.0.0.1:9092"}, ClientID: "eventrouter"},
+		Redis: Redis{Addr: "127.0.0.1:6379", KeyPrefix: "er:"},
+		Topics: Topics{
+			Ingest:            []string{"claims.events", "contacts.events"},
+			Deliveries:        "webhooks.deliveries",
+			Invalid:           "webhooks.invalid",
+			DLQ:               "webhooks.dlq",
+			RetryPrefix:       "webhooks.retry.",
+			Partitions:        12,
+			ReplicationFactor: 1,
+			Retention:         7 * 24 * time.Hour,
+			DLQRetention:      14 * 24 * time.Hour,
+		},
+		Events: Events{Catalogue: append([]string(nil), DefaultCatalogue...), MaxBytes: 1 << 20},
+		Router: Router{
+			Group:                 "eventrouter-router",
+			TransactionalIDPrefix: "eventrouter-router",
+			TransactionTimeout:    60 * time.Second,
+			MaxPollRecords:        1000,
+		},
+		Delivery: Delivery{
+			Group:            "eventrouter-sender",
+			Timeout:          15 * time.Second,
+			MaxResponseBytes: 64 << 10,
+			RetrySchedule: []time.Duration{
+				5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
+				5 * time.Hour, 10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour,
+			},
+			Jitter:             0.2,
+			RetryAfterMax:      time.Hour,
+			MaxInFlight:        1024,
+			DefaultMaxInFlight: 16,
+			BreakerThreshold:   10,
+			BreakerCooldown:    30 * time.Second,
+			DisableAfter:       5 * 24 * time.Hour,
+			AttemptLogSize:     1000,
+			AttemptLogTTL:      14 * 24 * time.Hour,
+		},
+		Subscriptions: Subscriptions{
+			MaxPerAccount:    100,
+			ResyncInterval:   15 * time.Second,
+			RotationGrace:    24 * time.Hour,
+			RotationGraceMax: 7 * 24 * time.Hour,
+		},
+		Egress: Egress{},
+		API:    API{Listen: ":8080", MaxBodyBytes: 64 << 10},
+		Ops:    Ops{Listen: ":9090", ShutdownTimeout: 30 * time.Second},
+	}
+}

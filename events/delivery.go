@@ -1,0 +1,57 @@
+package events
+
+import "time"
+
+// Header names carried on delivery, retry and DLQ records, so the sender routes and
+// schedules a delivery without parsing its body. Values are UTF-8 text; times are
+// RFC 3339 with nanoseconds; integers are decimal.
+const (
+	HeaderDeliveryID     = "er-delivery-id"
+	HeaderSubscriptionID = "er-subscription-id"
+	HeaderAccountID      = "er-account-id"
+	HeaderEventID        = "er-event-id"
+	HeaderEventName      = "er-event-name"
+	HeaderObjectID       = "er-object-id"
+	HeaderAttempt        = "er-attempt"
+	HeaderFirstAttemptAt = "er-first-attempt-at"
+	HeaderOccurredAt     = "er-occurred-at"
+	HeaderNotBefore      = "er-not-before"
+	HeaderReason         = "er-reason"  // on webhooks.invalid and webhooks.dlq
+	HeaderHistory        = "er-history" // on webhooks.dlq: JSON array of attempt summaries
+	HeaderRedrive        = "er-redrive" // set when a record was re-driven from the DLQ
+)
+
+// Delivery is one (event, subscription) pair on its way to an endpoint: the value of a
+// record on webhooks.deliveries, a retry tier, or the DLQ. The record key is
+// SubscriptionID and the record value is Body, the rendered webhook body, sent as-is.
+type Delivery struct {
+	// ID is deterministic from (event id, subscription id): see DeliveryID. It is the
+	// webhook-id header, stable across every retry and redelivery.
+	ID             string
+	SubscriptionID string
+	AccountID      string
+	EventID        string
+	EventName      string
+	// ObjectID is the claim or contact id: the ordering lane within a subscription.
+	ObjectID string
+	// Attempt is the number of the next attempt, starting at 1.
+	Attempt        int
+	FirstAttemptAt time.Time // zero until the first attempt
+	OccurredAt     time.Time
+	// NotBefore is when a retry is due; zero on webhooks.deliveries.
+	NotBefore time.Time
+	// Reason is the last failure's reason code (retry tiers, DLQ); empty otherwise.
+	Reason string
+	// History summarises past attempts (DLQ records carry the full history).
+	History []AttemptSummary
+	Body    []byte
+}
+
+// AttemptSummary is one past attempt, as carried in the er-history header.
+type AttemptSummary struct {
+	Attempt   int       `json:"attempt"`
+	At        time.Time `json:"at"`
+	Status    int       `json:"status,omitempty"`
+	Reason    string    `json:"reason"`
+	LatencyMS int64     `json:"latency_ms"`
+}

@@ -1,0 +1,56 @@
+// Package subscriptions owns who gets which event: the Subscription model and its
+// validation, the stores (in-memory and Redis), and the live in-memory Index that the
+// router and the sender match against without touching Redis on the hot path.
+package subscriptions
+
+import "time"
+
+// Subscription is one customer endpoint and what it wants to receive.
+type Subscription struct {
+	// ID is "sub_" followed by a ULID (sortable by creation time).
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	URL       string `json:"url"`
+	// Events holds exact catalogue names, "<object>.*" wildcards, or "*".
+	Events []string `json:"events"`
+	// Filter is an optional predicate over envelope fields (see filter.go), e.g.
+	// `source == "api"`. Empty means every event that Events selects.
+	Filter      string            `json:"filter,omitempty"`
+	Enabled     bool              `json:"enabled"`
+	Secrets     []Secret          `json:"-"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	RateLimit   float64           `json:"rate_limit_per_sec,omitempty"` // 0: no limit
+	MaxInFlight int               `json:"max_in_flight,omitempty"`      // 0: the sender's default
+	Description string            `json:"description,omitempty"`
+	// Name is the stable key of a subscription declared in a routes file; empty otherwise.
+	Name string `json:"name,omitempty"`
+	// DisabledReason says why Enabled is false when the system disabled it
+	// ("endpoint_gone", "failing_since:<time>"); empty when a user disabled it.
+	DisabledReason string    `json:"disabled_reason,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	// Version is the store's version at this subscription's last change.
+	Version int64 `json:"version"`
+}
+
+// Secret is one signing secret ("whsec_" + base64 of 24–32 random bytes). The first
+// secret of Subscription.Secrets is the current one; the others are previous secrets
+// still valid until ExpiresAt, so receivers can rotate without a gap.
+type Secret struct {
+	Value     string    `json:"value"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is zero for the current secret.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// ValidSecrets returns the secrets that may sign a request at now: the current one and
+// every previous one not yet expired.
+func (s *Subscription) ValidSecrets(now time.Time) []string {
+	out := make([]string, 0, len(s.Secrets))
+	for _, sec := range s.Secrets {
+		if sec.ExpiresAt.IsZero() || now.Before(sec.ExpiresAt) {
+			out = append(out, sec.Value)
+		}
+	}
+	return out
+}
