@@ -1,0 +1,62 @@
+# shellcheck shell=bash
+# Common helpers for the local-services scripts. Sourced, never executed.
+#
+# Everything lives under $RUN_DIR (the repo's git-ignored .run/). Ports and
+# paths can be overridden through the environment for unusual setups, but the
+# integration tests default to 127.0.0.1:9092 (Kafka) and 127.0.0.1:6379 (Redis).
+
+set -euo pipefail
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN_DIR="${EVENTROUTER_RUN_DIR:-$ROOT_DIR/.run}"
+
+log() { printf '%s %s\n' "[$(basename "$0" .sh)]" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# now_ms prints a monotonic-enough wall clock in milliseconds.
+now_ms() { date +%s%3N; }
+
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+	local pid=$1 state
+	[[ -n "$pid" ]] || return 1
+	state=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
+	[[ -n "$state" && "$state" != Z* ]]
+}
+
+# pid_matches PID PATTERN: the process is alive and its command line contains
+# PATTERN. Guards against signalling a recycled pid from a stale pidfile.
+pid_matches() {
+	local pid=$1 pattern=$2
+	pid_alive "$pid" || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern"
+}
+
+# read_pidfile FILE prints the pid stored in FILE, or nothing.
+read_pidfile() {
+	[[ -s "$1" ]] && tr -dc '0-9' <"$1" || true
+}
+
+# stop_pid NAME PID GRACE_SECONDS: SIGTERM, wait up to GRACE_SECONDS, then
+# SIGKILL and wait (bounded) until the process is gone.
+stop_pid() {
+	local name=$1 pid=$2 grace=$3 deadline
+	pid_alive "$pid" || return 0
+	log "stopping $name (pid $pid, SIGTERM, up to ${grace}s)"
+	kill -TERM "$pid" 2>/dev/null || true
+	deadline=$(($(date +%s) + grace))
+	while pid_alive "$pid" && (($(date +%s) < deadline)); do sleep 0.2; done
+	if pid_alive "$pid"; then
+		log "$name did not exit within ${grace}s; SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		deadline=$(($(date +%s) + 10))
+		while pid_alive "$pid" && (($(date +%s) < deadline)); do sleep 0.1; done
+		pid_alive "$pid" && die "$name (pid $pid) survived SIGKILL"
+	fi
+	return 0
+}
+
+# port_open HOST PORT: something accepts TCP connections there.
+port_open() {
+	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
