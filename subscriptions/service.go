@@ -1,0 +1,273 @@
+package subscriptions
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Service is the one place subscriptions are written: the admin API and the routes file
+// both go through it, so defaults, validation, secret handling and timestamps are the
+// same whichever door a change comes in by. It is safe for concurrent use; it holds no
+// state besides its Store.
+//
+// Updates are read-modify-write without a compare-and-set: two concurrent writers of
+// the same subscription may lose one of the two changes (last write wins).
+type Service struct {
+	store  Store
+	policy Policy
+	now    func() time.Time
+}
+
+// NewService returns a Service writing to store under policy. now is the clock (nil:
+// time.Now).
+func NewService(store Store, policy Policy, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, policy: policy, now: now}
+}
+
+// Policy returns the policy subscriptions are validated against.
+func (s *Service) Policy() Policy { return s.policy }
+
+// Input is what a caller supplies to create a subscription. Everything else (id,
+// timestamps, version) the Service assigns.
+type Input struct {
+	AccountID string
+	URL       string
+	Events    []string
+	Filter    string
+	// Enabled defaults to true when nil.
+	Enabled *bool
+	// Secret, when set, becomes the signing secret ("whsec_" + base64 of 24–64 bytes);
+	// otherwise a fresh one is generated.
+	Secret      string
+	Headers     map[string]string
+	RateLimit   float64
+	MaxInFlight int
+	Description string
+	// Name is the routes-file key; empty for subscriptions created through the API.
+	Name string
+}
+
+// Patch is a partial update: nil fields are left as they are.
+type Patch struct {
+	URL         *string
+	Events      *[]string
+	Filter      *string
+	Enabled     *bool
+	Headers     *map[string]string
+	RateLimit   *float64
+	MaxInFlight *int
+	Description *string
+	// Secret, when set and different from the current secret, makes it the current
+	// secret; the replaced one stays valid for Policy.RotationGrace (as with Rotate).
+	Secret *string
+}
+
+// Empty reports whether the patch changes nothing.
+func (p Patch) Empty() bool { return p == Patch{} }
+
+// Create validates in and stores a new subscription. It returns a *ValidationError
+// listing every problem, or the Store's ErrAccountLimit, ErrConflict, ErrUnavailable.
+// The returned subscription carries its secret in Secrets[0].
+func (s *Service) Create(ctx context.Context, in Input) (*Subscription, error) {
+	now := s.now().UTC()
+	sub := &Subscription{
+		ID:          NewID(now),
+		AccountID:   in.AccountID,
+		URL:         in.URL,
+		Events:      slices.Clone(in.Events),
+		Filter:      in.Filter,
+		Enabled:     in.Enabled == nil || *in.Enabled,
+		Headers:     maps.Clone(in.Headers),
+		RateLimit:   in.RateLimit,
+		MaxInFlight: in.MaxInFlight,
+		Description: in.Description,
+		Name:        in.Name,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	secret := in.Secret
+	var extra []FieldError
+	if secret == "" {
+		secret = NewSecret()
+	} else if msg := checkSecretValue(secret); msg != "" {
+		extra = append(extra, FieldError{Field: "secret", Message: msg})
+	}
+	sub.Secrets = []Secret{{Value: secret, CreatedAt: now}}
+	if err := s.validate(sub, extra...); err != nil {
+		return nil, err
+	}
+	if err := s.store.Create(ctx, sub, s.policy.MaxPerAccount); err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// Update applies p to the subscription id and returns the result. Re-enabling a
+// subscription clears its DisabledReason; disabling through a patch records no reason
+// (a user did it). Errors: ErrNotFound, *ValidationError, ErrUnavailable.
+func (s *Service) Update(ctx context.Context, id string, p Patch) (*Subscription, error) {
+	sub, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	var extra []FieldError
+	if p.URL != nil {
+		sub.URL = *p.URL
+	}
+	if p.Events != nil {
+		sub.Events = slices.Clone(*p.Events)
+	}
+	if p.Filter != nil {
+		sub.Filter = *p.Filter
+	}
+	if p.Enabled != nil {
+		if *p.Enabled || sub.Enabled {
+			sub.DisabledReason = "" // a system reason is kept only while still disabled
+		}
+		sub.Enabled = *p.Enabled
+	}
+	if p.Headers != nil {
+		sub.Headers = maps.Clone(*p.Headers)
+	}
+	if p.RateLimit != nil {
+		sub.RateLimit = *p.RateLimit
+	}
+	if p.MaxInFlight != nil {
+		sub.MaxInFlight = *p.MaxInFlight
+	}
+	if p.Description != nil {
+		sub.Description = *p.Description
+	}
+	if p.Secret != nil && (len(sub.Secrets) == 0 || sub.Secrets[0].Value != *p.Secret) {
+		if msg := checkSecretValue(*p.Secret); msg != "" {
+			extra = append(extra, FieldError{Field: "secret", Message: msg})
+		} else {
+			rotateTo(sub, *p.Secret, s.policy.RotationGrace, now)
+		}
+	}
+	if err := s.validate(sub, extra...); err != nil {
+		return nil, err
+	}
+	sub.UpdatedAt = now
+	if err := s.store.Update(ctx, sub); err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// Rotate gives the subscription a fresh current secret. The previous current secret
+// stays valid for grace (0: Policy.RotationGrace); a grace above Policy.RotationGraceMax
+// or below zero is a *ValidationError on field "grace". Previous secrets already expired
+// are dropped; previous secrets still valid keep their own expiry.
+func (s *Service) Rotate(ctx context.Context, id string, grace time.Duration) (*Subscription, error) {
+	switch {
+	case grace < 0:
+		return nil, &ValidationError{Problems: []FieldError{{Field: "grace", Message: "must not be negative"}}}
+	case grace == 0:
+		grace = s.policy.RotationGrace
+	case s.policy.RotationGraceMax > 0 && grace > s.policy.RotationGraceMax:
+		return nil, &ValidationError{Problems: []FieldError{{
+			Field:   "grace",
+			Message: fmt.Sprintf("must be at most %s", s.policy.RotationGraceMax),
+		}}}
+	}
+	sub, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	rotateTo(sub, NewSecret(), grace, now)
+	sub.UpdatedAt = now
+	if err := s.store.Update(ctx, sub); err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// Disable turns the subscription off for reason (e.g. "endpoint_gone"); the sender calls
+// it on 410 Gone or persistent failure. Disabling an already disabled subscription
+// changes nothing and returns nil. Errors: ErrNotFound, ErrUnavailable.
+func (s *Service) Disable(ctx context.Context, id, reason string) error {
+	sub, err := s.store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !sub.Enabled {
+		return nil
+	}
+	sub.Enabled = false
+	sub.DisabledReason = reason
+	sub.UpdatedAt = s.now().UTC()
+	return s.store.Update(ctx, sub)
+}
+
+// Get returns the subscription or ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (*Subscription, error) {
+	return s.store.Get(ctx, id)
+}
+
+// Delete removes the subscription; ErrNotFound if absent.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	return s.store.Delete(ctx, id)
+}
+
+// List returns one page ordered by id and the cursor of the next page ("" at the end).
+func (s *Service) List(ctx context.Context, opts ListOptions) ([]*Subscription, string, error) {
+	return s.store.List(ctx, opts)
+}
+
+// validate runs the policy and merges extra problems found by the Service itself.
+func (s *Service) validate(sub *Subscription, extra ...FieldError) error {
+	err := s.policy.Validate(sub)
+	if err == nil && len(extra) == 0 {
+		return nil
+	}
+	v := &ValidationError{}
+	if ve, ok := err.(*ValidationError); ok {
+		v.Problems = append(v.Problems, ve.Problems...)
+	} else if err != nil {
+		return err
+	}
+	v.Problems = append(v.Problems, extra...)
+	return v
+}
+
+// rotateTo makes secret the current one; the old current one expires after grace, and
+// previous secrets already expired at now are dropped.
+func rotateTo(sub *Subscription, secret string, grace time.Duration, now time.Time) {
+	kept := []Secret{{Value: secret, CreatedAt: now}}
+	for i, old := range sub.Secrets {
+		if i == 0 || old.ExpiresAt.IsZero() {
+			old.ExpiresAt = now.Add(grace)
+		}
+		if now.Before(old.ExpiresAt) {
+			kept = append(kept, old)
+		}
+	}
+	sub.Secrets = kept
+}
+
+// checkSecretValue returns why value is not a usable Standard Webhooks secret, or "".
+func checkSecretValue(value string) string {
+	raw, ok := strings.CutPrefix(value, SecretPrefix)
+	if !ok {
+		return "must start with " + SecretPrefix
+	}
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return "must be " + SecretPrefix + " followed by standard base64"
+	}
+	if len(b) < 24 || len(b) > 64 {
+		return fmt.Sprintf("must encode 24 to 64 bytes, not %d", len(b))
+	}
+	return ""
+}
