@@ -22,6 +22,8 @@ const (
 	ReasonDisabled       Reason = "subscription_disabled" // not attempted: disabled subscription
 	ReasonDeleted        Reason = "subscription_deleted"  // not attempted: subscription no longer exists
 	ReasonRetryExhausted Reason = "retries_exhausted"     // DLQ: the schedule ran out
+	ReasonInvalidSecret  Reason = "invalid_secret"        // not attempted: no valid signing secret
+	ReasonCanceled       Reason = "canceled"              // not finished: the sender is stopping; does not count as an attempt
 )
 
 // Result is the outcome of one HTTP attempt.

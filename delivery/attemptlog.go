@@ -1,0 +1,235 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrDeliveryNotFound means the attempt log has no record of a delivery (never attempted,
+// or older than the log's TTL).
+var ErrDeliveryNotFound = errors.New("delivery: delivery not found")
+
+// Delivery statuses reported by AttemptLog.Delivery.
+const (
+	StatusDelivered    = "delivered"
+	StatusRetrying     = "retrying"
+	StatusDeadLettered = "dead_lettered"
+)
+
+// maxResponseLog bounds Attempt.Response; maxAttemptsPerDelivery bounds one delivery's
+// history (10 scheduled attempts, plus redrives).
+const (
+	maxResponseLog         = 1 << 10
+	maxAttemptsPerDelivery = 100
+)
+
+// Attempt is one delivery attempt as the API shows it.
+type Attempt struct {
+	DeliveryID     string    `json:"delivery_id"`
+	SubscriptionID string    `json:"subscription_id"`
+	AccountID      string    `json:"account_id"`
+	EventID        string    `json:"event_id"`
+	EventName      string    `json:"event_name"`
+	Attempt        int       `json:"attempt"`
+	At             time.Time `json:"at"`
+	Status         int       `json:"status,omitempty"`
+	Reason         Reason    `json:"reason"`
+	LatencyMS      int64     `json:"latency_ms"`
+	// Response is the first bytes of the response body: at most 1 KiB, valid UTF-8
+	// (Record truncates and repairs it).
+	Response string `json:"response,omitempty"`
+	// Topic, Partition and Offset locate the Kafka record this attempt was made from.
+	Topic     string `json:"topic,omitempty"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	// Final is true when the delivery is finished: delivered, or sent to the DLQ.
+	Final bool `json:"final"`
+}
+
+// DeliveryStatus is what the log knows about one delivery.
+type DeliveryStatus struct {
+	ID             string    `json:"id"`
+	SubscriptionID string    `json:"subscription_id"`
+	AccountID      string    `json:"account_id"`
+	EventID        string    `json:"event_id"`
+	EventName      string    `json:"event_name"`
+	Status         string    `json:"status"`   // StatusDelivered, StatusRetrying or StatusDeadLettered
+	Attempts       []Attempt `json:"attempts"` // oldest first
+	// Topic, Partition and Offset locate the newest Kafka record carrying this delivery
+	// (its body), for redelivery.
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// AttemptLogOptions configures an AttemptLog. Zero values take the defaults.
+type AttemptLogOptions struct {
+	Prefix             string        // key prefix; default "eventrouter:"
+	MaxPerSubscription int           // attempts kept per subscription; default 1000
+	TTL                time.Duration // age after which an idle log expires; default 14 days
+}
+
+// AttemptLog records delivery attempts in Redis for the API: per subscription (newest
+// first, bounded) and per delivery (history, status and the Kafka coordinates needed to
+// redeliver). It works on Redis, Redis Cluster and miniredis. Safe for concurrent use.
+//
+// Keys: <prefix>sub:{<sub>}:attempts (list of JSON, newest first),
+// <prefix>dlv:{<id>} (hash), <prefix>dlv:{<id>}:attempts (list, oldest first),
+// <prefix>sub:{<sub>}:failing (see Outcome).
+type AttemptLog struct {
+	rdb  redis.UniversalClient
+	opts AttemptLogOptions
+}
+
+// NewAttemptLog returns a log on client; the caller owns client.
+func NewAttemptLog(client redis.UniversalClient, opts AttemptLogOptions) *AttemptLog {
+	if opts.Prefix == "" {
+		opts.Prefix = "eventrouter:"
+	}
+	if opts.MaxPerSubscription <= 0 {
+		opts.MaxPerSubscription = 1000
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = 14 * 24 * time.Hour
+	}
+	return &AttemptLog{rdb: client, opts: opts}
+}
+
+func (l *AttemptLog) subKey(subID string) string {
+	return l.opts.Prefix + "sub:{" + subID + "}:attempts"
+}
+func (l *AttemptLog) dlvKey(id string) string { return l.opts.Prefix + "dlv:{" + id + "}" }
+func (l *AttemptLog) failKey(subID string) string {
+	return l.opts.Prefix + "sub:{" + subID + "}:failing"
+}
+
+// Record stores one attempt in a single pipeline: pushed on the subscription's list
+// (trimmed to MaxPerSubscription), appended to the delivery's history, and the delivery's
+// status and Kafka coordinates updated; every key's TTL is refreshed. An attempt without
+// DeliveryID or SubscriptionID is refused with an error naming the field.
+func (l *AttemptLog) Record(ctx context.Context, a Attempt) error {
+	if a.DeliveryID == "" {
+		return errors.New("delivery: attempt log: delivery_id is required")
+	}
+	if a.SubscriptionID == "" {
+		return errors.New("delivery: attempt log: subscription_id is required")
+	}
+	a.Response = truncateUTF8(a.Response, maxResponseLog)
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("delivery: attempt log: encode: %w", err)
+	}
+	fields := []any{
+		"id", a.DeliveryID, "subscription_id", a.SubscriptionID, "account_id", a.AccountID,
+		"event_id", a.EventID, "event_name", a.EventName, "status", attemptStatus(a),
+	}
+	if a.Topic != "" {
+		fields = append(fields, "topic", a.Topic, "partition", a.Partition, "offset", a.Offset)
+	}
+	sk, dk := l.subKey(a.SubscriptionID), l.dlvKey(a.DeliveryID)
+	_, err = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.LPush(ctx, sk, b)
+		p.LTrim(ctx, sk, 0, int64(l.opts.MaxPerSubscription-1))
+		p.Expire(ctx, sk, l.opts.TTL)
+		p.HSet(ctx, dk, fields...)
+		p.Expire(ctx, dk, l.opts.TTL)
+		p.RPush(ctx, dk+":attempts", b)
+		p.LTrim(ctx, dk+":attempts", -maxAttemptsPerDelivery, -1)
+		p.Expire(ctx, dk+":attempts", l.opts.TTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delivery: attempt log: record: %w", err)
+	}
+	return nil
+}
+
+func attemptStatus(a Attempt) string {
+	switch {
+	case a.Final && a.Reason == ReasonOK:
+		return StatusDelivered
+	case a.Final:
+		return StatusDeadLettered
+	}
+	return StatusRetrying
+}
+
+// List returns up to limit of subID's attempts, newest first. limit ≤ 0 or above
+// MaxPerSubscription means MaxPerSubscription. An unknown subscription has none.
+func (l *AttemptLog) List(ctx context.Context, subID string, limit int) ([]Attempt, error) {
+	if limit <= 0 || limit > l.opts.MaxPerSubscription {
+		limit = l.opts.MaxPerSubscription
+	}
+	raw, err := l.rdb.LRange(ctx, l.subKey(subID), 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("delivery: attempt log: list: %w", err)
+	}
+	return decodeAttempts(raw)
+}
+
+// Delivery returns what the log knows about one delivery, or ErrDeliveryNotFound.
+func (l *AttemptLog) Delivery(ctx context.Context, deliveryID string) (*DeliveryStatus, error) {
+	dk := l.dlvKey(deliveryID)
+	var (
+		h    *redis.MapStringStringCmd
+		list *redis.StringSliceCmd
+	)
+	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		h = p.HGetAll(ctx, dk)
+		list = p.LRange(ctx, dk+":attempts", 0, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delivery: attempt log: delivery: %w", err)
+	}
+	m := h.Val()
+	if len(m) == 0 {
+		return nil, ErrDeliveryNotFound
+	}
+	attempts, err := decodeAttempts(list.Val())
+	if err != nil {
+		return nil, err
+	}
+	part, _ := strconv.ParseInt(m["partition"], 10, 32)
+	off, _ := strconv.ParseInt(m["offset"], 10, 64)
+	return &DeliveryStatus{
+		ID: m["id"], SubscriptionID: m["subscription_id"], AccountID: m["account_id"],
+		EventID: m["event_id"], EventName: m["event_name"], Status: m["status"],
+		Attempts: attempts, Topic: m["topic"], Partition: int32(part), Offset: off,
+	}, nil
+}
+
+func decodeAttempts(raw []string) ([]Attempt, error) {
+	out := make([]Attempt, 0, len(raw))
+	for i, s := range raw {
+		var a Attempt
+		if err := json.Unmarshal([]byte(s), &a); err != nil {
+			return nil, fmt.Errorf("delivery: attempt log: entry %d is corrupt: %w", i, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// truncateUTF8 returns at most n bytes of s, cut on a rune boundary, with invalid
+// sequences replaced so the result is valid UTF-8 (JSON- and API-safe).
+func truncateUTF8(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
