@@ -44,7 +44,12 @@ type Delivery struct {
 	Reason string
 	// History summarises past attempts (DLQ records carry the full history).
 	History []AttemptSummary
-	Body    []byte
+	// Redrive is non-empty on a record re-driven from the DLQ or redelivered through the
+	// API; it says by what ("dlq", "api"), carried in the er-redrive header.
+	Redrive string
+	// Body is the rendered webhook body (see Render), sent byte-for-byte. Record and
+	// ParseDelivery share it with the record value rather than copying it.
+	Body []byte
 }
 
 // AttemptSummary is one past attempt, as carried in the er-history header.

@@ -1,0 +1,236 @@
+package events
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// This file is the wire codec of the Delivery record (router → sender, retry tiers, DLQ).
+
+// ErrBadDelivery is matched (errors.Is) by every *DeliveryError.
+var ErrBadDelivery = errors.New("events: bad delivery record")
+
+// DeliveryError says which header (or "key", "value") of a delivery record is missing
+// or bad. Detail is bounded in length.
+type DeliveryError struct {
+	Header string
+	Detail string
+}
+
+func (e *DeliveryError) Error() string {
+	return "events: bad delivery record: " + strconv.Quote(e.Header) + ": " + e.Detail
+}
+
+// Is makes errors.Is(err, ErrBadDelivery) true for every *DeliveryError.
+func (e *DeliveryError) Is(target error) bool { return target == ErrBadDelivery }
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// DeliveryID returns the delivery id of (eventID, subscriptionID): "msg_" followed by 26
+// lower-case base32 characters (130 bits) of SHA-256 over the length-prefixed event id
+// and the subscription id, so no two distinct pairs share an input. It is deterministic:
+// a re-processed event yields the same webhook-id, which lets receivers dedupe.
+func DeliveryID(eventID, subscriptionID string) string {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(eventID)))])
+	h.Write([]byte(eventID))
+	h.Write([]byte(subscriptionID))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	var out [4 + 32]byte // base32 of 20 bytes is 32 characters; we keep 26
+	copy(out[:], "msg_")
+	idEncoding.Encode(out[4:], sum[:20])
+	return string(out[:4+26])
+}
+
+// Record encodes d for topic: key SubscriptionID, value Body (shared, not copied), and
+// the er-* headers. Optional headers (first-attempt-at, not-before, reason, history,
+// redrive) are omitted when empty. Times are RFC 3339 with nanoseconds in UTC.
+func (d *Delivery) Record(topic string) *kgo.Record {
+	var hist []byte
+	if len(d.History) > 0 {
+		hist, _ = json.Marshal(d.History) // cannot fail: plain fields
+	}
+	const timeLen = len("2006-01-02T15:04:05.999999999Z") + 8
+	buf := make([]byte, 0, len(d.ID)+len(d.SubscriptionID)+len(d.AccountID)+len(d.EventID)+
+		len(d.EventName)+len(d.ObjectID)+len(d.Reason)+len(d.Redrive)+20+3*timeLen)
+	hs := make([]kgo.RecordHeader, 0, 13)
+	add := func(k, v string) {
+		s := len(buf)
+		buf = append(buf, v...)
+		hs = append(hs, kgo.RecordHeader{Key: k, Value: buf[s:len(buf):len(buf)]})
+	}
+	addTime := func(k string, t time.Time) {
+		s := len(buf)
+		buf = t.UTC().AppendFormat(buf, time.RFC3339Nano)
+		hs = append(hs, kgo.RecordHeader{Key: k, Value: buf[s:len(buf):len(buf)]})
+	}
+	add(HeaderDeliveryID, d.ID)
+	add(HeaderSubscriptionID, d.SubscriptionID)
+	key := hs[len(hs)-1].Value
+	add(HeaderAccountID, d.AccountID)
+	add(HeaderEventID, d.EventID)
+	add(HeaderEventName, d.EventName)
+	add(HeaderObjectID, d.ObjectID)
+	s := len(buf)
+	buf = strconv.AppendInt(buf, int64(d.Attempt), 10)
+	hs = append(hs, kgo.RecordHeader{Key: HeaderAttempt, Value: buf[s:len(buf):len(buf)]})
+	addTime(HeaderOccurredAt, d.OccurredAt)
+	if !d.FirstAttemptAt.IsZero() {
+		addTime(HeaderFirstAttemptAt, d.FirstAttemptAt)
+	}
+	if !d.NotBefore.IsZero() {
+		addTime(HeaderNotBefore, d.NotBefore)
+	}
+	if d.Reason != "" {
+		add(HeaderReason, d.Reason)
+	}
+	if d.Redrive != "" {
+		add(HeaderRedrive, d.Redrive)
+	}
+	if hist != nil {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderHistory, Value: hist})
+	}
+	return &kgo.Record{Topic: topic, Key: key, Value: d.Body, Headers: hs}
+}
+
+// MaxAttempt bounds the er-attempt header ParseDelivery accepts.
+const MaxAttempt = 10000
+
+// ParseDelivery decodes a record made by Delivery.Record. Required headers: delivery id,
+// subscription id, account id, event id, event name, object id, attempt (1..MaxAttempt)
+// and occurred-at; the value (Body) must be non-empty, and a non-nil key must equal the
+// subscription id. A header given twice is an error; unknown headers are ignored. The
+// error is a *DeliveryError naming the header. Body shares r.Value.
+func ParseDelivery(r *kgo.Record) (*Delivery, error) {
+	d := &Delivery{Body: r.Value}
+	var seen uint16
+	for _, h := range r.Headers {
+		bit, ok := headerBit(h.Key)
+		if !ok {
+			continue
+		}
+		if seen&bit != 0 {
+			return nil, &DeliveryError{h.Key, "given twice"}
+		}
+		seen |= bit
+		if err := d.setHeader(h.Key, h.Value); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range requiredHeaders {
+		if bit, _ := headerBit(k); seen&bit == 0 {
+			return nil, &DeliveryError{k, "missing"}
+		}
+	}
+	if r.Key != nil && string(r.Key) != d.SubscriptionID {
+		return nil, &DeliveryError{"key", "record key " + quote(string(r.Key)) + " is not the subscription id " + quote(d.SubscriptionID)}
+	}
+	if len(r.Value) == 0 {
+		return nil, &DeliveryError{"value", "empty body"}
+	}
+	return d, nil
+}
+
+var requiredHeaders = []string{
+	HeaderDeliveryID, HeaderSubscriptionID, HeaderAccountID, HeaderEventID,
+	HeaderEventName, HeaderObjectID, HeaderAttempt, HeaderOccurredAt,
+}
+
+func headerBit(k string) (uint16, bool) {
+	switch k {
+	case HeaderDeliveryID:
+		return 1 << 0, true
+	case HeaderSubscriptionID:
+		return 1 << 1, true
+	case HeaderAccountID:
+		return 1 << 2, true
+	case HeaderEventID:
+		return 1 << 3, true
+	case HeaderEventName:
+		return 1 << 4, true
+	case HeaderObjectID:
+		return 1 << 5, true
+	case HeaderAttempt:
+		return 1 << 6, true
+	case HeaderFirstAttemptAt:
+		return 1 << 7, true
+	case HeaderOccurredAt:
+		return 1 << 8, true
+	case HeaderNotBefore:
+		return 1 << 9, true
+	case HeaderReason:
+		return 1 << 10, true
+	case HeaderHistory:
+		return 1 << 11, true
+	case HeaderRedrive:
+		return 1 << 12, true
+	}
+	return 0, false
+}
+
+func (d *Delivery) setHeader(k string, v []byte) error {
+	switch k {
+	case HeaderAttempt:
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 || n > MaxAttempt {
+			return &DeliveryError{k, "want an integer in 1.." + strconv.Itoa(MaxAttempt) + ", got " + quote(string(v))}
+		}
+		d.Attempt = n
+		return nil
+	case HeaderOccurredAt, HeaderFirstAttemptAt, HeaderNotBefore:
+		t, err := time.Parse(time.RFC3339Nano, string(v))
+		if err != nil {
+			return &DeliveryError{k, "not RFC 3339: " + quote(string(v))}
+		}
+		switch k {
+		case HeaderOccurredAt:
+			d.OccurredAt = t.UTC()
+		case HeaderFirstAttemptAt:
+			d.FirstAttemptAt = t.UTC()
+		default:
+			d.NotBefore = t.UTC()
+		}
+		return nil
+	case HeaderHistory:
+		if err := json.Unmarshal(v, &d.History); err != nil {
+			return &DeliveryError{k, "not a JSON array of attempts: " + err.Error()}
+		}
+		return nil
+	}
+	s := string(v)
+	if k == HeaderReason || k == HeaderRedrive {
+		if len(s) > MaxIDBytes {
+			return &DeliveryError{k, "longer than " + strconv.Itoa(MaxIDBytes) + " bytes"}
+		}
+	} else if why := checkText(s); why != "" {
+		return &DeliveryError{k, why}
+	}
+	switch k {
+	case HeaderDeliveryID:
+		d.ID = s
+	case HeaderSubscriptionID:
+		d.SubscriptionID = s
+	case HeaderAccountID:
+		d.AccountID = s
+	case HeaderEventID:
+		d.EventID = s
+	case HeaderEventName:
+		d.EventName = s
+	case HeaderObjectID:
+		d.ObjectID = s
+	case HeaderReason:
+		d.Reason = s
+	case HeaderRedrive:
+		d.Redrive = s
+	}
+	return nil
+}
