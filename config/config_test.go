@@ -50,8 +50,8 @@ router:
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"EVENTROUTER_DELIVERY_TIMEOUT":       "30s",
-		"EVENTROUTER_DELIVERY_MAX_IN_FLIGHT": "200",
+		"EVENTROUTER_DELIVERY_TIMEOUT":        "30s",
+		"EVENTROUTER_DELIVERY_MAX_IN_FLIGHT":  "200",
 		"EVENTROUTER_DELIVERY_RETRY_SCHEDULE": "1s, 2s,3m",
 	}
 	cfg, err := Load(Source{File: file, Env: env, Flags: flags,
