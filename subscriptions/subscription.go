@@ -3,7 +3,10 @@
 // router and the sender match against without touching Redis on the hot path.
 package subscriptions
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // Subscription is one customer endpoint and what it wants to receive.
 type Subscription struct {
@@ -53,4 +56,27 @@ func (s *Subscription) ValidSecrets(now time.Time) []string {
 		}
 	}
 	return out
+}
+
+// Clone returns a deep copy of s: its slices and map are not shared.
+func (s *Subscription) Clone() *Subscription {
+	c := *s
+	c.Events = append([]string(nil), s.Events...)
+	c.Secrets = append([]Secret(nil), s.Secrets...)
+	if s.Headers != nil {
+		c.Headers = make(map[string]string, len(s.Headers))
+		for k, v := range s.Headers {
+			c.Headers[k] = v
+		}
+	}
+	return &c
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -1,21 +1,47 @@
 package subscriptions
 
 import (
+	"encoding/base64"
+	"fmt"
+	"math"
 	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"code.dny.dev/ssrf"
 )
 
 // Policy is what a valid subscription must satisfy, built from configuration.
 type Policy struct {
-	Catalogue        []string       // accepted event names
-	AllowHTTP        bool           // permit http:// URLs
+	Catalogue        []string       // accepted event names; empty: only the syntax is checked
+	AllowHTTP        bool           // permit http:// URLs and any explicit port (dev mode)
 	AllowCIDRs       []netip.Prefix // exempt from the private-address block
 	AllowPorts       []int          // besides 80 and 443
 	MaxPerAccount    int            // 0: no limit (enforced by Store.Create)
 	RotationGrace    time.Duration  // default grace of a rotated-out secret
 	RotationGraceMax time.Duration  // longest grace a caller may ask for
 }
+
+// Bounds Validate enforces.
+const (
+	MaxURLLen         = 2048
+	MaxEvents         = 64
+	MaxHeaders        = 20
+	MaxHeaderNameLen  = 64
+	MaxHeaderValueLen = 1024
+	MaxHeadersBytes   = 8 << 10 // names + values
+	MaxRateLimit      = 10000   // requests per second
+	MaxMaxInFlight    = 1000
+	MaxDescriptionLen = 1024 // bytes
+	MaxSecrets        = 10
+	MinSecretBytes    = 24
+	MaxSecretBytes    = 64
+	MaxAccountIDLen   = 128
+	MaxNameLen        = 128
+)
 
 // FieldError is one problem with one field of a subscription.
 type FieldError struct {
@@ -36,21 +62,356 @@ func (e *ValidationError) Error() string {
 	return "subscriptions: invalid subscription: " + strings.Join(parts, "; ")
 }
 
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Problems = append(e.Problems, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
 // Validate checks sub against the policy and returns a *ValidationError listing every
-// problem, or nil.
+// problem (in field order), or nil. It never resolves DNS: the URL check is early
+// feedback; the sender's dial-time guard is the real SSRF defence.
+//
+// Decisions worth knowing:
+//   - Ports: without a port, or 80/443, or one of AllowPorts. In AllowHTTP (dev) mode
+//     any port is accepted, since local receivers listen on arbitrary ports.
+//   - Hosts: IP literals in special-purpose ranges (the same lists as the dial-time
+//     guard, code.dny.dev/ssrf) are refused unless inside AllowCIDRs; so are the names
+//     localhost, *.localhost, *.local, *.internal (metadata.google.internal), and
+//     numeric-looking names (e.g. "2130706433", "0x7f.1") that some resolvers read as IPs.
+//     localhost names are accepted when AllowCIDRs contains a loopback address.
+//   - Headers: Authorization IS allowed (receivers commonly require a bearer token; it is
+//     treated as sensitive and never logged). Refused (case-insensitive): webhook-*,
+//     content-*, host, user-agent, hop-by-hop headers, proxy-*, expect, cookie.
+//   - Secrets may be empty (the service generates one); each must be "whsec_" + standard
+//     base64 of 24–64 bytes; the first is the current one (no ExpiresAt), later ones
+//     must carry an ExpiresAt.
 func (p Policy) Validate(sub *Subscription) error {
 	var v ValidationError
-	if sub.AccountID == "" {
-		v.Problems = append(v.Problems, FieldError{"account_id", "is required"})
+	p.validateAccount(&v, sub)
+	p.validateURL(&v, sub.URL)
+	p.validateEvents(&v, sub.Events)
+	if _, err := CompileFilter(sub.Filter); err != nil {
+		v.add("filter", "%s", strings.TrimPrefix(err.Error(), "filter: "))
 	}
-	if sub.URL == "" {
-		v.Problems = append(v.Problems, FieldError{"url", "is required"})
+	validateHeaders(&v, sub.Headers)
+	if math.IsNaN(sub.RateLimit) || sub.RateLimit < 0 || sub.RateLimit > MaxRateLimit {
+		v.add("rate_limit_per_sec", "must be between 0 (no limit) and %d", MaxRateLimit)
 	}
-	if len(sub.Events) == 0 {
-		v.Problems = append(v.Problems, FieldError{"events", "must name at least one event"})
+	if sub.MaxInFlight < 0 || sub.MaxInFlight > MaxMaxInFlight {
+		v.add("max_in_flight", "must be between 0 (the default) and %d", MaxMaxInFlight)
 	}
+	if len(sub.Description) > MaxDescriptionLen {
+		v.add("description", "is %d bytes, at most %d allowed", len(sub.Description), MaxDescriptionLen)
+	} else if !utf8.ValidString(sub.Description) {
+		v.add("description", "is not valid UTF-8")
+	}
+	validateSecrets(&v, sub.Secrets)
 	if len(v.Problems) > 0 {
 		return &v
+	}
+	return nil
+}
+
+func (p Policy) validateAccount(v *ValidationError, sub *Subscription) {
+	switch {
+	case sub.AccountID == "":
+		v.add("account_id", "is required")
+	case len(sub.AccountID) > MaxAccountIDLen:
+		v.add("account_id", "is longer than %d bytes", MaxAccountIDLen)
+	case !printableNoSpace(sub.AccountID):
+		v.add("account_id", "must not contain spaces or control characters")
+	}
+	if len(sub.Name) > MaxNameLen {
+		v.add("name", "is longer than %d bytes", MaxNameLen)
+	} else if sub.Name != "" && !printableNoSpace(sub.Name) {
+		v.add("name", "must not contain spaces or control characters")
+	}
+}
+
+func printableNoSpace(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func (p Policy) validateEvents(v *ValidationError, evs []string) {
+	if len(evs) == 0 {
+		v.add("events", "must name at least one event")
+		return
+	}
+	if len(evs) > MaxEvents {
+		v.add("events", "at most %d patterns allowed", MaxEvents)
+		return
+	}
+	seen := make(map[string]bool, len(evs))
+	for i, e := range evs {
+		field := "events[" + strconv.Itoa(i) + "]"
+		if err := checkPattern(e, p.Catalogue); err != nil {
+			v.add(field, "%s", err.Error())
+		} else if seen[e] {
+			v.add(field, "duplicate pattern %q", e)
+		}
+		seen[e] = true
+	}
+}
+
+func (p Policy) validateURL(v *ValidationError, raw string) {
+	if raw == "" {
+		v.add("url", "is required")
+		return
+	}
+	if len(raw) > MaxURLLen {
+		v.add("url", "is longer than %d bytes", MaxURLLen)
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		v.add("url", "does not parse: %s", strings.TrimPrefix(err.Error(), "parse "))
+		return
+	}
+	switch {
+	case !u.IsAbs() || u.Opaque != "":
+		v.add("url", "must be absolute, like https://example.com/hooks")
+		return
+	case u.Scheme == "https":
+	case u.Scheme == "http" && p.AllowHTTP:
+	case u.Scheme == "http":
+		v.add("url", "must use https")
+		return
+	default:
+		v.add("url", "scheme %q not allowed, use https", u.Scheme)
+		return
+	}
+	if u.User != nil {
+		v.add("url", "must not contain user information (use a custom header for credentials)")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		v.add("url", "must not contain a fragment")
+	}
+	host := u.Hostname()
+	if host == "" {
+		v.add("url", "has no host")
+		return
+	}
+	if port := u.Port(); port != "" && !p.portAllowed(port) {
+		v.add("url", "port %s not allowed (80, 443%s)", port, p.extraPorts())
+	}
+	if msg := p.hostProblem(host); msg != "" {
+		v.add("url", "%s", msg)
+	}
+}
+
+func (p Policy) portAllowed(port string) bool {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return false
+	}
+	if p.AllowHTTP || n == 80 || n == 443 {
+		return true
+	}
+	for _, a := range p.AllowPorts {
+		if a == n {
+			return true
+		}
+	}
+	return false
+}
+
+func (p Policy) extraPorts() string {
+	var b strings.Builder
+	for _, a := range p.AllowPorts {
+		b.WriteString(", " + strconv.Itoa(a))
+	}
+	return b.String()
+}
+
+// hostProblem returns why host is refused, or "".
+func (p Policy) hostProblem(host string) string {
+	if addr, err := netip.ParseAddr(host); err == nil {
+		if p.allowedAddr(addr) {
+			return ""
+		}
+		return fmt.Sprintf("host %s is a private, loopback, link-local or reserved address", host)
+	}
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	if len(name) > 253 || name == "" {
+		return "host name is not valid"
+	}
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if !validLabel(l) {
+			return fmt.Sprintf("host name %q is not valid", host)
+		}
+	}
+	last := labels[len(labels)-1]
+	// WHATWG URL rule: a host whose last label is a number is an IPv4 address in some
+	// notation (2130706433, 0x7f.1, 127.1) that resolvers may accept.
+	if strings.Trim(last, "0123456789") == "" || strings.HasPrefix(last, "0x") && strings.Trim(last[2:], "0123456789abcdef") == "" {
+		return fmt.Sprintf("host %q looks like a non-canonical IP address", host)
+	}
+	switch {
+	case name == "localhost" || last == "localhost":
+		if p.allowsLoopback() {
+			return ""
+		}
+		return fmt.Sprintf("host %q is local", host)
+	case last == "local" || last == "internal" || name == "localhost.localdomain":
+		return fmt.Sprintf("host %q is an internal name", host)
+	}
+	return ""
+}
+
+func validLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (p Policy) allowsLoopback() bool {
+	for _, pre := range p.AllowCIDRs {
+		if pre.Contains(netip.MustParseAddr("127.0.0.1")) || pre.Contains(netip.IPv6Loopback()) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedAddr mirrors the dial-time guard: IPv4 outside ssrf.IPv4DeniedPrefixes; IPv6
+// inside global unicast and outside ssrf.IPv6DeniedPrefixes; IPv4-mapped IPv6 judged as
+// IPv4; anything inside AllowCIDRs accepted.
+func (p Policy) allowedAddr(addr netip.Addr) bool {
+	addr = addr.WithZone("")
+	for _, pre := range p.AllowCIDRs {
+		if pre.Contains(addr) || pre.Contains(addr.Unmap()) {
+			return true
+		}
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		for _, pre := range ssrf.IPv4DeniedPrefixes {
+			if pre.Contains(addr) {
+				return false
+			}
+		}
+		return true
+	}
+	if !ssrf.IPv6GlobalUnicast.Contains(addr) {
+		return false
+	}
+	for _, pre := range ssrf.IPv6DeniedPrefixes {
+		if pre.Contains(addr) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedHeader reports whether name (any case) is set by the sender or by HTTP itself.
+func reservedHeader(name string) bool {
+	n := strings.ToLower(name)
+	if strings.HasPrefix(n, "webhook-") || strings.HasPrefix(n, "content-") || strings.HasPrefix(n, "proxy-") {
+		return true
+	}
+	switch n {
+	case "host", "user-agent", "connection", "keep-alive", "transfer-encoding", "te",
+		"trailer", "upgrade", "expect", "cookie", "accept-encoding":
+		return true
+	}
+	return false
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+func validateHeaders(v *ValidationError, h map[string]string) {
+	if len(h) > MaxHeaders {
+		v.add("headers", "at most %d headers allowed", MaxHeaders)
+		return
+	}
+	total := 0
+	for _, name := range sortedKeys(h) {
+		value := h[name]
+		total += len(name) + len(value)
+		field := "headers." + name
+		switch {
+		case !isToken(name) || len(name) > MaxHeaderNameLen:
+			v.add(field, "is not a valid header name (a token of at most %d characters)", MaxHeaderNameLen)
+			continue
+		case reservedHeader(name):
+			v.add(field, "is set by the sender and cannot be overridden")
+			continue
+		}
+		if len(value) > MaxHeaderValueLen {
+			v.add(field, "value longer than %d bytes", MaxHeaderValueLen)
+			continue
+		}
+		for i := 0; i < len(value); i++ {
+			if c := value[i]; c < ' ' && c != '\t' || c == 0x7f {
+				v.add(field, "value contains a control character")
+				break
+			}
+		}
+	}
+	if total > MaxHeadersBytes {
+		v.add("headers", "total size %d bytes exceeds %d", total, MaxHeadersBytes)
+	}
+}
+
+func validateSecrets(v *ValidationError, secrets []Secret) {
+	if len(secrets) > MaxSecrets {
+		v.add("secrets", "at most %d secrets allowed", MaxSecrets)
+		return
+	}
+	for i, s := range secrets {
+		field := "secrets[" + strconv.Itoa(i) + "]"
+		if err := CheckSecret(s.Value); err != nil {
+			v.add(field, "%s", err.Error())
+		}
+		if i == 0 && !s.ExpiresAt.IsZero() {
+			v.add(field, "the current secret must not expire")
+		}
+		if i > 0 && s.ExpiresAt.IsZero() {
+			v.add(field, "a previous secret must have an expiry")
+		}
+	}
+}
+
+// CheckSecret reports whether s is a well-formed signing secret: "whsec_" + standard
+// base64 of 24–64 bytes. The error never contains the secret.
+func CheckSecret(s string) error {
+	rest, ok := strings.CutPrefix(s, SecretPrefix)
+	if !ok {
+		return fmt.Errorf("must start with %q", SecretPrefix)
+	}
+	b, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return fmt.Errorf("is not %q followed by standard base64", SecretPrefix)
+	}
+	if len(b) < MinSecretBytes || len(b) > MaxSecretBytes {
+		return fmt.Errorf("decodes to %d bytes, want %d to %d", len(b), MinSecretBytes, MaxSecretBytes)
 	}
 	return nil
 }
