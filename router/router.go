@@ -1,0 +1,297 @@
+// Package router is the ingest stage: a consumer group on the ingest topics that
+// validates each event, matches it against the subscriptions, and fans it out to the
+// deliveries topic (key = subscription id), exactly once, in Kafka transactions that
+// commit each batch's output together with its input offsets. Invalid records go,
+// byte for byte, to the invalid topic with the reason in headers. See
+// docs/exactly-once.md.
+package router
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/subscriptions"
+)
+
+// ErrConfig is wrapped by every configuration error New returns; the message names the
+// field.
+var ErrConfig = errors.New("router: invalid config")
+
+// Matcher returns the enabled subscriptions whose events pattern and filter select e,
+// appended to dst. It must be safe for concurrent use and must not block on I/O
+// (subscriptions.Index serves it from memory).
+type Matcher interface {
+	Match(e *events.Event, dst []*subscriptions.Subscription) []*subscriptions.Subscription
+}
+
+// Parser validates one ingest record value. Errors should be *events.InvalidError; any
+// other error is routed to the invalid topic with reason "invalid".
+type Parser interface {
+	Parse(value []byte) (*events.Event, error)
+}
+
+// readier is implemented by a Matcher that needs a first load (subscriptions.Index). The
+// router does not join the group before it is ready: routing against an empty index
+// would silently drop every event as unmatched.
+type readier interface{ Ready() bool }
+
+// Config configures a Router. Zero values take the documented defaults.
+type Config struct {
+	// Group is the consumer group of every router instance. Required.
+	Group string
+	// TransactionalIDPrefix starts this instance's transactional id. Required. The id is
+	// prefix + "-" + InstanceID when InstanceID is set (the operator guarantees it is
+	// unique per live process, and a restart then fences its predecessor at once), else
+	// prefix + "-" + host name + "-" + a random suffix.
+	TransactionalIDPrefix string
+	// InstanceID, when set, is the static group member id (KIP-345), see config.Kafka.
+	InstanceID string
+	// IngestTopics are consumed. Required.
+	IngestTopics []string
+	// DeliveriesTopic receives one record per (event, subscription). Required.
+	DeliveriesTopic string
+	// InvalidTopic receives ingest records that fail validation. Required.
+	InvalidTopic string
+	// TransactionTimeout bounds an open transaction (default 60 s). After a crash, the
+	// partitions it held stall at most this long unless the instance restarts with the
+	// same InstanceID.
+	TransactionTimeout time.Duration
+	// MaxPollRecords bounds the records of one transaction (default 1000).
+	MaxPollRecords int
+	// MaxRecordBytes bounds one produced record, headers included (default 1 000 000,
+	// franz-go's and close to the broker's default). A delivery larger than this is
+	// routed to the invalid topic with reason too_large; an invalid record larger
+	// than this keeps its headers but not its value.
+	MaxRecordBytes int
+	// RetryBackoff is the first pause after a transaction aborted on a produce error,
+	// doubling to MaxRetryBackoff while errors persist (defaults 250 ms, 30 s).
+	RetryBackoff    time.Duration
+	MaxRetryBackoff time.Duration
+	// ReadyPoll is how often Run checks a Matcher's Ready before joining (default 100 ms).
+	ReadyPoll time.Duration
+}
+
+// ConfigFrom builds a Config from the configuration sections the router needs.
+func ConfigFrom(r config.Router, t config.Topics, k config.Kafka) Config {
+	return Config{
+		Group:                 r.Group,
+		TransactionalIDPrefix: r.TransactionalIDPrefix,
+		InstanceID:            k.InstanceID,
+		IngestTopics:          append([]string(nil), t.Ingest...),
+		DeliveriesTopic:       t.Deliveries,
+		InvalidTopic:          t.Invalid,
+		TransactionTimeout:    r.TransactionTimeout,
+		MaxPollRecords:        r.MaxPollRecords,
+	}
+}
+
+func (c *Config) defaults() {
+	if c.TransactionTimeout <= 0 {
+		c.TransactionTimeout = 60 * time.Second
+	}
+	if c.MaxPollRecords <= 0 {
+		c.MaxPollRecords = 1000
+	}
+	if c.MaxRecordBytes <= 0 {
+		c.MaxRecordBytes = 1_000_000
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = 250 * time.Millisecond
+	}
+	if c.MaxRetryBackoff < c.RetryBackoff {
+		c.MaxRetryBackoff = max(30*time.Second, c.RetryBackoff)
+	}
+	if c.ReadyPoll <= 0 {
+		c.ReadyPoll = 100 * time.Millisecond
+	}
+}
+
+// Validate reports the first missing or contradictory field, wrapping ErrConfig.
+func (c *Config) Validate() error {
+	bad := func(field, why string) error { return fmt.Errorf("%w: %s: %s", ErrConfig, field, why) }
+	switch {
+	case c.Group == "":
+		return bad("router.group", "required")
+	case c.TransactionalIDPrefix == "":
+		return bad("router.transactional_id_prefix", "required")
+	case len(c.IngestTopics) == 0:
+		return bad("topics.ingest", "at least one topic required")
+	case c.DeliveriesTopic == "":
+		return bad("topics.deliveries", "required")
+	case c.InvalidTopic == "":
+		return bad("topics.invalid", "required")
+	}
+	for _, t := range c.IngestTopics {
+		switch t {
+		case "":
+			return bad("topics.ingest", "empty topic name")
+		case c.DeliveriesTopic, c.InvalidTopic:
+			return bad("topics.ingest", fmt.Sprintf("%q is also an output topic", t))
+		}
+	}
+	return nil
+}
+
+// Deps are the Router's collaborators.
+type Deps struct {
+	// KafkaOpts are the shared client options (kafkaclient.Options): seeds, TLS, SASL,
+	// logger. The router adds its own (group, transactions, isolation) after them.
+	KafkaOpts  []kgo.Opt
+	Matcher    Matcher
+	Parser     Parser
+	Registerer prometheus.Registerer // nil: metrics are not exported
+}
+
+// Router consumes the ingest topics and fans events out, exactly once. Run it once.
+type Router struct {
+	cfg     Config
+	txnID   string
+	opts    []kgo.Opt
+	matcher Matcher
+	parser  Parser
+	metrics *metrics
+	log     *zap.Logger
+	ready   atomic.Bool
+	ran     atomic.Bool
+	// optionFields describe the role-specific client options, logged by Run.
+	optionFields []zap.Field
+}
+
+// New validates cfg, applies its defaults and registers the router's metrics on
+// deps.Registerer. It does not connect: Run does.
+func New(cfg Config, deps Deps, log *zap.Logger) (*Router, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Matcher == nil || deps.Parser == nil {
+		return nil, fmt.Errorf("%w: Deps.Matcher and Deps.Parser are required", ErrConfig)
+	}
+	reg := deps.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("router: register metrics: %w", err)
+	}
+	r := &Router{cfg: cfg, matcher: deps.Matcher, parser: deps.Parser, metrics: m, log: log}
+	r.txnID = transactionalID(cfg)
+	r.opts = r.clientOptions(deps.KafkaOpts, reg)
+	return r, nil
+}
+
+// transactionalID is unique per live instance: see Config.TransactionalIDPrefix.
+func transactionalID(cfg Config) string {
+	if cfg.InstanceID != "" {
+		return cfg.TransactionalIDPrefix + "-" + cfg.InstanceID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return cfg.TransactionalIDPrefix + "-" + strings.ReplaceAll(host, ".", "_") + "-" + hex.EncodeToString(b[:])
+}
+
+// TransactionalID returns this instance's transactional id (for logs and tests).
+func (r *Router) TransactionalID() string { return r.txnID }
+
+// Ready reports whether the router has joined its group and holds its assignment
+// (possibly empty, when there are more routers than partitions).
+func (r *Router) Ready() bool { return r.ready.Load() }
+
+// Run consumes until ctx is canceled, then finishes (commits) the batch in hand, leaves
+// the group and returns nil. It returns an error when the Kafka client cannot be built
+// or the transaction state becomes unrecoverable (a fenced or failed producer); the
+// process should then exit, and its successor resumes from the committed offsets.
+// Run may be called once.
+func (r *Router) Run(ctx context.Context) error {
+	if !r.ran.CompareAndSwap(false, true) {
+		return errors.New("router: Run called twice")
+	}
+	if err := r.waitMatcher(ctx); err != nil {
+		return nil // canceled before starting
+	}
+	sess, err := kgo.NewGroupTransactSession(r.opts...)
+	if err != nil {
+		return fmt.Errorf("router: kafka client: %w", err)
+	}
+	defer func() {
+		r.ready.Store(false)
+		sess.Close() // leaves the group; no transaction is open here
+	}()
+	r.log.Info("router started", append(r.optionFields,
+		zap.String("deliveries_topic", r.cfg.DeliveriesTopic),
+		zap.String("invalid_topic", r.cfg.InvalidTopic))...)
+
+	backoff := r.cfg.RetryBackoff
+	for {
+		fetches := sess.PollRecords(ctx, r.cfg.MaxPollRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return nil
+		}
+		r.fetchErrors(fetches)
+		if fetches.NumRecords() == 0 {
+			continue
+		}
+		out, err := r.process(ctx, sess, fetches)
+		if err != nil {
+			return err
+		}
+		if out != outcomeProduceError {
+			backoff = r.cfg.RetryBackoff
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, r.cfg.MaxRetryBackoff)
+	}
+}
+
+func (r *Router) waitMatcher(ctx context.Context) error {
+	rd, ok := r.matcher.(readier)
+	if !ok || rd.Ready() {
+		return nil
+	}
+	r.log.Info("router waiting for the subscription index")
+	t := time.NewTicker(r.cfg.ReadyPoll)
+	defer t.Stop()
+	for !rd.Ready() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// fetchErrors logs and counts partition errors. The client retries retryable errors by
+// itself; a fatal one stops that partition, which then shows as growing lag.
+func (r *Router) fetchErrors(fetches kgo.Fetches) {
+	fetches.EachError(func(topic string, partition int32, err error) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
+			return
+		}
+		r.metrics.fetchError(topic)
+		r.log.Error("fetch error", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
+	})
+}
