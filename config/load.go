@@ -35,11 +35,25 @@ type Source struct {
 // *Problems listing every problem found, each naming its key.
 func Load(src Source) (Config, error) {
 	cfg, err := load(src)
-	if err != nil {
+	var loadProbs *Problems
+	if err != nil && !errors.As(err, &loadProbs) {
 		return cfg, err
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, err
+	// Report bad values too, not only the keys that failed to load.
+	all := &Problems{}
+	if loadProbs != nil {
+		all.List = append(all.List, loadProbs.List...)
+	}
+	var valProbs *Problems
+	if errors.As(cfg.Validate(), &valProbs) {
+		for _, p := range valProbs.List {
+			if !all.has(p.Key) {
+				all.List = append(all.List, p)
+			}
+		}
+	}
+	if len(all.List) > 0 {
+		return cfg, all
 	}
 	return cfg, nil
 }
@@ -244,6 +258,15 @@ type Problems struct {
 
 func (p *Problems) add(key, value, msg string) {
 	p.List = append(p.List, Problem{Key: key, Value: value, Message: msg})
+}
+
+func (p *Problems) has(key string) bool {
+	for _, pr := range p.List {
+		if pr.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Problems) Error() string {

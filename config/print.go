@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"reflect"
 	"time"
 
@@ -46,7 +47,13 @@ func redact(v reflect.Value) {
 
 // YAML renders c (call Redact first) as YAML with durations written like "30s".
 func (c Config) YAML() ([]byte, error) {
-	return yaml.Marshal(toTree(reflect.ValueOf(c)))
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(toTree(reflect.ValueOf(c))); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
 }
 
 func toTree(v reflect.Value) any {

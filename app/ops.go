@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// Check reports whether one dependency of a role is ready; nil means ready.
+type Check func(ctx context.Context) error
+
+// Ops is the operations listener every role runs: /metrics, /healthz (the process is
+// alive and serving) and /readyz (every registered check passes: Kafka reachable, group
+// joined, subscriptions index fresh).
+type Ops struct {
+	addr     string
+	registry *prometheus.Registry
+	log      *zap.Logger
+
+	mu     sync.Mutex
+	checks map[string]Check
+	bound  chan string
+}
+
+// NewOps returns an ops listener on addr with a fresh registry holding the Go runtime
+// and process collectors.
+func NewOps(addr string, log *zap.Logger) *Ops {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Ops{addr: addr, registry: reg, log: log, checks: map[string]Check{}, bound: make(chan string, 1)}
+}
+
+// Registry is where every package of the process registers its metrics.
+func (o *Ops) Registry() *prometheus.Registry { return o.registry }
+
+// AddCheck registers a readiness check under name.
+func (o *Ops) AddCheck(name string, c Check) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.checks[name] = c
+}
+
+// Addr returns the bound address once the listener is up (useful with port 0).
+func (o *Ops) Addr() <-chan string { return o.bound }
+
+// Handler serves the ops endpoints.
+func (o *Ops) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.registry, promhttp.HandlerOpts{Registry: o.registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", o.ready)
+	return mux
+}
+
+func (o *Ops) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	o.mu.Lock()
+	names := make([]string, 0, len(o.checks))
+	for n := range o.checks {
+		names = append(names, n)
+	}
+	checks := o.checks
+	o.mu.Unlock()
+	sort.Strings(names)
+	status := http.StatusOK
+	result := make(map[string]string, len(names))
+	for _, n := range names {
+		if err := checks[n](ctx); err != nil {
+			status = http.StatusServiceUnavailable
+			result[n] = err.Error()
+			continue
+		}
+		result[n] = "ok"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"ready": status == http.StatusOK, "checks": result})
+}
+
+// Run serves until ctx ends, then shuts down within five seconds.
+func (o *Ops) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	o.bound <- ln.Addr().String()
+	o.log.Info("ops listener started", zap.String("addr", ln.Addr().String()))
+	srv := &http.Server{Handler: o.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/internal/kafkaclient"
+	"github.com/claimable/eventrouter/topics"
+)
+
+func newTopicsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "topics",
+		Short: "Create and describe the Kafka topics eventrouter uses",
+	}
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create every topic the system uses (idempotent)",
+		Long: `Creates the deliveries, retry tier, DLQ and invalid topics (and the ingest topics with
+--include-ingest) with topics.partitions, topics.replication_factor and the configured
+retention. Topics that exist are reported, not changed; a partition count that differs
+from the configuration is reported as a warning.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ingest, _ := cmd.Flags().GetBool("include-ingest")
+			return withAdmin(cmd, func(ctx context.Context, cfg config.Config, adm *kadm.Client) error {
+				res, err := topics.Create(ctx, adm, topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, ingest))
+				for _, r := range res {
+					line := fmt.Sprintf("%-8s %s (%d partitions)", r.Status, r.Topic, r.Partitions)
+					if r.Warning != "" {
+						line += "  warning: " + r.Warning
+					}
+					if r.Err != nil {
+						line += "  error: " + r.Err.Error()
+					}
+					fmt.Fprintln(cmd.OutOrStdout(), line)
+				}
+				return err
+			})
+		},
+	}
+	create.Flags().Bool("include-ingest", false, "also create the ingest topics (normally owned by upstream teams)")
+	describe := &cobra.Command{
+		Use:   "describe",
+		Short: "Show every topic with its partitions and each consumer group's lag",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withAdmin(cmd, func(ctx context.Context, cfg config.Config, adm *kadm.Client) error {
+				rep, err := topics.Describe(ctx, adm, topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, true),
+					[]string{cfg.Router.Group, cfg.Delivery.Group})
+				if err != nil {
+					return err
+				}
+				return rep.Print(cmd.OutOrStdout())
+			})
+		},
+	}
+	cmd.AddCommand(create, describe)
+	return cmd
+}
+
+// withAdmin loads the configuration and runs fn with a Kafka admin client, bounded to
+// one minute.
+func withAdmin(cmd *cobra.Command, fn func(context.Context, config.Config, *kadm.Client) error) error {
+	cfg, err := loadConfig(cmd, nil)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	opts, err := kafkaclient.Options(cfg.Kafka, log)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+	defer cancel()
+	log.Debug("kafka admin client", zap.Strings("brokers", cfg.Kafka.Brokers))
+	return fn(ctx, cfg, kadm.NewClient(cl))
+}
