@@ -61,9 +61,9 @@ func TestParseAcceptsEdgeForms(t *testing.T) {
 		in           string
 		objectID, id string
 	}{
-		"numeric data.id": {`{"id":"e","account_id":"a","event_name":"contact.created","object":"contact","source":"api","performed_by":"t","occurred_at":"2025-01-01T00:00:00Z","data":{"id":42}}`, "42", "e"},
+		"numeric data.id":               {`{"id":"e","account_id":"a","event_name":"contact.created","object":"contact","source":"api","performed_by":"t","occurred_at":"2025-01-01T00:00:00Z","data":{"id":42}}`, "42", "e"},
 		"whitespace and unknown fields": {" \n{ \"extra\" : [1,{\"id\":\"x\"}], \"id\" : \"e\" ,\"account_id\":\"a\",\"event_name\":\"claim.closed\",\"object\":\"claim\",\"source\":\"ui\",\"performed_by\":\"u\",\"occurred_at\":\"2025-01-01T00:00:00.123456789Z\",\"data\":{ \"nested\":{\"id\":\"no\"}, \"id\" : \"c1\" } }\n", "c1", "e"},
-		"escaped keys and values": {`{"\u0069d":"e\u00e9","account_id":"a","event_name":"claim.closed","object":"claim","source":"ui","performed_by":"Zo\u00eb \"Z\"","occurred_at":"2025-01-01T00:00:00Z","data":{"i\u0064":"c\/1"}}`, "c/1", "eé"},
+		"escaped keys and values":       {`{"\u0069d":"e\u00e9","account_id":"a","event_name":"claim.closed","object":"claim","source":"ui","performed_by":"Zo\u00eb \"Z\"","occurred_at":"2025-01-01T00:00:00Z","data":{"i\u0064":"c\/1"}}`, "c/1", "eé"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
