@@ -1,0 +1,161 @@
+// Package api is the admin REST API: subscriptions CRUD, secrets and their rotation,
+// the event catalogue and, once the delivery stage plugs in, attempts, redelivery and
+// test events. JSON over HTTP behind bearer tokens (admin, or scoped to one account);
+// errors are RFC 9457 application/problem+json. The OpenAPI document is api/openapi.yaml,
+// served at GET /v1/openapi.yaml.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/subscriptions"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultMaxBodyBytes    = 64 << 10
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultListen          = ":8080"
+)
+
+// Config configures the API server.
+type Config struct {
+	// Listen is the TCP address Run listens on (default ":8080").
+	Listen string
+	// AdminTokens see and change every account.
+	AdminTokens []string
+	// AccountTokens are "account_id=token" pairs; such a token sees only its account.
+	AccountTokens []string
+	// MaxBodyBytes bounds request bodies (default 64 KiB); larger bodies get 413.
+	MaxBodyBytes int64
+	// EventTypes is the event catalogue listed by GET /v1/event-types.
+	EventTypes []string
+	// ShutdownTimeout bounds the graceful shutdown of Run (default 10 s).
+	ShutdownTimeout time.Duration
+}
+
+// ConfigFrom builds the API's Config from the configuration sections it draws on.
+func ConfigFrom(api config.API, events config.Events, ops config.Ops) Config {
+	return Config{
+		Listen:          api.Listen,
+		AdminTokens:     api.AdminTokens,
+		AccountTokens:   api.AccountTokens,
+		MaxBodyBytes:    api.MaxBodyBytes,
+		EventTypes:      events.Catalogue,
+		ShutdownTimeout: ops.ShutdownTimeout,
+	}
+}
+
+// Deps are the API's collaborators. Subscriptions is required; the delivery-stage
+// interfaces may be nil, and their routes then answer 501 Not Implemented.
+type Deps struct {
+	Subscriptions *subscriptions.Service
+	Attempts      Attempts
+	Deliveries    Deliveries
+	Redeliverer   Redeliverer
+	TestSender    TestSender
+	// Registerer receives the API's metrics; nil registers them nowhere.
+	Registerer prometheus.Registerer
+}
+
+// Server is the admin API. Its handler is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	log     *zap.Logger
+	auth    *authenticator
+	metrics *metrics
+	handler http.Handler
+}
+
+// New validates cfg (at least one token; well-formed account tokens) and builds the
+// server and its routes.
+func New(cfg Config, deps Deps, log *zap.Logger) (*Server, error) {
+	if deps.Subscriptions == nil {
+		return nil, errors.New("api: Deps.Subscriptions is required")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	auth, err := newAuthenticator(cfg.AdminTokens, cfg.AccountTokens)
+	if err != nil {
+		return nil, err
+	}
+	reg := deps.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, deps: deps, log: log, auth: auth, metrics: m}
+	mux := http.NewServeMux()
+	for _, rt := range routeTable {
+		mux.Handle(rt.pattern(), s.wrap(rt))
+	}
+	s.handler = s.observe(mux)
+	return s, nil
+}
+
+// Handler returns the API's http.Handler (routes, auth, access log, metrics).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens on Config.Listen and serves until ctx ends, then shuts down gracefully
+// within Config.ShutdownTimeout. It returns nil after a cancel-initiated shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("api: listen %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on an existing listener, which it closes.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+	}
+	s.log.Info("api listening", zap.String("addr", ln.Addr().String()))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("api: serve: %w", err)
+	}
+	return nil
+}
