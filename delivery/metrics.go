@@ -1,0 +1,147 @@
+package delivery
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metricsNamespace prefixes every sender metric, including franz-go's (kprom).
+const metricsNamespace = "eventrouter_sender"
+
+// metrics is the sender's instrumentation, registered on the Registerer given to New.
+//
+// Cardinality: labels are bounded sets (reason codes, status classes, tier topics).
+// Subscription ids appear only on eventrouter_sender_breaker_open, and only while that
+// subscription's circuit is open (the series is deleted when it closes), so a healthy
+// fleet exports none and a bad day exports one series per broken endpoint.
+type metrics struct {
+	attempts     *prometheus.CounterVec   // reason, status_class
+	attemptSecs  *prometheus.HistogramVec // status_class
+	endToEnd     prometheus.Histogram
+	inFlight     prometheus.Gauge
+	queued       prometheus.Gauge
+	lanes        prometheus.Gauge
+	breakersOpen prometheus.Gauge
+	breakerOpen  *prometheus.GaugeVec   // subscription_id, present only while open
+	tierLag      *prometheus.GaugeVec   // tier
+	retried      *prometheus.CounterVec // tier, reason
+	dlq          *prometheus.CounterVec // reason
+	disabled     *prometheus.CounterVec // reason
+	skipped      *prometheus.CounterVec // reason
+	invalid      prometheus.Counter
+	produceErrs  prometheus.Counter
+	commitErrs   prometheus.Counter
+
+	mu      sync.Mutex
+	open    map[string]bool
+	lagByTP map[topicPartition]int64
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	ns := metricsNamespace
+	m := &metrics{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "attempts_total",
+			Help: "HTTP delivery attempts by outcome reason and status class (2xx..5xx, none)."}, []string{"reason", "status_class"}),
+		attemptSecs: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "attempt_duration_seconds",
+			Help:    "Duration of one HTTP attempt, request start to body read or failure.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, 30}}, []string{"status_class"}),
+		endToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "end_to_end_seconds",
+			Help:    "Event occurred_at to the 2xx that delivered it (includes retries).",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 86400}}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "in_flight_requests",
+			Help: "HTTP requests in flight in this process (bounded by delivery.max_in_flight)."}),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queued_deliveries",
+			Help: "Deliveries fetched and waiting in subscription lanes."}),
+		lanes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "active_lanes",
+			Help: "Subscriptions with queued or in-flight deliveries in this process."}),
+		breakersOpen: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "breakers_open",
+			Help: "Subscriptions whose circuit breaker is open or half-open."}),
+		breakerOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "breaker_open",
+			Help: "1 while the subscription's circuit is open; absent when closed."}, []string{"subscription_id"}),
+		tierLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "retry_tier_lag_records",
+			Help: "Records waiting in a retry tier on this process's partitions (high watermark minus position, at last fetch)."}, []string{"tier"}),
+		retried: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retry_parked_total",
+			Help: "Deliveries handed to a retry tier (produce acknowledged), by tier and reason."}, []string{"tier", "reason"}),
+		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dlq_total",
+			Help: "Deliveries written to the DLQ (produce acknowledged), by reason."}, []string{"reason"}),
+		disabled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "auto_disabled_total",
+			Help: "Subscriptions disabled by the sender: endpoint_gone (410) or failing (persistent failure)."}, []string{"reason"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "skipped_total",
+			Help: "Deliveries moved on without calling the endpoint (circuit_open, backpressure, ...)."}, []string{"reason"}),
+		invalid: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "invalid_records_total",
+			Help: "Records that are not valid delivery records; each goes to the DLQ with reason invalid_record."}),
+		produceErrs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "produce_errors_total",
+			Help: "Failed produces to a retry tier or the DLQ (each is retried; the source record stays uncommitted)."}),
+		commitErrs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "commit_errors_total",
+			Help: "Failed offset commits (retried at the next commit tick)."}),
+		open:    map[string]bool{},
+		lagByTP: map[topicPartition]int64{},
+	}
+	for _, c := range []prometheus.Collector{m.attempts, m.attemptSecs, m.endToEnd, m.inFlight, m.queued,
+		m.lanes, m.breakersOpen, m.breakerOpen, m.tierLag, m.retried, m.dlq, m.disabled, m.skipped,
+		m.invalid, m.produceErrs, m.commitErrs} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// statusClass is "2xx".."5xx", or "none" when no response arrived.
+func statusClass(status int) string {
+	if status < 100 || status > 599 {
+		return "none"
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
+func (m *metrics) attempt(res Result) {
+	class := statusClass(res.Status)
+	m.attempts.WithLabelValues(string(res.Reason), class).Inc()
+	m.attemptSecs.WithLabelValues(class).Observe(res.Latency.Seconds())
+}
+
+func (m *metrics) delivered(occurred, now time.Time) {
+	if !occurred.IsZero() {
+		m.endToEnd.Observe(now.Sub(occurred).Seconds())
+	}
+}
+
+// breaker records a subscription's circuit state after an outcome.
+func (m *metrics) breaker(subID string, state BreakerState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	isOpen := state != Closed
+	if isOpen == m.open[subID] {
+		return
+	}
+	if isOpen {
+		m.open[subID] = true
+		m.breakerOpen.WithLabelValues(subID).Set(1)
+	} else {
+		delete(m.open, subID)
+		m.breakerOpen.DeleteLabelValues(subID)
+	}
+	m.breakersOpen.Set(float64(len(m.open)))
+}
+
+// lag records a tier partition's backlog at its last fetch (or 0 when revoked).
+func (m *metrics) lag(tp topicPartition, n int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n <= 0 {
+		delete(m.lagByTP, tp)
+	} else {
+		m.lagByTP[tp] = n
+	}
+	var sum int64
+	for k, v := range m.lagByTP {
+		if k.topic == tp.topic {
+			sum += v
+		}
+	}
+	m.tierLag.WithLabelValues(tp.topic).Set(float64(sum))
+}
