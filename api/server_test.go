@@ -538,4 +538,3 @@ func TestServeShutsDownOnCancel(t *testing.T) {
 		t.Fatal("Serve did not return after cancel")
 	}
 }
-
