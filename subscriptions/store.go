@@ -47,16 +47,42 @@ type Store interface {
 	// Delete removes it; ErrNotFound if absent.
 	Delete(ctx context.Context, id string) error
 	// List returns one page ordered by id and the cursor of the next page ("" at the end).
+	// A Limit outside 0..MaxListLimit is refused with ErrBadLimit.
 	List(ctx context.Context, opts ListOptions) (subs []*Subscription, next string, err error)
-	// Load returns every subscription and the version they reflect, consistently.
+	// Load returns every subscription, ordered by id, and the version they reflect: every
+	// change up to that version is included. Changes committed while Load runs may be
+	// partly visible too; replaying them (Watch from the returned version) is harmless,
+	// since applying a change re-reads the subscription.
 	Load(ctx context.Context) (version int64, subs []*Subscription, err error)
 	// Version returns the current global version.
 	Version(ctx context.Context) (int64, error)
 	// Watch delivers changes with Version > after, in version order, until ctx ends. A gap
 	// (announcements lost, stream trimmed, reconnect) is reported as an error wrapping
 	// ErrGap; the watcher then reloads fully and watches again from the new version.
+	// fn runs on Watch's goroutine, one change at a time. Watch returns ctx.Err() when
+	// ctx ends, and an error wrapping ErrUnavailable when the store cannot be reached.
 	Watch(ctx context.Context, after int64, fn func(Change)) error
 }
 
 // ErrGap: the store cannot prove no change was missed since the given version.
 var ErrGap = errors.New("subscriptions: change feed gap, reload required")
+
+// DefaultListLimit and MaxListLimit bound ListOptions.Limit.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// ErrBadLimit: ListOptions.Limit is outside 0..MaxListLimit.
+var ErrBadLimit = errors.New("subscriptions: list limit must be between 1 and 1000")
+
+// limit returns the effective page size.
+func (o ListOptions) limit() (int, error) {
+	switch {
+	case o.Limit == 0:
+		return DefaultListLimit, nil
+	case o.Limit < 0 || o.Limit > MaxListLimit:
+		return 0, ErrBadLimit
+	}
+	return o.Limit, nil
+}
