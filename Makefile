@@ -1,0 +1,59 @@
+# eventrouter — see README.md. Every target needs only Go, except `integration`, `bench`,
+# `chaos` and `services-*`, which start a real Apache Kafka broker (Java 17 + Maven) and
+# Debian's redis-server through scripts/.
+
+GO            ?= go
+BIN           ?= bin/eventrouter
+STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PKGS          := ./...
+INTEGRATION_TIMEOUT ?= 30m
+FUZZTIME      ?= 10s
+
+.PHONY: all build test integration bench lint fmt dev fuzz chaos clean
+
+all: lint test build
+
+## build: the one binary, bin/eventrouter
+build:
+	$(GO) build -o $(BIN) ./cmd/eventrouter
+
+## test: hermetic unit and component tests (kfake, miniredis, httptest), with -race
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+## integration: the integration tier against a real Kafka broker and redis-server (started if needed)
+integration: services-up
+	$(GO) test -tags integration -race -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) $(PKGS)
+
+## bench: hot-path Go benchmarks, then the benchmarks against the real broker
+bench: services-up
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+	$(GO) test -tags integration -run '^$$' -bench . -benchmem -benchtime 1x -count=1 -p 1 -timeout 30m $(PKGS)
+
+## lint: gofmt check, go vet and staticcheck
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags integration $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## dev: everything in one process on embedded Kafka and Redis (needs only Go)
+dev:
+	$(GO) run ./cmd/eventrouter dev
+
+## fuzz: every fuzz target for FUZZTIME each
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
+
+-include Makefile.services
