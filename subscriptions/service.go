@@ -2,11 +2,9 @@ package subscriptions
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -94,14 +92,11 @@ func (s *Service) Create(ctx context.Context, in Input) (*Subscription, error) {
 		UpdatedAt:   now,
 	}
 	secret := in.Secret
-	var extra []FieldError
 	if secret == "" {
 		secret = NewSecret()
-	} else if msg := checkSecretValue(secret); msg != "" {
-		extra = append(extra, FieldError{Field: "secret", Message: msg})
 	}
 	sub.Secrets = []Secret{{Value: secret, CreatedAt: now}}
-	if err := s.validate(sub, extra...); err != nil {
+	if err := s.validate(sub); err != nil {
 		return nil, err
 	}
 	if err := s.store.Create(ctx, sub, s.policy.MaxPerAccount); err != nil {
@@ -148,8 +143,8 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (*Subscription
 		sub.Description = *p.Description
 	}
 	if p.Secret != nil && (len(sub.Secrets) == 0 || sub.Secrets[0].Value != *p.Secret) {
-		if msg := checkSecretValue(*p.Secret); msg != "" {
-			extra = append(extra, FieldError{Field: "secret", Message: msg})
+		if err := CheckSecret(*p.Secret); err != nil {
+			extra = append(extra, FieldError{Field: "secret", Message: err.Error()})
 		} else {
 			rotateTo(sub, *p.Secret, s.policy.RotationGrace, now)
 		}
@@ -233,7 +228,12 @@ func (s *Service) validate(sub *Subscription, extra ...FieldError) error {
 	}
 	v := &ValidationError{}
 	if ve, ok := err.(*ValidationError); ok {
-		v.Problems = append(v.Problems, ve.Problems...)
+		for _, p := range ve.Problems {
+			if p.Field == "secrets[0]" {
+				p.Field = "secret" // the current secret is what callers call "secret"
+			}
+			v.Problems = append(v.Problems, p)
+		}
 	} else if err != nil {
 		return err
 	}
@@ -254,20 +254,4 @@ func rotateTo(sub *Subscription, secret string, grace time.Duration, now time.Ti
 		}
 	}
 	sub.Secrets = kept
-}
-
-// checkSecretValue returns why value is not a usable Standard Webhooks secret, or "".
-func checkSecretValue(value string) string {
-	raw, ok := strings.CutPrefix(value, SecretPrefix)
-	if !ok {
-		return "must start with " + SecretPrefix
-	}
-	b, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil {
-		return "must be " + SecretPrefix + " followed by standard base64"
-	}
-	if len(b) < 24 || len(b) > 64 {
-		return fmt.Sprintf("must encode 24 to 64 bytes, not %d", len(b))
-	}
-	return ""
 }

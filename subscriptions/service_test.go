@@ -159,8 +159,8 @@ func TestServiceCreateAssignsIDSecretTimestampsAndEnables(t *testing.T) {
 	if !sub.CreatedAt.Equal(clock.Now()) || !sub.UpdatedAt.Equal(clock.Now()) {
 		t.Fatalf("timestamps %v %v", sub.CreatedAt, sub.UpdatedAt)
 	}
-	if len(sub.Secrets) != 1 || checkSecretValue(sub.Secrets[0].Value) != "" {
-		t.Fatalf("secrets %d, first valid: %q", len(sub.Secrets), checkSecretValue(sub.Secrets[0].Value))
+	if len(sub.Secrets) != 1 || CheckSecret(sub.Secrets[0].Value) != nil {
+		t.Fatalf("secrets %d, first valid: %v", len(sub.Secrets), CheckSecret(sub.Secrets[0].Value))
 	}
 	stored, err := store.Get(t.Context(), sub.ID)
 	if err != nil || stored.Secrets[0].Value != sub.Secrets[0].Value {
