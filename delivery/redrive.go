@@ -1,0 +1,170 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/events"
+)
+
+// RedriveValue is the er-redrive header value of records re-driven from the DLQ.
+const RedriveValue = "dlq"
+
+// RedriveOptions selects what Redrive sends back.
+type RedriveOptions struct {
+	KafkaOpts []kgo.Opt     // seed brokers, TLS, SASL (internal/kafkaclient.Options)
+	Topics    config.Topics // reads Topics.DLQ, writes Topics.Deliveries
+	// SubscriptionID, when set, re-drives only that subscription's deliveries.
+	SubscriptionID string
+	// Since, when set, skips DLQ records with a timestamp before it.
+	Since time.Time
+	// DryRun counts what would be re-driven without producing anything.
+	DryRun bool
+	Log    *zap.Logger // nil: no logging
+}
+
+// RedriveReport counts what one Redrive did.
+type RedriveReport struct {
+	Scanned   int // DLQ records read (up to the snapshot end)
+	Redriven  int // produced back to the deliveries topic (acknowledged); 0 on DryRun
+	Matched   int // records that matched the filters
+	Invalid   int // DLQ records that are not delivery records (e.g. invalid_record copies): left in place
+	Partition int // DLQ partitions read
+}
+
+// Redrive reads the DLQ (read_committed) from its start, or from Since by record
+// timestamp, up to the end offsets snapshotted when it starts (so it terminates even
+// while the DLQ keeps growing), and produces every matching delivery back to the
+// deliveries topic: same delivery id (the receiver's dedupe key), Attempt 1, no
+// not-before, reason cleared, history kept, header er-redrive: "dlq". Records that are
+// not valid deliveries are counted and left alone. The DLQ itself is not modified:
+// re-driving twice sends twice (with the same webhook-id). It waits for every produce
+// acknowledgement; on error the report says how far it got.
+func Redrive(ctx context.Context, opts RedriveOptions) (RedriveReport, error) {
+	var rep RedriveReport
+	log := opts.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if opts.Topics.DLQ == "" || opts.Topics.Deliveries == "" {
+		return rep, errors.New("delivery: redrive: topics.dlq and topics.deliveries are required")
+	}
+	admCl, err := kgo.NewClient(opts.KafkaOpts...)
+	if err != nil {
+		return rep, fmt.Errorf("delivery: redrive: kafka client: %w", err)
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	ends, err := adm.ListCommittedOffsets(ctx, opts.Topics.DLQ)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return rep, fmt.Errorf("delivery: redrive: list end offsets of %s: %w", opts.Topics.DLQ, err)
+	}
+	var starts kadm.ListedOffsets
+	if opts.Since.IsZero() {
+		starts, err = adm.ListStartOffsets(ctx, opts.Topics.DLQ)
+	} else {
+		starts, err = adm.ListOffsetsAfterMilli(ctx, opts.Since.UnixMilli(), opts.Topics.DLQ)
+	}
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return rep, fmt.Errorf("delivery: redrive: list start offsets of %s: %w", opts.Topics.DLQ, err)
+	}
+
+	from := map[int32]kgo.Offset{}
+	end := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		s, ok := starts.Lookup(o.Topic, o.Partition)
+		if ok && s.Offset < o.Offset {
+			from[o.Partition] = kgo.NewOffset().At(s.Offset)
+			end[o.Partition] = o.Offset
+		}
+	})
+	rep.Partition = len(ends[opts.Topics.DLQ])
+	if len(from) == 0 {
+		return rep, nil
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, opts.KafkaOpts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{opts.Topics.DLQ: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // so the last offset before the end is always seen
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	)...)
+	if err != nil {
+		return rep, fmt.Errorf("delivery: redrive: kafka client: %w", err)
+	}
+	defer cl.Close()
+
+	for len(end) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("delivery: redrive: %w", err)
+		}
+		var fetchErr error
+		fetches.EachError(func(t string, p int32, err error) { fetchErr = fmt.Errorf("fetch %s/%d: %w", t, p, err) })
+		if fetchErr != nil {
+			return rep, fmt.Errorf("delivery: redrive: %w", fetchErr)
+		}
+		var out []*kgo.Record
+		fetches.EachRecord(func(r *kgo.Record) {
+			stop, ok := end[r.Partition]
+			if !ok || r.Offset >= stop {
+				return
+			}
+			if r.Offset+1 >= stop {
+				delete(end, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			rep.Scanned++
+			if rec := redriveRecord(r, opts, &rep); rec != nil {
+				out = append(out, rec)
+			}
+		})
+		if len(out) == 0 || opts.DryRun {
+			continue
+		}
+		if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
+			return rep, fmt.Errorf("delivery: redrive: produce to %s: %w", opts.Topics.Deliveries, err)
+		}
+		rep.Redriven += len(out)
+	}
+	log.Info("dlq redrive done", zap.Int("scanned", rep.Scanned), zap.Int("matched", rep.Matched),
+		zap.Int("redriven", rep.Redriven), zap.Int("invalid", rep.Invalid))
+	return rep, nil
+}
+
+// redriveRecord returns the deliveries-topic record for a DLQ record, or nil if it is
+// filtered out or invalid.
+func redriveRecord(r *kgo.Record, opts RedriveOptions, rep *RedriveReport) *kgo.Record {
+	if !opts.Since.IsZero() && r.Timestamp.Before(opts.Since) {
+		return nil
+	}
+	d, err := events.ParseDelivery(r)
+	if err != nil {
+		rep.Invalid++
+		return nil
+	}
+	if opts.SubscriptionID != "" && d.SubscriptionID != opts.SubscriptionID {
+		return nil
+	}
+	rep.Matched++
+	d.Attempt = 1
+	d.NotBefore = time.Time{}
+	d.FirstAttemptAt = time.Time{}
+	d.Reason = ""
+	d.Redrive = RedriveValue
+	return d.Record(opts.Topics.Deliveries)
+}
