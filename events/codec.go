@@ -57,7 +57,9 @@ func DeliveryID(eventID, subscriptionID string) string {
 func (d *Delivery) Record(topic string) *kgo.Record {
 	var hist []byte
 	if len(d.History) > 0 {
-		hist, _ = json.Marshal(d.History) // cannot fail: plain fields
+		// Fails only for a time outside years 0-9999, which ParseDelivery never yields;
+		// the header is then omitted rather than written half-formed.
+		hist, _ = json.Marshal(d.History)
 	}
 	const timeLen = len("2006-01-02T15:04:05.999999999Z") + 8
 	buf := make([]byte, 0, len(d.ID)+len(d.SubscriptionID)+len(d.AccountID)+len(d.EventID)+
@@ -187,22 +189,32 @@ func (d *Delivery) setHeader(k string, v []byte) error {
 		d.Attempt = n
 		return nil
 	case HeaderOccurredAt, HeaderFirstAttemptAt, HeaderNotBefore:
-		t, err := time.Parse(time.RFC3339Nano, string(v))
-		if err != nil {
-			return &DeliveryError{k, "not RFC 3339: " + quote(string(v))}
+		t, why := parseTime(string(v))
+		if why != "" {
+			return &DeliveryError{k, why}
 		}
 		switch k {
 		case HeaderOccurredAt:
-			d.OccurredAt = t.UTC()
+			d.OccurredAt = t
 		case HeaderFirstAttemptAt:
-			d.FirstAttemptAt = t.UTC()
+			d.FirstAttemptAt = t
 		default:
-			d.NotBefore = t.UTC()
+			d.NotBefore = t
 		}
 		return nil
 	case HeaderHistory:
 		if err := json.Unmarshal(v, &d.History); err != nil {
 			return &DeliveryError{k, "not a JSON array of attempts: " + err.Error()}
+		}
+		for i := range d.History {
+			a := &d.History[i]
+			a.At = a.At.UTC()
+			if y := a.At.Year(); y < 1 || y > 9999 {
+				return &DeliveryError{k, "attempt " + strconv.Itoa(i) + ": time out of range"}
+			}
+		}
+		if len(d.History) == 0 {
+			d.History = nil
 		}
 		return nil
 	}

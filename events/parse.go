@@ -122,11 +122,10 @@ func (p *Parser) Parse(value []byte) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, perr := time.Parse(time.RFC3339Nano, ts)
-	if perr != nil {
-		return nil, invalid(ReasonInvalidField, "occurred_at", "not RFC 3339: "+quote(ts))
+	var why string
+	if e.OccurredAt, why = parseTime(ts); why != "" {
+		return nil, invalid(ReasonInvalidField, "occurred_at", why)
 	}
-	e.OccurredAt = t.UTC()
 	if e.Data, e.ObjectID, err = dataField(raw[fData]); err != nil {
 		return nil, err
 	}
@@ -238,6 +237,22 @@ func dataField(raw []byte) (json.RawMessage, string, *InvalidError) {
 		return nil, "", invalid(ReasonInvalidField, "data.id", d)
 	}
 	return raw, oid, nil
+}
+
+// parseTime parses an RFC 3339 time and converts it to UTC. It rejects times whose UTC
+// year is outside 1..9999, which RFC 3339 cannot write (an offset can push a valid
+// "0000-01-01T00:00:00+01:00" into year -1), so every accepted time renders back.
+// On failure it returns why, quoting s.
+func parseTime(s string) (time.Time, string) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, "not RFC 3339: " + quote(s)
+	}
+	t = t.UTC()
+	if y := t.Year(); y < 1 || y > 9999 {
+		return time.Time{}, "out of range (UTC years 0001-9999): " + quote(s)
+	}
+	return t, ""
 }
 
 // syntaxDetail describes why value is not JSON. Only called on the failure path.

@@ -1,0 +1,101 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func FuzzParse(f *testing.F) {
+	for _, name := range testCatalogue {
+		f.Add(Sample(name, "acc_1", sampleObjectID(name), 1, sampleTime).Marshal())
+	}
+	for _, s := range []string{
+		``, `{`, `}`, `[]`, `null`, `"x"`, `{"id":1}`, "{\"id\":\"\xff\"}", `{"data":{"id":[]}}`,
+		`{"id":"e","account_id":"a","event_name":"claim.created","object":"claim","source":"ui","performed_by":"u","occurred_at":"0000-01-01T00:00:00+01:00","data":{"id":"c"}}`,
+		`{"id":"e","account_id":"a","event_name":"claim.created","object":"claim","source":"ui","performed_by":"u","occurred_at":"2025-01-01T00:00:00Z","data":{"id":1e400}}`,
+		`{"id":"e\u2028","account_id":"a\\\"","event_name":"claim.created","object":"claim","source":"api","performed_by":"\ud800","occurred_at":"2025-01-01T00:00:00.000000001-23:59","data":{"id":"c","x":"\u0000"}}`,
+		`{"id":"e","account_id":"a","event_name":"claim.created","object":"claim","source":"ui","performed_by":"u","occurred_at":"2025-01-01T00:00:00Z","data":{"a":[[[[{"id":"no"}]]]],"id":-0.5e3}}`,
+		`{"id":"` + strings.Repeat("x", 5000) + `"}`,
+		strings.Repeat("[", 10000),
+	} {
+		f.Add([]byte(s))
+	}
+	p := NewParser(mustCatalogue(f), 64<<10)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		e, err := p.Parse(in)
+		if err != nil {
+			var ie *InvalidError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %T is not *InvalidError: %v", err, err)
+			}
+			if len(err.Error()) > 400 {
+				t.Fatalf("unbounded error message (%d bytes)", len(err.Error()))
+			}
+			return
+		}
+		again, err := p.Parse(e.Marshal())
+		if err != nil {
+			t.Fatalf("accepted %q but not its re-marshal %q: %v", in, e.Marshal(), err)
+		}
+		if d := sameEvent(again, e); d != "" {
+			t.Fatalf("re-parse changed %s: %+v vs %+v", d, again, e)
+		}
+		body := Render(e)
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("rendered body is not JSON: %v\n%s", err, body)
+		}
+		if !bytes.Equal(m[e.Object], e.Data) {
+			t.Fatalf("body[%q] = %s, want %s", e.Object, m[e.Object], e.Data)
+		}
+	})
+}
+
+// FuzzParseDelivery feeds records whose headers are "key=value" lines of hdrs.
+func FuzzParseDelivery(f *testing.F) {
+	full := fullDelivery().Record("t")
+	f.Add(full.Key, full.Value, headerLines(full.Headers))
+	f.Add([]byte(nil), []byte("{}"), "er-attempt=1\ner-attempt=2")
+	f.Add([]byte("s"), []byte("x"), "er-delivery-id=d\ner-subscription-id=s\ner-account-id=a\ner-event-id=e\ner-event-name=n\ner-object-id=o\ner-attempt=1\ner-occurred-at=0000-01-01T00:00:00+01:00")
+	f.Add([]byte("s"), []byte("x"), "er-delivery-id=d\ner-subscription-id=s\ner-account-id=a\ner-event-id=e\ner-event-name=n\ner-object-id=o\ner-attempt=1\ner-occurred-at=2025-01-01T00:00:00Z\ner-history=[]")
+	f.Add([]byte("s"), []byte("x"), "er-history=[{\"at\":\"2025-01-01T00:00:00+05:00\"}]\ner-attempt=-1")
+	f.Fuzz(func(t *testing.T, key, value []byte, hdrs string) {
+		r := &kgo.Record{Key: key, Value: value}
+		for _, line := range strings.Split(hdrs, "\n") {
+			k, v, _ := strings.Cut(line, "=")
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		}
+		d, err := ParseDelivery(r)
+		if err != nil {
+			var de *DeliveryError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %T is not *DeliveryError: %v", err, err)
+			}
+			return
+		}
+		again, err := ParseDelivery(d.Record("t"))
+		if err != nil {
+			t.Fatalf("accepted record does not re-encode: %v", err)
+		}
+		if !reflect.DeepEqual(again, d) {
+			t.Fatalf("round trip changed the delivery:\n%+v\n%+v", again, d)
+		}
+	})
+}
+
+func headerLines(hs []kgo.RecordHeader) string {
+	var b strings.Builder
+	for i, h := range hs {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(h.Key + "=" + string(h.Value))
+	}
+	return b.String()
+}
