@@ -1,0 +1,111 @@
+package subscriptions_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/claimable/eventrouter/subscriptions"
+	"github.com/claimable/eventrouter/subscriptions/storetest"
+)
+
+func newMiniStore(t *testing.T, opts subscriptions.RedisOptions) (*subscriptions.RedisStore, *miniredis.Miniredis, *redis.Client) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	s, err := subscriptions.NewRedisStore(c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, mr, c
+}
+
+func TestRedisStoreConformanceMiniredis(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) subscriptions.Store {
+		s, _, _ := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:"})
+		return s
+	})
+}
+
+func TestRedisStoreEncryptedConformanceMiniredis(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) subscriptions.Store {
+		s, _, _ := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:", EncryptionKey: bytes.Repeat([]byte{7}, 32)})
+		return s
+	})
+}
+
+func TestRedisStoreSecretsEncryptedAtRest(t *testing.T) {
+	key := bytes.Repeat([]byte{1}, 32)
+	s, mr, c := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:", EncryptionKey: key})
+	if !s.Encrypted() {
+		t.Fatal("Encrypted() = false with a key")
+	}
+	sub := storetest.NewSub("acct_a")
+	if err := s.Create(context.Background(), sub, 0); err != nil {
+		t.Fatal(err)
+	}
+	raw := mr.HGet("er:sub:"+sub.ID, "data")
+	for _, sec := range sub.Secrets {
+		if strings.Contains(raw, sec.Value) || strings.Contains(raw, strings.TrimPrefix(sec.Value, "whsec_")) {
+			t.Fatalf("raw Redis value contains a secret: %s", raw)
+		}
+	}
+	if !strings.Contains(raw, "enc:v1:") {
+		t.Fatalf("raw value has no sealed secret: %s", raw)
+	}
+	// Another key cannot read it; without a key it cannot either.
+	other, _ := subscriptions.NewRedisStore(c, subscriptions.RedisOptions{Prefix: "er:", EncryptionKey: bytes.Repeat([]byte{2}, 32)})
+	if _, err := other.Get(context.Background(), sub.ID); !errors.Is(err, subscriptions.ErrSecretKey) {
+		t.Fatalf("Get with the wrong key: %v, want ErrSecretKey", err)
+	}
+	plain, _ := subscriptions.NewRedisStore(c, subscriptions.RedisOptions{Prefix: "er:"})
+	if _, err := plain.Get(context.Background(), sub.ID); !errors.Is(err, subscriptions.ErrSecretKey) {
+		t.Fatalf("Get without key: %v, want ErrSecretKey", err)
+	}
+}
+
+func TestRedisStorePlainTextWithoutKey(t *testing.T) {
+	s, mr, _ := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:"})
+	if s.Encrypted() {
+		t.Fatal("Encrypted() = true without a key")
+	}
+	sub := storetest.NewSub("acct_a")
+	if err := s.Create(context.Background(), sub, 0); err != nil {
+		t.Fatal(err)
+	}
+	if raw := mr.HGet("er:sub:"+sub.ID, "data"); !strings.Contains(raw, sub.Secrets[0].Value) {
+		t.Fatal("without a key the secret should be stored as is (documented)")
+	}
+}
+
+func TestNewRedisStoreRefusesShortKey(t *testing.T) {
+	if _, err := subscriptions.NewRedisStore(redis.NewClient(&redis.Options{}), subscriptions.RedisOptions{EncryptionKey: make([]byte, 16)}); err == nil {
+		t.Fatal("16-byte key accepted")
+	}
+}
+
+func TestRedisStoreErrorsWrapUnavailable(t *testing.T) {
+	s, mr, _ := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:"})
+	mr.Close()
+	ctx := context.Background()
+	checks := map[string]error{
+		"Create": s.Create(ctx, storetest.NewSub("a"), 0),
+		"Delete": s.Delete(ctx, "sub_x"),
+		"Watch":  s.Watch(ctx, 0, func(subscriptions.Change) {}),
+	}
+	_, checks["Get"] = s.Get(ctx, "sub_x")
+	_, _, checks["List"] = s.List(ctx, subscriptions.ListOptions{})
+	_, _, checks["Load"] = s.Load(ctx)
+	_, checks["Version"] = s.Version(ctx)
+	for op, err := range checks {
+		if !errors.Is(err, subscriptions.ErrUnavailable) {
+			t.Errorf("%s with Redis down: %v, want ErrUnavailable", op, err)
+		}
+	}
+}
