@@ -377,3 +377,62 @@ func TestRouterWaitsForTheSubscriptionIndex(t *testing.T) {
 }
 
 var _ Matcher = (*tableMatcher)(nil)
+
+func TestRebalanceBetweenTwoRoutersIsExactlyOnce(t *testing.T) {
+	e := newEnv(t, 6, 3)
+	m := newMatcher(t, sub("sub_a", "acc_1", true, "", "*"), sub("sub_b", "acc_2", true, "", "*"),
+		sub("sub_c", "acc_2", true, "", "claim.*"))
+	cfg := e.config("g-rebalance")
+	cfg.MaxPollRecords = 5 // many small transactions, so rebalances land mid-stream
+
+	want := map[string]int{} // event id → expected deliveries
+	batch := func(from, n int) {
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			acc := fmt.Sprintf("acc_%d", 1+i%4) // acc_3, acc_4 match nothing
+			rec, ev := eventRecord("claim.assigned", acc, fmt.Sprintf("clm_%d", i), i)
+			rec.Key = []byte(fmt.Sprintf("%s-%d", acc, i%5)) // spread over partitions
+			recs = append(recs, rec)
+			want[ev.ID] = map[string]int{"acc_1": 1, "acc_2": 2}[acc]
+		}
+		e.produce(t, recs...)
+	}
+	a := e.start(t, cfg, m, newParser(t, 0))
+	batch(0, 200)
+	b := e.start(t, cfg, m, newParser(t, 0)) // joins: partitions move from a to b
+	batch(200, 200)
+	if err := a.stop(); err != nil { // leaves: everything moves to b
+		t.Fatalf("router a: %v", err)
+	}
+	batch(400, 200)
+
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	rd := e.reader(t, tDeliveries)
+	out := rd.n(t, total)
+	sentinel, sentinelEv := eventRecord("contact.created", "acc_1", "con_end", 10_000)
+	e.produce(t, sentinel)
+	out = append(out, rd.until(t, "the sentinel's delivery", func(rs []*kgo.Record) bool {
+		return slices.ContainsFunc(rs, func(r *kgo.Record) bool { return header(r, events.HeaderEventID) == sentinelEv.ID })
+	})...)
+	got := map[string]int{}
+	pairs := map[string]int{}
+	for _, r := range out {
+		got[header(r, events.HeaderEventID)]++
+		pairs[header(r, events.HeaderDeliveryID)]++
+	}
+	var missing, dup int
+	for id, n := range want {
+		missing += max(0, n-got[id])
+	}
+	for _, n := range pairs {
+		dup += max(0, n-1)
+	}
+	if missing > 0 || dup > 0 {
+		t.Fatalf("two routers with a join and a leave: %d deliveries missing, %d duplicated (of %d)", missing, dup, total)
+	}
+	t.Logf("aborted by rebalance: a=%v b=%v", value(a.metrics.aborted.WithLabelValues(abortRebalance)),
+		value(b.metrics.aborted.WithLabelValues(abortRebalance)))
+}
