@@ -1,0 +1,153 @@
+package subscriptions
+
+import (
+	"sort"
+
+	"github.com/claimable/eventrouter/events"
+)
+
+// shardCount splits the snapshot's maps so that applying one change copies only one
+// shard (about n/256 entries) instead of the whole world.
+const shardCount = 256
+
+// snapshot is an immutable view of every subscription. Readers load it through an
+// atomic pointer; writers build a new one (copy-on-write) and swap it in.
+type snapshot struct {
+	version  int64
+	count    int
+	byID     [shardCount]map[string]*entry
+	accounts [shardCount]map[string]*accountSubs
+}
+
+// accountSubs holds one account's ENABLED, matchable subscriptions, sorted by id.
+type accountSubs struct {
+	entries []*entry
+}
+
+// entry is one subscription with its compiled filter.
+type entry struct {
+	sub    *Subscription
+	filter *Filter
+	broken bool // the stored filter does not compile: never matches (fail closed)
+}
+
+func newEntry(sub *Subscription) *entry {
+	f, err := CompileFilter(sub.Filter)
+	return &entry{sub: sub, filter: f, broken: err != nil}
+}
+
+func (en *entry) matchable() bool { return en.sub.Enabled && !en.broken }
+
+// matches reports whether the entry selects e. It does not allocate.
+func (en *entry) matches(e *events.Event) bool {
+	for _, p := range en.sub.Events {
+		if matchPattern(p, e.EventName) {
+			return en.filter.Match(e)
+		}
+	}
+	return false
+}
+
+// shardOf is FNV-1a of s, reduced to a shard; it does not allocate.
+func shardOf(s string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return int(h % shardCount)
+}
+
+// buildSnapshot indexes subs from scratch. It returns the entries whose filter does
+// not compile, for the caller to report.
+func buildSnapshot(version int64, subs []*Subscription) (*snapshot, []*entry) {
+	s := &snapshot{version: version, count: len(subs)}
+	for i := range s.byID {
+		s.byID[i] = make(map[string]*entry, len(subs)/shardCount+1)
+		s.accounts[i] = make(map[string]*accountSubs)
+	}
+	var broken []*entry
+	for _, sub := range subs {
+		en := newEntry(sub)
+		if en.broken {
+			broken = append(broken, en)
+		}
+		s.byID[shardOf(sub.ID)][sub.ID] = en
+		if !en.matchable() {
+			continue
+		}
+		m := s.accounts[shardOf(sub.AccountID)]
+		a := m[sub.AccountID]
+		if a == nil {
+			a = &accountSubs{}
+			m[sub.AccountID] = a
+		}
+		a.entries = append(a.entries, en)
+	}
+	for _, m := range s.accounts {
+		for _, a := range m {
+			sort.Slice(a.entries, func(i, j int) bool { return a.entries[i].sub.ID < a.entries[j].sub.ID })
+		}
+	}
+	return s, broken
+}
+
+// with returns a copy of s where id is replaced by sub (nil: removed), at version.
+// Only the touched shards and accounts are copied.
+func (s *snapshot) with(id string, sub *Subscription, version int64) (*snapshot, *entry) {
+	n := *s
+	n.version = version
+	sh := shardOf(id)
+	old := s.byID[sh][id]
+	ids := make(map[string]*entry, len(s.byID[sh])+1)
+	for k, v := range s.byID[sh] {
+		ids[k] = v
+	}
+	var en *entry
+	if sub != nil {
+		en = newEntry(sub)
+		ids[id] = en
+	} else {
+		delete(ids, id)
+	}
+	n.byID[sh] = ids
+	n.count += len(ids) - len(s.byID[sh])
+	if old != nil {
+		n.setAccount(old.sub.AccountID, id, nil)
+	}
+	if en != nil {
+		n.setAccount(sub.AccountID, id, en)
+	}
+	return &n, en
+}
+
+// setAccount replaces (or removes, en nil or not matchable) id in account's list;
+// n's account shard is copied first unless it was already copied by this change.
+func (n *snapshot) setAccount(account, id string, en *entry) {
+	sh := shardOf(account)
+	m := make(map[string]*accountSubs, len(n.accounts[sh])+1)
+	for k, v := range n.accounts[sh] {
+		m[k] = v
+	}
+	var list []*entry
+	if a := m[account]; a != nil {
+		list = make([]*entry, 0, len(a.entries)+1)
+		for _, e := range a.entries {
+			if e.sub.ID != id {
+				list = append(list, e)
+			}
+		}
+	}
+	if en != nil && en.matchable() {
+		i := sort.Search(len(list), func(i int) bool { return list[i].sub.ID > id })
+		list = append(list, nil)
+		copy(list[i+1:], list[i:])
+		list[i] = en
+	}
+	if len(list) == 0 {
+		delete(m, account)
+	} else {
+		m[account] = &accountSubs{entries: list}
+	}
+	n.accounts[sh] = m
+}
