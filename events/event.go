@@ -3,6 +3,16 @@
 // record that carries a rendered body from the router to the sender.
 //
 // It is a leaf: it imports no other eventrouter package.
+//
+// Ingest records are validated strictly where a mistake would reach customers or the
+// pipeline (required fields, types, catalogue names, RFC 3339 times, bounded identifiers
+// without control characters) and leniently where upstream producers need room to evolve:
+// unknown top-level fields are accepted and ignored (not forwarded), so a producer can
+// start sending a field before eventrouter knows it. The target object in "data" is
+// forwarded to customers verbatim.
+//
+// The hot path is Parser.Parse → Render → Delivery.Record on the router, and
+// ParseDelivery on the sender; each is allocation-light and has a benchmark.
 package events
 
 import (
