@@ -195,3 +195,21 @@ func BenchmarkDeliveryID(b *testing.B) {
 		_ = DeliveryID("evt_01HV4P8R2TQ9", "sub_01HV4P8R2TQ9")
 	}
 }
+
+func TestNewDeliveryFromParsedEventRoundTrips(t *testing.T) {
+	p := mustParser(t)
+	e, err := p.Parse(Sample("claim.assigned", "acc_1", "clm_9", 1, sampleTime).Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDelivery(e, "sub_7", Render(e))
+	got, err := ParseDelivery(d.Record("webhooks.deliveries"))
+	if err != nil {
+		t.Fatalf("ParseDelivery(NewDelivery) = %v", err)
+	}
+	if got.ID != DeliveryID(e.ID, "sub_7") || got.Attempt != 1 || got.ObjectID != "clm_9" ||
+		got.EventID != e.ID || got.AccountID != "acc_1" || !got.OccurredAt.Equal(e.OccurredAt) ||
+		string(got.Body) != string(Render(e)) {
+		t.Errorf("delivery = %+v", got)
+	}
+}

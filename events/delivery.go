@@ -60,3 +60,20 @@ type AttemptSummary struct {
 	Reason    string    `json:"reason"`
 	LatencyMS int64     `json:"latency_ms"`
 }
+
+// NewDelivery returns the first delivery of event e to subscription subscriptionID:
+// its deterministic ID, attempt 1, and body (normally Render(e), shared by every
+// subscription the event fans out to; it is not copied).
+func NewDelivery(e *Event, subscriptionID string, body []byte) *Delivery {
+	return &Delivery{
+		ID:             DeliveryID(e.ID, subscriptionID),
+		SubscriptionID: subscriptionID,
+		AccountID:      e.AccountID,
+		EventID:        e.ID,
+		EventName:      e.EventName,
+		ObjectID:       e.ObjectID,
+		Attempt:        1,
+		OccurredAt:     e.OccurredAt,
+		Body:           body,
+	}
+}

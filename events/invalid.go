@@ -68,3 +68,13 @@ func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
 func invalid(r Reason, field, detail string) *InvalidError {
 	return &InvalidError{Reason: r, Field: field, Detail: detail}
 }
+
+// ReasonOf returns the Reason of an *InvalidError in err's chain, or "" if there is none.
+// Callers use it for the er-reason header and metric labels.
+func ReasonOf(err error) Reason {
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		return ie.Reason
+	}
+	return ""
+}

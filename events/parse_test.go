@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,9 @@ func TestParseRejects(t *testing.T) {
 			var ie *InvalidError
 			if !errors.As(err, &ie) || !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %T %v is not an *InvalidError matching ErrInvalid", err, err)
+			}
+			if ReasonOf(fmt.Errorf("wrapped: %w", err)) != tc.reason {
+				t.Errorf("ReasonOf(wrapped error) = %q, want %q", ReasonOf(err), tc.reason)
 			}
 			if ie.Reason != tc.reason || ie.Field != tc.field {
 				t.Errorf("reason, field = %s, %q; want %s, %q (%v)", ie.Reason, ie.Field, tc.reason, tc.field, err)
