@@ -110,8 +110,8 @@ func (s *Service) Create(ctx context.Context, in Input) (*Subscription, error) {
 // (a user did it). Errors: ErrNotFound, *ValidationError, ErrUnavailable.
 func (s *Service) Update(ctx context.Context, id string, p Patch) (*Subscription, error) {
 	sub, err := s.store.Get(ctx, id)
-	if err != nil {
-		return nil, err
+	if err != nil || p.Empty() {
+		return sub, err // an empty patch writes nothing (no version bump, no announcement)
 	}
 	now := s.now().UTC()
 	var extra []FieldError

@@ -248,6 +248,10 @@ func TestServiceUpdateValidatesResultAndKeepsStoreUnchanged(t *testing.T) {
 	if len(stored.Events) != 1 {
 		t.Fatalf("invalid update reached the store: %v", stored.Events)
 	}
+	same, err := svc.Update(t.Context(), sub.ID, Patch{})
+	if err != nil || same.Version != sub.Version {
+		t.Fatalf("empty patch: version %d→%d, %v", sub.Version, same.Version, err)
+	}
 	if _, err := svc.Update(t.Context(), "sub_missing", Patch{}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
