@@ -1,12 +1,15 @@
 // Package app wires eventrouter's roles together: configuration in, running router,
-// sender and API out, under one supervisor that owns shutdown order.
+// sender and API out, under one supervisor (an errgroup) that owns shutdown order.
 package app
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/claimable/eventrouter/config"
 )
@@ -16,10 +19,57 @@ type Roles struct {
 	Router, Sender, API bool
 }
 
-// ErrNotBuilt is returned for a role whose stage does not exist yet.
-var ErrNotBuilt = errors.New("app: role not built yet")
+// ErrShutdownDeadline is returned when in-flight work did not finish within
+// ops.shutdown_timeout after the shutdown signal.
+var ErrShutdownDeadline = errors.New("app: shutdown deadline exceeded")
 
-// Run runs the selected roles until ctx ends.
+// Run runs the selected roles against the Kafka cluster and Redis of cfg until ctx ends
+// (SIGTERM), then shuts them down gracefully within cfg.Ops.ShutdownTimeout. It returns
+// the first role's failure, which stops every other role.
 func Run(ctx context.Context, cfg config.Config, roles Roles, log *zap.Logger) error {
-	return ErrNotBuilt
+	ops := NewOps(cfg.Ops.Listen, log)
+	sys, err := Build(cfg, roles, Infra{}, log, ops)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	return Supervise(ctx, cfg.Ops.ShutdownTimeout, log, append([]Runner{ops}, sys.Runners...)...)
+}
+
+// Runner is every long-running piece: Run returns nil when ctx is cancelled.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// RunFunc adapts a function to Runner.
+type RunFunc func(ctx context.Context) error
+
+// Run calls f.
+func (f RunFunc) Run(ctx context.Context) error { return f(ctx) }
+
+// Supervise runs every runner until ctx ends or one fails, then cancels the rest and
+// waits for them at most grace after the cancellation.
+func Supervise(ctx context.Context, grace time.Duration, log *zap.Logger, runners ...Runner) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, r := range runners {
+		g.Go(func() error { return r.Run(gctx) })
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-gctx.Done():
+	}
+	log.Info("shutting down", zap.Duration("deadline", grace))
+	select {
+	case err := <-done:
+		if err != nil {
+			return err
+		}
+		log.Info("shutdown complete")
+		return nil
+	case <-time.After(grace):
+		return fmt.Errorf("%w (%s)", ErrShutdownDeadline, grace)
+	}
 }

@@ -1,0 +1,272 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/api"
+	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/delivery"
+	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/kafkaclient"
+	"github.com/claimable/eventrouter/internal/version"
+	"github.com/claimable/eventrouter/router"
+	"github.com/claimable/eventrouter/subscriptions"
+)
+
+// Infra lets a caller hand in ready-made infrastructure (dev mode's embedded Redis);
+// zero values mean "connect as cfg says".
+type Infra struct {
+	Redis redis.UniversalClient
+}
+
+// System is a process's wired components. Close releases what Build opened.
+type System struct {
+	Redis      redis.UniversalClient
+	Store      subscriptions.Store
+	Index      *subscriptions.Index
+	Service    *subscriptions.Service
+	AttemptLog *delivery.AttemptLog
+	KafkaOpts  []kgo.Opt
+	Router     *router.Router
+	Sender     *delivery.Sender
+	API        *api.Server
+	// Runners are the long-running pieces to supervise, in start order.
+	Runners []Runner
+	closers []func()
+}
+
+// Close releases every connection Build opened.
+func (s *System) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// Build wires the selected roles from cfg. Metrics go to ops.Registry() and readiness
+// checks to ops.
+func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Ops) (*System, error) {
+	sys := &System{}
+	ok := false
+	defer func() {
+		if !ok {
+			sys.Close()
+		}
+	}()
+	reg := ops.Registry()
+
+	sys.Redis = infra.Redis
+	if sys.Redis == nil {
+		rdb, err := NewRedis(cfg.Redis)
+		if err != nil {
+			return nil, err
+		}
+		sys.Redis = rdb
+		sys.closers = append(sys.closers, func() { _ = rdb.Close() })
+	}
+	key, err := EncryptionKey(cfg.Subscriptions)
+	if err != nil {
+		return nil, err
+	}
+	store, err := subscriptions.NewRedisStore(sys.Redis, subscriptions.RedisOptions{Prefix: cfg.Redis.KeyPrefix, EncryptionKey: key})
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		log.Warn("subscriptions.encryption_key is not set: signing secrets are stored in Redis in plain text")
+	}
+	sys.Store = store
+	sys.Service = subscriptions.NewService(store, Policy(cfg), time.Now)
+	sys.AttemptLog = delivery.NewAttemptLog(sys.Redis, delivery.AttemptLogOptions{
+		Prefix: cfg.Redis.KeyPrefix, MaxPerSubscription: cfg.Delivery.AttemptLogSize, TTL: cfg.Delivery.AttemptLogTTL,
+	})
+	sys.KafkaOpts, err = kafkaclient.Options(cfg.Kafka, log)
+	if err != nil {
+		return nil, err
+	}
+
+	if roles.Router || roles.Sender {
+		sys.Index = subscriptions.NewIndex(store, subscriptions.IndexOptions{
+			ResyncInterval: cfg.Subscriptions.ResyncInterval, Catalogue: cfg.Events.Catalogue,
+		}, log.Named("index"), reg)
+		sys.Runners = append(sys.Runners, sys.Index)
+		ops.AddCheck("subscriptions_index", func(context.Context) error {
+			switch {
+			case !sys.Index.Ready():
+				return errors.New("first load from Redis not done")
+			case sys.Index.Stale():
+				return fmt.Errorf("stale since %s (Redis unreachable); serving the last snapshot", sys.Index.LastSync().Format(time.RFC3339))
+			}
+			return nil
+		})
+	}
+	if roles.Router {
+		if err := buildRouter(cfg, sys, log, ops); err != nil {
+			return nil, err
+		}
+	}
+	if roles.Sender {
+		if err := buildSender(cfg, sys, log, ops); err != nil {
+			return nil, err
+		}
+	}
+	if roles.API {
+		if err := buildAPI(cfg, sys, log, ops); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return sys, nil
+}
+
+func buildRouter(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
+	cat, err := events.NewCatalogue(cfg.Events.Catalogue)
+	if err != nil {
+		return err
+	}
+	r, err := router.New(router.Config{
+		Group:                 cfg.Router.Group,
+		TransactionalIDPrefix: cfg.Router.TransactionalIDPrefix,
+		InstanceID:            cfg.Kafka.InstanceID,
+		IngestTopics:          cfg.Topics.Ingest,
+		DeliveriesTopic:       cfg.Topics.Deliveries,
+		InvalidTopic:          cfg.Topics.Invalid,
+		TransactionTimeout:    cfg.Router.TransactionTimeout,
+		MaxPollRecords:        cfg.Router.MaxPollRecords,
+	}, router.Deps{
+		KafkaOpts:  sys.KafkaOpts,
+		Matcher:    sys.Index,
+		Parser:     events.NewParser(cat, cfg.Events.MaxBytes),
+		Registerer: ops.Registry(),
+	}, log.Named("router"))
+	if err != nil {
+		return err
+	}
+	sys.Router = r
+	sys.Runners = append(sys.Runners, r)
+	ops.AddCheck("router_group", func(context.Context) error {
+		if !r.Ready() {
+			return errors.New("router has not joined its consumer group")
+		}
+		return nil
+	})
+	return nil
+}
+
+func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
+	client, err := delivery.NewClient(delivery.ClientConfig{
+		Timeout:          cfg.Delivery.Timeout,
+		MaxResponseBytes: cfg.Delivery.MaxResponseBytes,
+		AllowHTTP:        cfg.Egress.AllowHTTP,
+		AllowCIDRs:       cfg.Egress.AllowPrefixes(),
+		AllowPorts:       cfg.Egress.AllowPorts,
+		UserAgent:        version.UserAgent(),
+		RetryAfterMax:    cfg.Delivery.RetryAfterMax,
+	}, log.Named("http"))
+	if err != nil {
+		return err
+	}
+	sys.closers = append(sys.closers, client.Close)
+	s, err := delivery.New(delivery.Config{Delivery: cfg.Delivery, Topics: cfg.Topics}, delivery.Deps{
+		KafkaOpts:     sys.KafkaOpts,
+		Subscriptions: sys.Index,
+		Disabler:      sys.Service,
+		Client:        client,
+		Breakers:      delivery.NewBreakers(cfg.Delivery.BreakerThreshold, cfg.Delivery.BreakerCooldown, time.Now),
+		Limiters:      delivery.NewLimiters(),
+		AttemptLog:    sys.AttemptLog,
+		Retry: delivery.RetryPolicy{
+			Schedule: cfg.Delivery.RetrySchedule, Jitter: cfg.Delivery.Jitter, RetryAfterMax: cfg.Delivery.RetryAfterMax,
+		},
+		Registerer: ops.Registry(),
+		Now:        time.Now,
+	}, log.Named("sender"))
+	if err != nil {
+		return err
+	}
+	sys.Sender = s
+	sys.Runners = append(sys.Runners, s)
+	ops.AddCheck("sender_group", func(context.Context) error {
+		if !s.Ready() {
+			return errors.New("sender has not joined its consumer group")
+		}
+		return nil
+	})
+	return nil
+}
+
+func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
+	srv, err := api.New(api.Config{
+		Listen:          cfg.API.Listen,
+		AdminTokens:     cfg.API.AdminTokens,
+		AccountTokens:   cfg.API.AccountTokens,
+		MaxBodyBytes:    cfg.API.MaxBodyBytes,
+		EventTypes:      cfg.Events.Catalogue,
+		ShutdownTimeout: cfg.Ops.ShutdownTimeout,
+	}, api.Deps{
+		Subscriptions: sys.Service,
+		Registerer:    ops.Registry(),
+	}, log.Named("api"))
+	if err != nil {
+		return err
+	}
+	sys.API = srv
+	sys.Runners = append(sys.Runners, srv)
+	ops.AddCheck("redis", func(ctx context.Context) error {
+		if _, err := sys.Store.Version(ctx); err != nil {
+			return fmt.Errorf("subscription store unreachable: %w", err)
+		}
+		return nil
+	})
+	return nil
+}
+
+// Policy builds the subscription validation policy from cfg.
+func Policy(cfg config.Config) subscriptions.Policy {
+	return subscriptions.Policy{
+		Catalogue:        cfg.Events.Catalogue,
+		AllowHTTP:        cfg.Egress.AllowHTTP,
+		AllowCIDRs:       cfg.Egress.AllowPrefixes(),
+		AllowPorts:       cfg.Egress.AllowPorts,
+		MaxPerAccount:    cfg.Subscriptions.MaxPerAccount,
+		RotationGrace:    cfg.Subscriptions.RotationGrace,
+		RotationGraceMax: cfg.Subscriptions.RotationGraceMax,
+	}
+}
+
+// EncryptionKey decodes subscriptions.encryption_key; nil when unset.
+func EncryptionKey(cfg config.Subscriptions) ([]byte, error) {
+	if cfg.EncryptionKey == "" {
+		return nil, nil
+	}
+	k, err := base64.StdEncoding.DecodeString(cfg.EncryptionKey)
+	if err != nil || len(k) != 32 {
+		return nil, errors.New("subscriptions.encryption_key: must be base64 of 32 bytes")
+	}
+	return k, nil
+}
+
+// NewRedis connects to Redis as cfg says (ACL user, password, TLS).
+func NewRedis(cfg config.Redis) (*redis.Client, error) {
+	opts := &redis.Options{
+		Addr:     cfg.Addr,
+		Username: cfg.Username,
+		Password: cfg.Password,
+		DB:       cfg.DB,
+	}
+	if cfg.TLS.Enabled {
+		tc, err := kafkaclient.TLSConfig(cfg.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("redis.tls: %w", err)
+		}
+		opts.TLSConfig = tc
+	}
+	return redis.NewClient(opts), nil
+}

@@ -1,0 +1,107 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/events"
+)
+
+// TopicFor picks the ingest topic an upstream service would publish e to: the first
+// ingest topic named after its object ("claims.events" for claims), else the first.
+func TopicFor(object string, ingest []string) string {
+	for _, t := range ingest {
+		if strings.HasPrefix(t, object+"s.") || strings.HasPrefix(t, object+".") {
+			return t
+		}
+	}
+	return ingest[0]
+}
+
+// Produce writes each event to its ingest topic (key = account id, as upstream
+// services do) at up to rate events per second (0: as fast as possible), waits for every
+// acknowledgement, and returns how many were acknowledged.
+func Produce(ctx context.Context, cl *kgo.Client, evs []*events.Event, topicOf func(*events.Event) string, rate float64) (int, error) {
+	var tick *time.Ticker
+	if rate > 0 {
+		tick = time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer tick.Stop()
+	}
+	errc := make(chan error, len(evs))
+	for _, e := range evs {
+		if tick != nil {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+		rec := &kgo.Record{Topic: topicOf(e), Key: []byte(e.AccountID), Value: e.Marshal()}
+		cl.Produce(ctx, rec, func(_ *kgo.Record, err error) { errc <- err })
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	var first error
+	for range evs {
+		if err := <-errc; err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		n++
+	}
+	if first != nil {
+		return n, fmt.Errorf("produce: %d of %d failed, first: %w", len(evs)-n, len(evs), first)
+	}
+	return n, nil
+}
+
+// SampleProducer publishes one sample event of every catalogue name each Interval, for
+// Account, cycling over a few object ids so per-object ordering is visible.
+type SampleProducer struct {
+	Brokers   []string
+	Topics    []string
+	Catalogue []string
+	Account   string
+	Interval  time.Duration
+	Log       *zap.Logger
+}
+
+// Run produces until ctx ends.
+func (p *SampleProducer) Run(ctx context.Context) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	tick := time.NewTicker(p.Interval)
+	defer tick.Stop()
+	for seq := 0; ; seq++ {
+		now := time.Now()
+		evs := make([]*events.Event, 0, len(p.Catalogue))
+		for _, name := range p.Catalogue {
+			object, _, _ := strings.Cut(name, ".")
+			id := fmt.Sprintf("%s_%04d", object, seq%5)
+			evs = append(evs, events.Sample(name, p.Account, id, seq, now))
+		}
+		if _, err := Produce(ctx, cl, evs, func(e *events.Event) string { return TopicFor(e.Object, p.Topics) }, 0); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			p.Log.Warn("sample events not produced", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
