@@ -18,7 +18,8 @@ import (
 type IndexOptions struct {
 	// ResyncInterval is the backstop version check; default 15s.
 	ResyncInterval time.Duration
-	// Catalogue is the event catalogue; kept for reporting, matching does not need it.
+	// Catalogue is the event catalogue: Match precomputes, per account, the subscriptions
+	// selecting each of these names. Names outside it still match (more slowly).
 	Catalogue []string
 	// MaxBackoff bounds the wait between attempts while the store is unreachable;
 	// default 5s.
@@ -56,7 +57,7 @@ func NewIndex(store Store, opts IndexOptions, log *zap.Logger, reg prometheus.Re
 	}
 	ix := &Index{store: store, opts: opts, log: log}
 	ix.metrics = newIndexMetrics(reg, ix.LastSync)
-	s, _ := buildSnapshot(0, nil)
+	s, _ := buildSnapshot(0, nil, opts.Catalogue)
 	ix.snap.Store(s)
 	return ix
 }
@@ -69,7 +70,7 @@ func NewStaticIndex(subs []*Subscription) *Index {
 	for _, s := range subs {
 		v = max(v, s.Version)
 	}
-	s, _ := buildSnapshot(v, subs)
+	s, _ := buildSnapshot(v, subs, nil)
 	ix.snap.Store(s)
 	ix.ready.Store(true)
 	ix.lastSync.Store(time.Now().UnixNano())
@@ -84,12 +85,7 @@ func (ix *Index) Match(e *events.Event, dst []*Subscription) []*Subscription {
 	if a == nil {
 		return dst
 	}
-	for _, en := range a.entries {
-		if en.matches(e) {
-			dst = append(dst, en.sub)
-		}
-	}
-	return dst
+	return a.match(e, dst)
 }
 
 // Get returns the subscription with that id, enabled or not.
@@ -213,7 +209,7 @@ func (ix *Index) apply(ctx context.Context, cancel context.CancelCauseFunc, c Ch
 }
 
 func (ix *Index) replace(v int64, subs []*Subscription) {
-	s, broken := buildSnapshot(v, subs)
+	s, broken := buildSnapshot(v, subs, ix.opts.Catalogue)
 	ix.mu.Lock()
 	ix.snap.Store(s)
 	ix.mu.Unlock()

@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/claimable/eventrouter/events"
 )
@@ -13,15 +14,77 @@ const shardCount = 256
 // snapshot is an immutable view of every subscription. Readers load it through an
 // atomic pointer; writers build a new one (copy-on-write) and swap it in.
 type snapshot struct {
-	version  int64
+	catalogue []string // event names to precompute match lists for
+	version   int64
 	count    int
 	byID     [shardCount]map[string]*entry
 	accounts [shardCount]map[string]*accountSubs
 }
 
-// accountSubs holds one account's ENABLED, matchable subscriptions, sorted by id.
+// accountSubs holds one account's ENABLED, matchable subscriptions, sorted by id, and
+// for each known event name (the catalogue and the exact names the account uses) the
+// precomputed list of those selecting it, so Match rarely looks at patterns.
 type accountSubs struct {
 	entries []*entry
+	byEvent map[string][]cand
+}
+
+// cand is one precomputed match; filter is nil when the subscription has none.
+type cand struct {
+	sub    *Subscription
+	filter *Filter
+}
+
+func newAccountSubs(entries []*entry, catalogue []string) *accountSubs {
+	a := &accountSubs{entries: entries, byEvent: make(map[string][]cand)}
+	add := func(name string) {
+		if _, done := a.byEvent[name]; done {
+			return
+		}
+		var list []cand
+		for _, en := range entries {
+			for _, p := range en.sub.Events {
+				if matchPattern(p, name) {
+					c := cand{sub: en.sub}
+					if en.filter.root != nil {
+						c.filter = en.filter
+					}
+					list = append(list, c)
+					break
+				}
+			}
+		}
+		a.byEvent[name] = list
+	}
+	for _, name := range catalogue {
+		add(name)
+	}
+	for _, en := range entries {
+		for _, p := range en.sub.Events {
+			if p != "*" && !strings.HasSuffix(p, ".*") {
+				add(p)
+			}
+		}
+	}
+	return a
+}
+
+// match appends the subscriptions selecting e; it does not allocate when dst has room.
+func (a *accountSubs) match(e *events.Event, dst []*Subscription) []*Subscription {
+	if list, ok := a.byEvent[e.EventName]; ok {
+		for i := range list {
+			if list[i].filter == nil || list[i].filter.Match(e) {
+				dst = append(dst, list[i].sub)
+			}
+		}
+		return dst
+	}
+	for _, en := range a.entries { // a name outside the catalogue: only wildcards can match
+		if en.matches(e) {
+			dst = append(dst, en.sub)
+		}
+	}
+	return dst
 }
 
 // entry is one subscription with its compiled filter.
@@ -60,8 +123,11 @@ func shardOf(s string) int {
 
 // buildSnapshot indexes subs from scratch. It returns the entries whose filter does
 // not compile, for the caller to report.
-func buildSnapshot(version int64, subs []*Subscription) (*snapshot, []*entry) {
-	s := &snapshot{version: version, count: len(subs)}
+func buildSnapshot(version int64, subs []*Subscription, catalogue []string) (*snapshot, []*entry) {
+	if len(catalogue) == 0 {
+		catalogue = exactNames(subs)
+	}
+	s := &snapshot{version: version, count: len(subs), catalogue: catalogue}
 	for i := range s.byID {
 		s.byID[i] = make(map[string]*entry, len(subs)/shardCount+1)
 		s.accounts[i] = make(map[string]*accountSubs)
@@ -85,8 +151,9 @@ func buildSnapshot(version int64, subs []*Subscription) (*snapshot, []*entry) {
 		a.entries = append(a.entries, en)
 	}
 	for _, m := range s.accounts {
-		for _, a := range m {
+		for id, a := range m {
 			sort.Slice(a.entries, func(i, j int) bool { return a.entries[i].sub.ID < a.entries[j].sub.ID })
+			m[id] = newAccountSubs(a.entries, catalogue)
 		}
 	}
 	return s, broken
@@ -147,7 +214,24 @@ func (n *snapshot) setAccount(account, id string, en *entry) {
 	if len(list) == 0 {
 		delete(m, account)
 	} else {
-		m[account] = &accountSubs{entries: list}
+		m[account] = newAccountSubs(list, n.catalogue)
 	}
 	n.accounts[sh] = m
+}
+
+// exactNames returns the exact event names subs use: the catalogue of an index built
+// without one.
+func exactNames(subs []*Subscription) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, sub := range subs {
+		for _, p := range sub.Events {
+			if p != "*" && !strings.HasSuffix(p, ".*") && !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
