@@ -16,9 +16,9 @@ const shardCount = 256
 type snapshot struct {
 	catalogue []string // event names to precompute match lists for
 	version   int64
-	count    int
-	byID     [shardCount]map[string]*entry
-	accounts [shardCount]map[string]*accountSubs
+	count     int
+	byID      [shardCount]map[string]*entry
+	accounts  [shardCount]map[string]*accountSubs
 }
 
 // accountSubs holds one account's ENABLED, matchable subscriptions, sorted by id, and
