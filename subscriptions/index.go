@@ -244,6 +244,8 @@ func (ix *Index) resync(ctx context.Context, cancel context.CancelCauseFunc) {
 		v, err := ix.store.Version(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
+				// Report now: a blocked watch read may take a while to fail by itself.
+				ix.markStale(err)
 				cancel(err)
 			}
 			return
