@@ -203,6 +203,12 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 }
 
 func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
+	producer, err := kgo.NewClient(append(sys.KafkaOpts, kgo.RecordRetries(10))...)
+	if err != nil {
+		return err
+	}
+	sys.closers = append(sys.closers, producer.Close)
+	dapi := &deliveryAPI{log: sys.AttemptLog, kafka: producer, deliveriesTopic: cfg.Topics.Deliveries, now: time.Now}
 	srv, err := api.New(api.Config{
 		Listen:          cfg.API.Listen,
 		AdminTokens:     cfg.API.AdminTokens,
@@ -212,6 +218,10 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 		ShutdownTimeout: cfg.Ops.ShutdownTimeout,
 	}, api.Deps{
 		Subscriptions: sys.Service,
+		Attempts:      dapi,
+		Deliveries:    dapi,
+		Redeliverer:   dapi,
+		TestSender:    dapi,
 		Registerer:    ops.Registry(),
 	}, log.Named("api"))
 	if err != nil {
