@@ -28,13 +28,13 @@ const (
 var testCatalogue = []string{"claim.created", "claim.closed", "contact.created"}
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	store *fakeStore
 	reg   *prometheus.Registry
 }
 
-func newHarness(t *testing.T, mutate ...func(*Config, *Deps)) *harness {
+func newHarness(t testing.TB, mutate ...func(*Config, *Deps)) *harness {
 	t.Helper()
 	store := newFakeStore()
 	policy := subscriptions.Policy{
@@ -79,7 +79,7 @@ func (h *harness) do(method, path, token, body string) *httptest.ResponseRecorde
 	return rec
 }
 
-func decode[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
+func decode[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
