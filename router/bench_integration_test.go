@@ -1,0 +1,199 @@
+//go:build integration
+
+package router_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
+	"github.com/claimable/eventrouter/router"
+	"github.com/claimable/eventrouter/subscriptions"
+)
+
+// TestBenchRouterVsPassthrough measures, through the same broker in the same run,
+// (a) a raw franz-go passthrough (consume topic A, produce the same bytes to B, no
+// transaction, no logic), (b) the router at fan-out 1 and (c) at fan-out 5, with 1 KiB
+// events, and prints events/s and the ratio router/raw (target ≥ 0.5 at fan-out 1).
+//
+// It is a load run, not a unit test: it runs only with EVENTROUTER_BENCH=1, e.g.
+//
+//	EVENTROUTER_BENCH=1 go test -tags integration -run TestBenchRouterVsPassthrough -v ./router/
+//
+// EVENTROUTER_BENCH_EVENTS sets the number of events (default 50 000).
+func TestBenchRouterVsPassthrough(t *testing.T) {
+	if os.Getenv("EVENTROUTER_BENCH") != "1" {
+		t.Skip("load run: set EVENTROUTER_BENCH=1")
+	}
+	n := 50_000
+	if v, err := strconv.Atoi(os.Getenv("EVENTROUTER_BENCH_EVENTS")); err == nil && v > 0 {
+		n = v
+	}
+	ctx := testenv.Context(t, 10*time.Minute)
+	seeds := testenv.Kafka(t)
+	const parts = 6
+	ingest := testenv.NewTopic(t, seeds, parts)
+	fillIngest(ctx, t, seeds, ingest, n)
+
+	raw := passthrough(ctx, t, seeds, ingest, testenv.NewTopic(t, seeds, parts), n)
+	fan1 := routerRun(ctx, t, seeds, ingest, testenv.NewTopic(t, seeds, parts), n, 1)
+	fan5 := routerRun(ctx, t, seeds, ingest, testenv.NewTopic(t, seeds, parts), n, 5)
+	t.Logf("%d events of 1 KiB, %d partitions", n, parts)
+	t.Logf("raw passthrough:      %8.0f events/s", raw)
+	t.Logf("router, fan-out 1:    %8.0f events/s  (%.0f%% of raw; target ≥ 50%%)", fan1, 100*fan1/raw)
+	t.Logf("router, fan-out 5:    %8.0f events/s  (%.0f%% of raw; %.0f deliveries/s)", fan5, 100*fan5/raw, 5*fan5)
+}
+
+func fillIngest(ctx context.Context, t *testing.T, seeds []string, topic string, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pad := strings.Repeat("x", 600)
+	base := time.Now()
+	var once sync.Once
+	var firstErr error
+	for i := range n {
+		acc := fmt.Sprintf("acc_%d", i%64)
+		ev := events.Sample("claim.created", acc, fmt.Sprintf("clm_%d", i), i, base)
+		ev.Data = []byte(fmt.Sprintf(`{"id":%q,"notes":%q}`, ev.ObjectID, pad))
+		v := ev.Marshal()
+		cl.Produce(ctx, &kgo.Record{Key: []byte(acc), Value: v}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				once.Do(func() { firstErr = err })
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil || firstErr != nil {
+		t.Fatalf("fill ingest: %v %v", err, firstErr)
+	}
+}
+
+// passthrough consumes n records from src as a new group and produces each value to
+// dst; it returns records/s from start to the last acknowledged produce.
+func passthrough(ctx context.Context, t *testing.T, seeds []string, src, dst string, n int) float64 {
+	t.Helper()
+	start := time.Now()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumerGroup(testenv.Name(t, "raw")),
+		kgo.ConsumeTopics(src), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	acked := make(chan struct{}, 1024)
+	consumed := 0
+	for consumed < n {
+		fs := cl.PollRecords(ctx, 1000)
+		if ctx.Err() != nil {
+			t.Fatal("passthrough timed out")
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			consumed++
+			cl.Produce(ctx, &kgo.Record{Topic: dst, Key: r.Key, Value: r.Value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("passthrough produce: %v", err)
+				}
+				acked <- struct{}{}
+			})
+		})
+		drain(acked)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func drain(ch chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+// fixedMatcher matches every event to the same k subscriptions.
+type fixedMatcher []*subscriptions.Subscription
+
+func (m fixedMatcher) Match(_ *events.Event, dst []*subscriptions.Subscription) []*subscriptions.Subscription {
+	return append(dst, m...)
+}
+
+// routerRun runs the router (fresh group) over n events of src with fan-out k and
+// returns events/s from start until the n-th event's transaction committed.
+func routerRun(ctx context.Context, t *testing.T, seeds []string, src, dst string, n, k int) float64 {
+	t.Helper()
+	var m fixedMatcher
+	for i := range k {
+		m = append(m, &subscriptions.Subscription{ID: fmt.Sprintf("sub_bench_%d", i), Enabled: true})
+	}
+	cat, err := events.NewCatalogue(config.DefaultCatalogue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	r, err := router.New(router.Config{
+		Group:                 testenv.Name(t, "router"),
+		TransactionalIDPrefix: testenv.Name(t, "txn"),
+		IngestTopics:          []string{src},
+		DeliveriesTopic:       dst,
+		InvalidTopic:          dst + "-invalid",
+	}, router.Deps{
+		KafkaOpts:  []kgo.Opt{kgo.SeedBrokers(seeds...)},
+		Matcher:    m,
+		Parser:     events.NewParser(cat, 0),
+		Registerer: reg,
+	}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- r.Run(rctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("router: %v", err)
+		}
+	}()
+	for consumedTotal(t, reg) < float64(n) {
+		if ctx.Err() != nil {
+			t.Fatalf("router fan-out %d timed out at %.0f/%d events", k, consumedTotal(t, reg), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func consumedTotal(t *testing.T, reg *prometheus.Registry) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == "eventrouter_router_events_consumed_total" {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
