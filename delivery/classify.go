@@ -49,7 +49,8 @@ func ClassifyStatus(code int) Reason {
 }
 
 // ClassifyError maps a transport error to a Reason. Order matters: the SSRF guard's
-// refusal arrives wrapped in a dial error, and a DNS failure may also be a timeout.
+// refusal arrives wrapped in a dial error; the attempt's deadline wins over whatever
+// phase it interrupted; a resolver failure is dns even when it timed out on its own.
 // Anything unrecognised (refused, reset, EOF, closed mid-response) is connection.
 func ClassifyError(err error) Reason {
 	if err == nil {
@@ -59,19 +60,16 @@ func ClassifyError(err error) Reason {
 		errors.Is(err, ssrf.ErrProhibitedNetwork) || errors.Is(err, ssrf.ErrInvalidHostPort) {
 		return ReasonSSRFBlocked
 	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) && !dnsErr.IsTimeout {
-		return ReasonDNS
-	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return ReasonTimeout
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return ReasonDNS // including a resolver that timed out: the name is the problem
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
 		return ReasonTimeout
-	}
-	if dnsErr != nil {
-		return ReasonDNS
 	}
 	if isTLSError(err) {
 		return ReasonTLS

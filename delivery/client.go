@@ -194,9 +194,6 @@ func (c *Client) send(ctx context.Context, sub *subscriptions.Subscription, d *e
 }
 
 func (c *Client) classifyErr(parent context.Context, err error) Reason {
-	if parent.Err() != nil && errors.Is(err, context.Canceled) {
-		return ReasonCanceled
-	}
 	if errors.Is(parent.Err(), context.Canceled) {
 		return ReasonCanceled
 	}
