@@ -2,9 +2,11 @@
 # Installs what the integration tier needs on a fresh Debian machine, and does
 # nothing that is already done (safe to run on every CI run):
 #   - a Java runtime (17+) and Maven, for the Kafka broker;
+#   - flock (util-linux), used by the scripts' locks;
 #   - redis-server (and redis-cli), from Debian's package;
 #   - the Kafka jars pinned in deploy/local/pom.xml, copied to .run/kafka/lib.
 # Non-interactive: DEBIAN_FRONTEND=noninteractive, no prompts.
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export DEBIAN_FRONTEND=noninteractive
@@ -12,8 +14,9 @@ export DEBIAN_FRONTEND=noninteractive
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
-command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v java >/dev/null || missing+=(default-jre-headless) # 17 on Debian 12, 21 on 13
 command -v mvn >/dev/null || missing+=(maven)
+command -v flock >/dev/null || missing+=(util-linux)
 
 if ((${#missing[@]})); then
 	((EUID == 0)) || die "need root to apt-get install ${missing[*]}"

@@ -34,14 +34,27 @@ pid_matches() {
 
 # read_pidfile FILE prints the pid stored in FILE, or nothing.
 read_pidfile() {
-	[[ -s "$1" ]] && tr -dc '0-9' <"$1" || true
+	if [[ -s "$1" ]]; then tr -dc '0-9' <"$1"; fi
+}
+
+# wait_reaped PID: after a process has exited, wait (at most 5 s) until its
+# parent has reaped it, so that pgrep no longer lists it as a zombie. Our
+# daemons are orphans reaped by pid 1, which may take a moment.
+wait_reaped() {
+	local pid=$1 deadline=$(($(date +%s) + 5))
+	while [[ -e "/proc/$1" ]] && (($(date +%s) < deadline)); do sleep 0.05; done
+	[[ -e "/proc/$pid" ]] && log "note: pid $pid exited but is not reaped yet (zombie)"
+	return 0
 }
 
 # stop_pid NAME PID GRACE_SECONDS: SIGTERM, wait up to GRACE_SECONDS, then
 # SIGKILL and wait (bounded) until the process is gone.
 stop_pid() {
 	local name=$1 pid=$2 grace=$3 deadline
-	pid_alive "$pid" || return 0
+	if ! pid_alive "$pid"; then
+		wait_reaped "$pid"
+		return 0
+	fi
 	log "stopping $name (pid $pid, SIGTERM, up to ${grace}s)"
 	kill -TERM "$pid" 2>/dev/null || true
 	deadline=$(($(date +%s) + grace))
@@ -53,10 +66,19 @@ stop_pid() {
 		while pid_alive "$pid" && (($(date +%s) < deadline)); do sleep 0.1; done
 		pid_alive "$pid" && die "$name (pid $pid) survived SIGKILL"
 	fi
-	return 0
+	wait_reaped "$pid"
 }
 
 # port_open HOST PORT: something accepts TCP connections there.
 port_open() {
 	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+# take_lock NAME: serialise start/stop of one service between concurrent
+# callers (two shells running services-up at once would start two brokers).
+# Held on fd 9 until the script exits.
+take_lock() {
+	mkdir -p "$RUN_DIR"
+	exec 9>"$RUN_DIR/.$1.lock"
+	flock -w 180 9 || die "another $1 start/stop has held $RUN_DIR/.$1.lock for 180s"
 }

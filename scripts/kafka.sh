@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Runs a real single-node Apache Kafka (KRaft, broker+controller in one JVM)
+# for the integration tests, from Maven Central jars. No Docker.
+#
+#   scripts/kafka.sh fetch     copy the jars pinned in deploy/local/pom.xml to .run/kafka/lib
+#   scripts/kafka.sh start     start (formats the data dir only if empty) and wait until ready
+#   scripts/kafka.sh stop      SIGTERM (controlled shutdown), SIGKILL after $KAFKA_STOP_GRACE s
+#   scripts/kafka.sh kill      SIGKILL now: a crash, for fault-injection tests
+#   scripts/kafka.sh restart   stop + start, keeping the data
+#   scripts/kafka.sh wipe      delete the data dir (refuses while running)
+#   scripts/kafka.sh status    exit 0 if running and answering, 1 otherwise
+#   scripts/kafka.sh running   exit 0 if our broker process is alive (quiet)
+#
+# start and stop keep the data: a restarted broker has the same topics, offsets
+# and transactions. Only wipe (used by scripts/services-up.sh) deletes them.
+# Readiness is checked over the Kafka protocol by internal/tools/kafkaready.
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
+KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-90s}"
+KAFKA_STOP_GRACE="${KAFKA_STOP_GRACE:-30}"
+
+DEPLOY_DIR="$ROOT_DIR/deploy/local"
+KAFKA_DIR="$RUN_DIR/kafka"
+LIB_DIR="$KAFKA_DIR/lib"
+DATA_DIR="$KAFKA_DIR/data"
+LOG_DIR="$KAFKA_DIR/logs"
+PROPS="$KAFKA_DIR/server.properties"
+PIDFILE="$KAFKA_DIR/kafka.pid"
+READY_BIN="$RUN_DIR/bin/kafkaready"
+BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+
+# kafka_pid prints the pid of our broker, or nothing. The pidfile is checked
+# against the command line; if it is missing, a broker started with our
+# server.properties (and nobody else's) is found by that exact path.
+kafka_pid() {
+	local pid
+	pid=$(read_pidfile "$PIDFILE")
+	if [[ -n "$pid" ]] && pid_matches "$pid" "kafka.Kafka $PROPS"; then
+		echo "$pid"
+		return
+	fi
+	pgrep -f -- "kafka.Kafka $PROPS" | head -1 || true
+}
+
+cmd_fetch() {
+	local want have
+	want=$(sha256sum "$DEPLOY_DIR/pom.xml" | cut -d' ' -f1)
+	have=$(cat "$LIB_DIR/.pom.sha256" 2>/dev/null || true)
+	if [[ "$want" == "$have" ]] && compgen -G "$LIB_DIR/kafka_2.13-*.jar" >/dev/null; then
+		return 0
+	fi
+	command -v mvn >/dev/null || die "mvn not found: run scripts/ci-deps.sh"
+	log "copying Kafka jars from deploy/local/pom.xml to $LIB_DIR"
+	rm -rf "$LIB_DIR.new"
+	mkdir -p "$KAFKA_DIR"
+	# Maven writes errors to stdout: keep its output in a file, show it on failure.
+	if ! mvn -B -q -f "$DEPLOY_DIR/pom.xml" dependency:copy-dependencies \
+		-DoutputDirectory="$LIB_DIR.new" -DincludeScope=runtime \
+		>"$KAFKA_DIR/mvn.log" 2>&1; then
+		tail -n 40 "$KAFKA_DIR/mvn.log" >&2
+		die "mvn dependency:copy-dependencies failed; see $KAFKA_DIR/mvn.log"
+	fi
+	rm -rf "$LIB_DIR"
+	mv "$LIB_DIR.new" "$LIB_DIR"
+	echo "$want" >"$LIB_DIR/.pom.sha256"
+}
+
+render_props() {
+	sed -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
+		-e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+		-e "s#@DATA_DIR@#$DATA_DIR#g" \
+		"$DEPLOY_DIR/server.properties.tmpl" >"$PROPS.tmp"
+	mv "$PROPS.tmp" "$PROPS"
+}
+
+# random_cluster_id prints a Kafka cluster id (16 random bytes, URL-safe
+# base64 without padding, not starting with '-'), as StorageTool random-uuid
+# would, without paying for a JVM start.
+random_cluster_id() {
+	local id
+	while :; do
+		id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+		[[ "$id" != -* ]] && break
+	done
+	echo "$id"
+}
+
+format_if_empty() {
+	[[ -f "$DATA_DIR/meta.properties" ]] && return 0
+	local id
+	id=$(random_cluster_id)
+	log "formatting $DATA_DIR (cluster id $id)"
+	mkdir -p "$DATA_DIR"
+	java -cp "$LIB_DIR/*" -Dlog4j2.configurationFile="$DEPLOY_DIR/log4j2.properties" \
+		-Dkafka.logs.dir="$LOG_DIR" \
+		kafka.tools.StorageTool format --standalone -t "$id" -c "$PROPS" \
+		>"$LOG_DIR/format.log" 2>&1 || {
+		tail -n 20 "$LOG_DIR/format.log" >&2
+		die "kafka storage format failed"
+	}
+	echo "$id" >"$KAFKA_DIR/cluster.id"
+}
+
+build_ready_tool() {
+	mkdir -p "$(dirname "$READY_BIN")"
+	(cd "$ROOT_DIR" && go build -o "$READY_BIN" ./internal/tools/kafkaready) ||
+		die "building internal/tools/kafkaready failed"
+}
+
+wait_ready() {
+	local pid=$1 timeout=$2
+	"$READY_BIN" -brokers "$BOOTSTRAP" -timeout "$timeout" -pid "$pid" \
+		-log "$LOG_DIR/server.log,$LOG_DIR/kafka.out"
+}
+
+cmd_start() {
+	local pid start
+	start=$(now_ms)
+	pid=$(kafka_pid)
+	if [[ -n "$pid" ]]; then
+		build_ready_tool
+		wait_ready "$pid" "$KAFKA_READY_TIMEOUT"
+		log "already running (pid $pid) on $BOOTSTRAP"
+		return 0
+	fi
+	for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+		port_open 127.0.0.1 "$port" &&
+			die "127.0.0.1:$port is taken by a process that is not our broker"
+	done
+	command -v java >/dev/null || die "java not found: run scripts/ci-deps.sh"
+	cmd_fetch
+	mkdir -p "$LOG_DIR"
+	render_props
+	format_if_empty
+
+	# setsid: the broker must outlive the make/shell that started it and must
+	# not receive that terminal's Ctrl-C.
+	# shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM flags
+	setsid java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+		-Dlog4j2.configurationFile="$DEPLOY_DIR/log4j2.properties" \
+		-Dkafka.logs.dir="$LOG_DIR" \
+		-cp "$LIB_DIR/*" kafka.Kafka "$PROPS" \
+		</dev/null >>"$LOG_DIR/kafka.out" 2>&1 9>&- &
+	pid=$!
+	echo "$pid" >"$PIDFILE"
+	log "started broker pid $pid; waiting for $BOOTSTRAP (up to $KAFKA_READY_TIMEOUT)"
+
+	# Compiling the readiness probe overlaps with the JVM's start-up.
+	build_ready_tool
+	if ! wait_ready "$pid" "$KAFKA_READY_TIMEOUT"; then
+		cmd_stop || true
+		die "Kafka did not become ready; logs in $LOG_DIR"
+	fi
+	log "ready on $BOOTSTRAP in $(($(now_ms) - start)) ms (pid $pid)"
+}
+
+cmd_stop() {
+	local pid
+	pid=$(kafka_pid)
+	if [[ -z "$pid" ]]; then
+		rm -f "$PIDFILE"
+		log "not running"
+		return 0
+	fi
+	stop_pid kafka "$pid" "$KAFKA_STOP_GRACE"
+	rm -f "$PIDFILE"
+	log "stopped"
+}
+
+cmd_kill() {
+	local pid
+	pid=$(kafka_pid)
+	[[ -n "$pid" ]] || { log "not running"; return 0; }
+	log "SIGKILL broker pid $pid"
+	kill -KILL "$pid" 2>/dev/null || true
+	local deadline=$(($(date +%s) + 10))
+	while pid_alive "$pid" && (($(date +%s) < deadline)); do sleep 0.1; done
+	wait_reaped "$pid"
+	rm -f "$PIDFILE"
+}
+
+cmd_wipe() {
+	[[ -z "$(kafka_pid)" ]] || die "refusing to wipe while the broker runs; stop it first"
+	rm -rf "$DATA_DIR" "$KAFKA_DIR/cluster.id"
+	log "wiped $DATA_DIR"
+}
+
+cmd_status() {
+	local pid
+	pid=$(kafka_pid)
+	if [[ -z "$pid" ]]; then
+		echo "kafka: stopped"
+		return 1
+	fi
+	build_ready_tool
+	if wait_ready "$pid" 3s >/dev/null 2>&1; then
+		echo "kafka: running (pid $pid) on $BOOTSTRAP, data $DATA_DIR"
+	else
+		echo "kafka: process $pid alive but not answering on $BOOTSTRAP"
+		return 1
+	fi
+}
+
+case "${1:-}" in
+fetch | start | stop | kill | restart | wipe) take_lock kafka ;;
+esac
+
+case "${1:-}" in
+fetch) cmd_fetch ;;
+start) cmd_start ;;
+stop) cmd_stop ;;
+kill) cmd_kill ;;
+restart) cmd_stop && cmd_start ;;
+wipe) cmd_wipe ;;
+status) cmd_status ;;
+running) [[ -n "$(kafka_pid)" ]] ;;
+*)
+	echo "usage: $0 fetch|start|stop|kill|restart|wipe|status|running" >&2
+	exit 2
+	;;
+esac
