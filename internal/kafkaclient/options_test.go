@@ -1,0 +1,429 @@
+package kafkaclient_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/internal/kafkaclient"
+)
+
+const topic = "security.test"
+
+// cluster starts a kfake cluster with one topic and returns its seed brokers.
+func cluster(t *testing.T, opts ...kfake.Opt) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(1, topic)}, opts...)...)
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// kafkaConfig is the Kafka section a role would receive, pointed at seeds.
+func kafkaConfig(seeds []string) config.Kafka {
+	cfg := config.Default().Kafka
+	cfg.Brokers = seeds
+	return cfg
+}
+
+// roundTrip builds a client from kafkaclient.Options(cfg), produces one record and
+// consumes it back. It returns the first error, bounded by five seconds.
+func roundTrip(t *testing.T, cfg config.Kafka) error {
+	t.Helper()
+	return roundTripWithin(t, cfg, 5*time.Second)
+}
+
+// rejected is roundTrip for a client expected to fail (it cannot authenticate or
+// verify the broker; kfake then closes the connection): it gives up sooner.
+func rejected(t *testing.T, cfg config.Kafka) error {
+	t.Helper()
+	return roundTripWithin(t, cfg, 1500*time.Millisecond)
+}
+
+func roundTripWithin(t *testing.T, cfg config.Kafka, limit time.Duration) error {
+	t.Helper()
+	opts, err := kafkaclient.Options(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatalf("Options: %v", err)
+	}
+	dials := &dialErrors{}
+	opts = append(opts,
+		kgo.WithHooks(dials),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.RequestRetries(1),
+		kgo.RetryTimeout(limit),
+		kgo.RecordDeliveryTimeout(limit),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	want := "hello-" + t.Name()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(want)}).FirstErr(); err != nil {
+		return dials.or(err)
+	}
+	for {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return dials.or(err)
+		}
+		if errs := fs.Errors(); len(errs) > 0 {
+			return errs[0].Err
+		}
+		for _, r := range fs.Records() {
+			if string(r.Value) == want {
+				return nil
+			}
+		}
+	}
+}
+
+// dialErrors keeps the last connection error, which says more than the timeout a
+// retrying client eventually reports.
+type dialErrors struct {
+	mu   sync.Mutex
+	last error
+}
+
+func (d *dialErrors) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		d.mu.Lock()
+		d.last = err
+		d.mu.Unlock()
+	}
+}
+
+// or returns the last connection error, else err.
+func (d *dialErrors) or(err error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.last != nil {
+		return fmt.Errorf("%w (last connection error: %w)", err, d.last)
+	}
+	return err
+}
+
+func TestSASLMechanisms(t *testing.T) {
+	t.Parallel()
+	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		t.Run(mech, func(t *testing.T) {
+			t.Parallel()
+			seeds := cluster(t, kfake.EnableSASL(), kfake.Superuser(mech, "er-user", "right-pass"))
+
+			cfg := kafkaConfig(seeds)
+			cfg.SASL = config.SASL{Mechanism: mech, Username: "er-user", Password: "right-pass"}
+			if err := roundTrip(t, cfg); err != nil {
+				t.Fatalf("right credentials: produce+consume failed: %v", err)
+			}
+
+			// kfake closes the connection on a failed authentication (the client
+			// sees EOF) rather than answering SASL_AUTHENTICATION_FAILED.
+			cfg.SASL.Password = "wrong-pass"
+			if err := rejected(t, cfg); err == nil {
+				t.Fatal("wrong password: produce+consume succeeded")
+			}
+			cfg.SASL.Password, cfg.SASL.Username = "right-pass", "someone-else"
+			if err := rejected(t, cfg); err == nil {
+				t.Fatal("unknown user: produce+consume succeeded")
+			}
+		})
+	}
+}
+
+func TestSASLWrongMechanismFails(t *testing.T) {
+	t.Parallel()
+	// The user exists for SCRAM-SHA-512 only; the same name and password over
+	// SCRAM-SHA-256 must not authenticate.
+	seeds := cluster(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "er-user", "pass"))
+	cfg := kafkaConfig(seeds)
+	cfg.SASL = config.SASL{Mechanism: "SCRAM-SHA-256", Username: "er-user", Password: "pass"}
+	if err := rejected(t, cfg); err == nil {
+		t.Fatal("SCRAM-SHA-256 authenticated a SCRAM-SHA-512-only user")
+	}
+}
+
+func TestNoSASLAgainstSASLClusterFails(t *testing.T) {
+	t.Parallel()
+	seeds := cluster(t, kfake.EnableSASL(), kfake.Superuser("PLAIN", "er-user", "pass"))
+	if err := rejected(t, kafkaConfig(seeds)); err == nil {
+		t.Fatal("a client without SASL produced to a SASL-only cluster")
+	}
+}
+
+func TestUnsupportedMechanismNamesKey(t *testing.T) {
+	t.Parallel()
+	for _, mech := range []string{"GSSAPI", "OAUTHBEARER", "plain", "SCRAM-SHA-1"} {
+		cfg := kafkaConfig([]string{"127.0.0.1:9"})
+		cfg.SASL = config.SASL{Mechanism: mech, Username: "u", Password: "p"}
+		_, err := kafkaclient.Options(cfg, zap.NewNop())
+		if err == nil {
+			t.Errorf("mechanism %q: no error", mech)
+			continue
+		}
+		if !strings.Contains(err.Error(), "kafka.sasl.mechanism") || !strings.Contains(err.Error(), mech) {
+			t.Errorf("mechanism %q: error %q does not name the key and value", mech, err)
+		}
+	}
+}
+
+func TestTLSWithCAFile(t *testing.T) {
+	t.Parallel()
+	pki := newPKI(t)
+	seeds := cluster(t, kfake.TLS(pki.serverTLS(t, "127.0.0.1", false)))
+
+	cfg := kafkaConfig(seeds)
+	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.caFile}
+	if err := roundTrip(t, cfg); err != nil {
+		t.Fatalf("with kafka.tls.ca_file: %v", err)
+	}
+
+	t.Run("without ca_file the self-signed broker is rejected", func(t *testing.T) {
+		cfg := kafkaConfig(seeds)
+		cfg.TLS = config.TLS{Enabled: true}
+		err := rejected(t, cfg)
+		var unknown x509.UnknownAuthorityError
+		if !errors.As(err, &unknown) {
+			t.Fatalf("got %v, want an unknown-authority error", err)
+		}
+	})
+	t.Run("another CA is rejected", func(t *testing.T) {
+		cfg := kafkaConfig(seeds)
+		cfg.TLS = config.TLS{Enabled: true, CAFile: newPKI(t).caFile}
+		if err := rejected(t, cfg); err == nil {
+			t.Fatal("a broker signed by a different CA was trusted")
+		}
+	})
+	t.Run("plaintext client cannot talk to a TLS listener", func(t *testing.T) {
+		if err := rejected(t, kafkaConfig(seeds)); err == nil {
+			t.Fatal("a plaintext client produced to a TLS listener")
+		}
+	})
+}
+
+func TestTLSServerName(t *testing.T) {
+	t.Parallel()
+	pki := newPKI(t)
+	// The certificate names kafka.internal only; the client dials 127.0.0.1.
+	seeds := cluster(t, kfake.TLS(pki.serverTLS(t, "kafka.internal", false)))
+
+	cfg := kafkaConfig(seeds)
+	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.caFile}
+	if err := rejected(t, cfg); err == nil {
+		t.Fatal("a certificate for kafka.internal was accepted for 127.0.0.1")
+	}
+	cfg.TLS.ServerName = "kafka.internal"
+	if err := roundTrip(t, cfg); err != nil {
+		t.Fatalf("with kafka.tls.server_name: %v", err)
+	}
+}
+
+func TestMutualTLS(t *testing.T) {
+	t.Parallel()
+	pki := newPKI(t)
+	seeds := cluster(t, kfake.TLS(pki.serverTLS(t, "127.0.0.1", true)))
+
+	cfg := kafkaConfig(seeds)
+	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey}
+	if err := roundTrip(t, cfg); err != nil {
+		t.Fatalf("with a client certificate: %v", err)
+	}
+	cfg.TLS.CertFile, cfg.TLS.KeyFile = "", ""
+	if err := rejected(t, cfg); err == nil {
+		t.Fatal("a broker requiring client certificates accepted a client without one")
+	}
+}
+
+func TestSASLOverTLS(t *testing.T) {
+	t.Parallel()
+	pki := newPKI(t)
+	seeds := cluster(t,
+		kfake.TLS(pki.serverTLS(t, "127.0.0.1", false)),
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "er-user", "pass"))
+	cfg := kafkaConfig(seeds)
+	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.caFile}
+	cfg.SASL = config.SASL{Mechanism: "SCRAM-SHA-512", Username: "er-user", Password: "pass"}
+	if err := roundTrip(t, cfg); err != nil {
+		t.Fatalf("SCRAM-SHA-512 over TLS: %v", err)
+	}
+}
+
+func TestTLSFileErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
+	pki := newPKI(t)
+	notPEM := filepath.Join(t.TempDir(), "not.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		tls  config.TLS
+		want []string
+	}{
+		{"missing ca_file", config.TLS{Enabled: true, CAFile: "/nonexistent/ca.pem"}, []string{"kafka.tls", "ca_file"}},
+		{"ca_file without PEM", config.TLS{Enabled: true, CAFile: notPEM}, []string{"kafka.tls", "ca_file", "no PEM"}},
+		{"cert without key", config.TLS{Enabled: true, CertFile: pki.clientCert}, []string{"kafka.tls", "cert_file/key_file"}},
+		{"key without cert", config.TLS{Enabled: true, KeyFile: pki.clientKey}, []string{"kafka.tls", "cert_file/key_file"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := kafkaConfig([]string{"127.0.0.1:9"})
+			cfg.TLS = c.tls
+			_, err := kafkaclient.Options(cfg, zap.NewNop())
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestTLSConfigMinimumVersion(t *testing.T) {
+	t.Parallel()
+	tc, err := kafkaclient.TLSConfig(config.TLS{Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.MinVersion < tls.VersionTLS12 {
+		t.Errorf("MinVersion %x, want at least TLS 1.2", tc.MinVersion)
+	}
+	if tc.InsecureSkipVerify {
+		t.Error("InsecureSkipVerify on by default")
+	}
+}
+
+// pki is a throwaway CA with PEM files of its certificate and of a client
+// certificate it signed, for one test.
+type pki struct {
+	ca                    *x509.Certificate
+	caKey                 *ecdsa.PrivateKey
+	caFile                string
+	clientCert, clientKey string
+	dir                   string
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	p := &pki{dir: t.TempDir()}
+	p.caKey = newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(t),
+		Subject:               pkix.Name{CommonName: "eventrouter test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.caKey.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ca, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", der)
+	cert, key := p.leaf(t, "eventrouter-client", x509.ExtKeyUsageClientAuth)
+	p.clientCert = p.write(t, "client.pem", "CERTIFICATE", cert.Certificate[0])
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.clientKey = p.write(t, "client-key.pem", "EC PRIVATE KEY", keyDER)
+	return p
+}
+
+// serverTLS is a listener configuration with a certificate for host (an IP or a
+// DNS name); requireClient demands a client certificate signed by the CA.
+func (p *pki) serverTLS(t *testing.T, host string, requireClient bool) *tls.Config {
+	t.Helper()
+	cert, _ := p.leaf(t, host, x509.ExtKeyUsageServerAuth)
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if requireClient {
+		pool := x509.NewCertPool()
+		pool.AddCert(p.ca)
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc
+}
+
+func (p *pki) leaf(t *testing.T, name string, usage x509.ExtKeyUsage) (tls.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(t),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+	}
+	if ip := net.ParseIP(name); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	} else if usage == x509.ExtKeyUsageServerAuth {
+		tmpl.DNSNames = []string{name}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, key
+}
+
+func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
+	t.Helper()
+	path := filepath.Join(p.dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func serial(t *testing.T) *big.Int {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
