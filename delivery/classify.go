@@ -111,6 +111,8 @@ func ParseRetryAfter(v string, now time.Time, limit time.Duration) time.Duration
 			return limit
 		}
 		d = time.Duration(secs) * time.Second
+	} else if errors.Is(err, strconv.ErrRange) && v[0] != '-' {
+		return limit // an absurdly large delay-seconds is still "later"
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = t.Sub(now)
 	} else {
