@@ -1,0 +1,176 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+func newTestLog(t *testing.T, opts AttemptLogOptions) (*AttemptLog, *miniredis.Miniredis) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	return NewAttemptLog(rdb, opts), mr
+}
+
+func attempt(dlv string, n int, reason Reason, final bool) Attempt {
+	return Attempt{
+		DeliveryID: dlv, SubscriptionID: "sub_1", AccountID: "acc_1", EventID: "evt_" + dlv,
+		EventName: "claim.created", Attempt: n, At: time.Unix(int64(1000+n), 0).UTC(),
+		Status: 500, Reason: reason, LatencyMS: 12, Response: "oops",
+		Topic: "webhooks.deliveries", Partition: 3, Offset: int64(40 + n), Final: final,
+	}
+}
+
+func TestAttemptLogBoundedNewestFirst(t *testing.T) {
+	l, mr := newTestLog(t, AttemptLogOptions{Prefix: "t:", MaxPerSubscription: 5, TTL: time.Hour})
+	ctx := context.Background()
+	for i := 1; i <= 8; i++ {
+		if err := l.Record(ctx, attempt(fmt.Sprintf("dlv_%d", i), 1, ReasonHTTPStatus, false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := l.List(ctx, "sub_1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 {
+		t.Fatalf("kept %d attempts, want 5", len(got))
+	}
+	for i, a := range got {
+		if want := fmt.Sprintf("dlv_%d", 8-i); a.DeliveryID != want {
+			t.Fatalf("List[%d] = %s, want %s (newest first)", i, a.DeliveryID, want)
+		}
+	}
+	if got, _ := l.List(ctx, "sub_1", 2); len(got) != 2 || got[0].DeliveryID != "dlv_8" {
+		t.Fatalf("List limit 2 = %+v", got)
+	}
+	if got, err := l.List(ctx, "sub_unknown", 10); err != nil || len(got) != 0 {
+		t.Fatalf("unknown subscription: %v, %v", got, err)
+	}
+	for _, k := range mr.Keys() {
+		if ttl := mr.TTL(k); ttl <= 0 || ttl > time.Hour {
+			t.Errorf("key %s has TTL %v, want (0, 1h]", k, ttl)
+		}
+		if !strings.HasPrefix(k, "t:") {
+			t.Errorf("key %s lacks the prefix", k)
+		}
+	}
+	mr.FastForward(2 * time.Hour)
+	if got, _ := l.List(ctx, "sub_1", 0); len(got) != 0 {
+		t.Fatalf("%d attempts survived the TTL", len(got))
+	}
+}
+
+func TestAttemptLogDeliveryStatus(t *testing.T) {
+	l, _ := newTestLog(t, AttemptLogOptions{})
+	ctx := context.Background()
+	if _, err := l.Delivery(ctx, "dlv_x"); !errors.Is(err, ErrDeliveryNotFound) {
+		t.Fatalf("unknown delivery: err = %v, want ErrDeliveryNotFound", err)
+	}
+	steps := []struct {
+		a    Attempt
+		want string
+	}{
+		{attempt("dlv_x", 1, ReasonTimeout, false), StatusRetrying},
+		{attempt("dlv_x", 2, ReasonHTTPStatus, true), StatusDeadLettered},
+		{attempt("dlv_x", 3, ReasonOK, true), StatusDelivered}, // redriven from the DLQ, then delivered
+	}
+	for i, s := range steps {
+		if err := l.Record(ctx, s.a); err != nil {
+			t.Fatal(err)
+		}
+		st, err := l.Delivery(ctx, "dlv_x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Status != s.want || len(st.Attempts) != i+1 {
+			t.Fatalf("after attempt %d: status %s with %d attempts, want %s", i+1, st.Status, len(st.Attempts), s.want)
+		}
+		if st.Attempts[0].Attempt != 1 || st.Attempts[i].Attempt != i+1 {
+			t.Fatalf("attempts not oldest first: %+v", st.Attempts)
+		}
+		if st.Topic != "webhooks.deliveries" || st.Partition != 3 || st.Offset != s.a.Offset {
+			t.Fatalf("coordinates = %s/%d/%d, want the latest record's", st.Topic, st.Partition, st.Offset)
+		}
+		if st.SubscriptionID != "sub_1" || st.EventID != "evt_dlv_x" || st.EventName != "claim.created" || st.AccountID != "acc_1" {
+			t.Fatalf("identity fields lost: %+v", st)
+		}
+	}
+}
+
+func TestAttemptLogSanitisesResponseAndRequiresIDs(t *testing.T) {
+	l, _ := newTestLog(t, AttemptLogOptions{})
+	ctx := context.Background()
+	a := attempt("dlv_r", 1, ReasonHTTPStatus, false)
+	a.Response = strings.Repeat("é", 600) + "\xff\xfe" // 1200+ bytes, invalid tail
+	if err := l.Record(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.List(ctx, "sub_1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got[0].Response; len(r) > 1024 || !utf8.ValidString(r) || !strings.HasPrefix(r, "éé") {
+		t.Fatalf("stored response: %d bytes, valid UTF-8 %v", len(r), utf8.ValidString(r))
+	}
+	for field, bad := range map[string]Attempt{
+		"delivery_id":     {SubscriptionID: "s"},
+		"subscription_id": {DeliveryID: "d"},
+	} {
+		if err := l.Record(ctx, bad); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("missing %s: err = %v", field, err)
+		}
+	}
+}
+
+func TestAttemptLogRedisDown(t *testing.T) {
+	l, mr := newTestLog(t, AttemptLogOptions{})
+	mr.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := l.Record(ctx, attempt("d", 1, ReasonOK, true)); err == nil {
+		t.Fatal("Record succeeded with Redis down")
+	}
+	if _, err := l.Delivery(ctx, "d"); err == nil || errors.Is(err, ErrDeliveryNotFound) {
+		t.Fatalf("Delivery with Redis down: err = %v, want a Redis error (not 'not found')", err)
+	}
+}
+
+func TestOutcomeFailingSince(t *testing.T) {
+	l, _ := newTestLog(t, AttemptLogOptions{TTL: time.Hour})
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 123, time.UTC)
+
+	since, err := l.Outcome(ctx, "sub_1", false, t0)
+	if err != nil || !since.Equal(t0) {
+		t.Fatalf("first failure: %v, %v; want %v", since, err, t0)
+	}
+	since, _ = l.Outcome(ctx, "sub_1", false, t0.Add(time.Hour))
+	if !since.Equal(t0) {
+		t.Fatalf("later failure moved failing-since to %v, want %v", since, t0)
+	}
+	// Survives a restart: a new AttemptLog on the same Redis sees the same time.
+	l2 := NewAttemptLog(l.rdb, l.opts)
+	if since, _ = l2.Outcome(ctx, "sub_1", false, t0.Add(2*time.Hour)); !since.Equal(t0) {
+		t.Fatalf("after restart failing-since = %v, want %v", since, t0)
+	}
+	if since, err = l.Outcome(ctx, "sub_1", true, t0.Add(3*time.Hour)); err != nil || !since.IsZero() {
+		t.Fatalf("success: %v, %v; want zero", since, err)
+	}
+	t1 := t0.Add(4 * time.Hour)
+	if since, _ = l.Outcome(ctx, "sub_1", false, t1); !since.Equal(t1) {
+		t.Fatalf("failure after recovery: failing-since %v, want %v", since, t1)
+	}
+	if since, _ = l.Outcome(ctx, "sub_2", false, t0); !since.Equal(t0) {
+		t.Fatal("subscriptions share failing state")
+	}
+}
