@@ -336,30 +336,45 @@ func (p *pipeline) finish(ctx context.Context, c *collector, stop func()) {
 func TestExactlyOnceUnderKill9(t *testing.T) {
 	ctx := testenv.Context(t, 3*time.Minute)
 	p := newPipeline(t)
-	const total, kills = 50_000, 6
-	// Events arrive in chunks, one before each kill, so every kill lands while the
-	// router is busy.
-	var chunks [][]*kgo.Record
-	for i := range kills {
-		chunks = append(chunks, p.prepare(i*total/kills, total/kills))
-	}
+	const total = 50_000
+	recs := p.prepare(0, total)
 	c := p.collect(ctx)
+
+	// Events flow steadily (~3 300/s, ~15 s) so that kills land mid-transaction.
+	produced := make(chan error, 1)
+	go func() {
+		for i := 0; i < total; i += 500 {
+			if err := p.send(ctx, recs[i:min(i+500, total)]); err != nil {
+				produced <- err
+				return
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+		produced <- nil
+	}()
 
 	// One instance id: each restart takes the partitions back at once and fences the
 	// killed process's open transaction.
 	instance := "EVENTROUTER_KAFKA_INSTANCE_ID=" + testenv.Name(t, "inst")
 	cur := p.start("router-0", instance)
-	for k := range kills {
-		if err := p.send(ctx, chunks[k]); err != nil {
-			t.Fatal(err)
-		}
+	var sendErr error
+	sending := true
+	for kills := 0; kills < 5 || sending; kills++ {
 		time.Sleep(time.Duration(1000+rand.IntN(2000)) * time.Millisecond)
 		if ctx.Err() != nil {
 			t.Fatal("timed out during the kill loop")
 		}
 		cur.kill()
-		t.Logf("kill -9 #%d: %d/%d deliveries seen so far", k+1, c.distinct(), len(p.want))
-		cur = p.start(fmt.Sprintf("router-%d", k+1), instance)
+		t.Logf("kill -9 #%d: %d/%d deliveries seen so far", kills+1, c.distinct(), len(p.want))
+		cur = p.start(fmt.Sprintf("router-%d", kills+1), instance)
+		select {
+		case sendErr = <-produced:
+			sending = false
+		default:
+		}
+	}
+	if sendErr != nil {
+		t.Fatal(sendErr)
 	}
 	p.finish(ctx, c, func() { cur.term(t) })
 	if t.Failed() {
