@@ -1,0 +1,190 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Role is one eventrouter role ("router", "sender") run as a child process of the
+// benchmark, so its CPU and memory are its own. It may be restarted; the resource use of
+// every incarnation is summed. Not safe for concurrent use except Sample.
+type Role struct {
+	Name   string
+	binary string
+	env    []string
+	logw   io.Writer
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	opsAddr string
+	// last holds the last sample of each incarnation (by pid); base the CPU at the
+	// start of the measured window.
+	last     map[int]ProcSample
+	base     map[int]time.Duration
+	restarts int
+}
+
+// NewRole prepares role name of binary with env (EVENTROUTER_* settings appended to a
+// copy of the current environment without its EVENTROUTER_* variables). The child's
+// stdout and stderr go to logw.
+func NewRole(name, binary string, env []string, logw io.Writer) *Role {
+	base := make([]string, 0, len(os.Environ())+len(env))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "EVENTROUTER_") {
+			base = append(base, kv)
+		}
+	}
+	return &Role{Name: name, binary: binary, env: append(base, env...), logw: logw,
+		last: map[int]ProcSample{}, base: map[int]time.Duration{}}
+}
+
+// Start starts a new incarnation and waits until its /readyz answers 200 or ctx ends.
+func (r *Role) Start(ctx context.Context) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	ops := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(r.binary, r.Name)
+	cmd.Env = append(append([]string(nil), r.env...), "EVENTROUTER_OPS_LISTEN="+ops)
+	cmd.Stdout, cmd.Stderr = r.logw, r.logw
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("bench: start %s: %w", r.Name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	r.mu.Lock()
+	r.cmd, r.done, r.opsAddr = cmd, done, ops
+	r.mu.Unlock()
+	return r.waitReady(ctx, done)
+}
+
+func (r *Role) waitReady(ctx context.Context, done <-chan struct{}) error {
+	cl := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := cl.Get("http://" + r.opsAddr + "/readyz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("bench: %s exited before it was ready (see its log)", r.Name)
+		case <-ctx.Done():
+			return fmt.Errorf("bench: %s not ready: %w", r.Name, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop sends SIGTERM and waits up to grace for the process to exit, then kills it. It
+// takes a last resource sample first.
+func (r *Role) Stop(grace time.Duration) error {
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	r.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	r.Sample()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("bench: %s did not stop within %s after SIGTERM; killed", r.Name, grace)
+	}
+	r.mu.Lock()
+	r.cmd = nil
+	r.mu.Unlock()
+	return nil
+}
+
+// Restart stops the running incarnation gracefully and starts a new one.
+func (r *Role) Restart(ctx context.Context, grace time.Duration) error {
+	if err := r.Stop(grace); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.restarts++
+	r.mu.Unlock()
+	return r.Start(ctx)
+}
+
+// Sample reads the running incarnation's /proc entry and keeps it. Safe for concurrent use.
+func (r *Role) Sample() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	pid := r.cmd.Process.Pid
+	s, err := ReadProc(pid)
+	if err != nil || s.PeakRSS == 0 {
+		return
+	}
+	r.last[pid] = s
+}
+
+// MarkWindow starts the measured window: CPU used before now is not counted.
+func (r *Role) MarkWindow() {
+	r.Sample()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for pid, s := range r.last {
+		r.base[pid] = s.CPU
+	}
+}
+
+// RoleUsage is a role's resource use over the measured window.
+type RoleUsage struct {
+	Role        string  `json:"role"`
+	CPUSeconds  float64 `json:"cpu_s"`
+	PeakRSSMiB  float64 `json:"peak_rss_mib"`
+	Incarnation int     `json:"processes"`
+}
+
+// Usage returns the CPU used since MarkWindow (summed over incarnations; an incarnation
+// started after MarkWindow counts from zero) and the highest VmHWM of any incarnation.
+func (r *Role) Usage() RoleUsage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u := RoleUsage{Role: r.Name, Incarnation: r.restarts + 1}
+	var peak int64
+	for pid, s := range r.last {
+		u.CPUSeconds += (s.CPU - r.base[pid]).Seconds()
+		peak = max(peak, s.PeakRSS)
+	}
+	u.PeakRSSMiB = float64(peak) / (1 << 20)
+	return u
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// errs joins non-nil errors.
+func errs(es ...error) error { return errors.Join(es...) }

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/claimable/eventrouter/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "End-to-end load benchmark against real Kafka and Redis, beside raw baselines",
+		Long: `Drives the whole system against the Kafka broker and Redis of the configuration
+(kafka.brokers, redis.addr): seeds subscriptions, starts the router and the sender as
+separate processes of this binary, produces events at --rate (0: flat out), and receives
+them on a local endpoint that verifies every signature and counts by webhook-id. Then it
+runs the raw baselines — a franz-go passthrough through the same broker and plain HTTP
+POSTs of the same bodies at the same concurrency to the same receiver — and prints every
+figure beside its baseline as a ratio. Everything a run creates (topics "bench-<id>.*",
+Redis keys "bench:<id>:*") is deleted at the end.
+
+Exits 1 if any expected delivery was lost or a signature failed verification; a missed
+performance target is reported, not failed.
+
+Scenarios: ` + strings.Join(bench.Scenarios(), ", ") + `; flags set explicitly override them.
+
+  eventrouter bench --scenario throughput --duration 10s --json throughput.json
+  eventrouter bench --rate 500 --subscriptions 20 --accounts 10 --fanout 2 --failure-rate 0.05`,
+		Args: cobra.NoArgs,
+		RunE: runBench,
+	}
+	f := cmd.Flags()
+	f.String("scenario", "", "preset: "+strings.Join(bench.Scenarios(), ", "))
+	f.Float64("rate", 0, "events per second (0: flat out)")
+	f.Duration("duration", 0, "how long to produce (default 10s)")
+	f.Int("subscriptions", 0, "subscriptions, spread evenly over --accounts (default 10)")
+	f.Int("accounts", 0, "accounts (default: one per subscription)")
+	f.Int("fanout", 0, "matching subscriptions per event (default 1)")
+	f.Int("body-bytes", 0, "webhook body size (default 1024)")
+	f.Duration("receiver-latency", 0, "delay of every receiver answer")
+	f.Float64("failure-rate", 0, "share of requests the receiver answers 503 (0..1)")
+	f.Int("partitions", 0, "partitions of every topic of the run (default 6)")
+	f.Int("max-in-flight", 0, "concurrent requests per subscription (default 16)")
+	f.Int("window", 0, "flat out: most events produced but not yet delivered (default 20000)")
+	f.Duration("drain", 0, "longest wait for outstanding deliveries after producing (default 60s)")
+	f.Bool("baselines", true, "also run the raw passthrough and HTTP baselines")
+	f.String("json", "", "also write the result as JSON to this file")
+	f.String("binary", "", "eventrouter executable for the role processes (default: this one)")
+	f.String("role-log", "", "file for the role processes' logs (default: discarded)")
+	f.Bool("keep", false, "keep the run's topics and Redis keys")
+	return cmd
+}
+
+func runBench(cmd *cobra.Command, _ []string) error {
+	cfg, err := loadConfig(cmd, nil)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	f := cmd.Flags()
+	var c bench.Config
+	scenario, _ := f.GetString("scenario")
+	if err := bench.ApplyScenario(&c, scenario); err != nil {
+		return err
+	}
+	c.Brokers, c.RedisAddr = cfg.Kafka.Brokers, cfg.Redis.Addr
+	if c.Binary, _ = f.GetString("binary"); c.Binary == "" {
+		if c.Binary, err = os.Executable(); err != nil {
+			return fmt.Errorf("bench: own executable: %w", err)
+		}
+	}
+	changed := func(name string) bool { return f.Changed(name) }
+	if changed("rate") {
+		c.Rate, _ = f.GetFloat64("rate")
+	}
+	if changed("duration") {
+		c.Duration, _ = f.GetDuration("duration")
+	}
+	ints := map[string]*int{"subscriptions": &c.Subscriptions, "accounts": &c.Accounts, "fanout": &c.Fanout,
+		"body-bytes": &c.BodyBytes, "partitions": &c.Partitions, "max-in-flight": &c.MaxInFlight, "window": &c.Window}
+	for name, p := range ints {
+		if changed(name) {
+			*p, _ = f.GetInt(name)
+		}
+	}
+	if changed("receiver-latency") {
+		c.ReceiverLatency, _ = f.GetDuration("receiver-latency")
+	}
+	if changed("failure-rate") {
+		c.FailureRate, _ = f.GetFloat64("failure-rate")
+	}
+	c.Drain, _ = f.GetDuration("drain")
+	c.Baselines, _ = f.GetBool("baselines")
+	c.Keep, _ = f.GetBool("keep")
+
+	var roleLog io.Writer = io.Discard
+	if p, _ := f.GetString("role-log"); p != "" {
+		lf, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		defer lf.Close()
+		roleLog = lf
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	res, runErr := bench.Run(ctx, c, roleLog, log)
+	if res == nil {
+		return runErr
+	}
+	if err := res.WriteTable(cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	if p, _ := f.GetString("json"); p != "" {
+		if err := res.WriteJSON(p); err != nil {
+			return err
+		}
+	}
+	return runErr // wraps bench.ErrLost when something was lost: exit status 1
+}
