@@ -27,7 +27,7 @@ var loopback = netip.MustParsePrefix("127.0.0.0/8")
 
 // testClient returns a client allowed to reach srvURL's port on loopback over http,
 // after mod adjusts the config.
-func testClient(t *testing.T, srvURL string, mod func(*ClientConfig)) *Client {
+func testClient(t testing.TB, srvURL string, mod func(*ClientConfig)) *Client {
 	t.Helper()
 	cfg := ClientConfig{
 		Timeout:       2 * time.Second,
@@ -47,7 +47,7 @@ func testClient(t *testing.T, srvURL string, mod func(*ClientConfig)) *Client {
 	return c
 }
 
-func urlPort(t *testing.T, raw string) int {
+func urlPort(t testing.TB, raw string) int {
 	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {
