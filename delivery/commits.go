@@ -29,6 +29,7 @@ type offsetTracker struct {
 	next    int64           // offset to commit once every entry is finished; -1: nothing seen
 	epoch   int32           // leader epoch of the record at next-1
 	last    int64           // highest offset ever added; -1: none
+	open    int             // entries not finished
 }
 
 type trackedOffset struct {
@@ -47,16 +48,18 @@ func (t *offsetTracker) add(offset int64, epoch int32) bool {
 	}
 	t.last = offset
 	t.entries = append(t.entries, trackedOffset{offset: offset, epoch: epoch})
+	t.open++
 	return true
 }
 
 // finish marks offset finished; unknown offsets (already trimmed, never added) are ignored.
 func (t *offsetTracker) finish(offset int64) {
 	i := sort.Search(len(t.entries), func(i int) bool { return t.entries[i].offset >= offset })
-	if i == len(t.entries) || t.entries[i].offset != offset {
+	if i == len(t.entries) || t.entries[i].offset != offset || t.entries[i].finished {
 		return
 	}
 	t.entries[i].finished = true
+	t.open--
 	n := 0
 	for n < len(t.entries) && t.entries[n].finished {
 		n++
@@ -79,18 +82,11 @@ func (t *offsetTracker) committable() (kgo.EpochOffset, bool) {
 }
 
 // pending is the number of tracked records not yet finished.
-func (t *offsetTracker) pending() int {
-	n := 0
-	for _, e := range t.entries {
-		if !e.finished {
-			n++
-		}
-	}
-	return n
-}
+func (t *offsetTracker) pending() int { return t.open }
 
 // partition is the sender's state for one owned partition: its offset tracker and the
-// number of records whose work has started but not ended. It lives from assignment to
+// number of records whose work has started but not ended. It is idle when every
+// tracked record is finished and nothing is started. It lives from assignment to
 // revocation; a record's late completion after revocation touches only its own,
 // closed partition and is ignored, so it can never move a later owner's commit.
 type partition struct {
@@ -138,7 +134,12 @@ func (p *partition) end(offset int64, finished bool) {
 	if finished && !p.closed {
 		p.tracker.finish(offset)
 	}
-	if p.started == 0 && p.idle != nil {
+	p.signalIdle()
+}
+
+// signalIdle wakes drain when the partition has nothing left to do. p.mu held.
+func (p *partition) signalIdle() {
+	if p.started == 0 && p.tracker.pending() == 0 && p.idle != nil {
 		close(p.idle)
 		p.idle = nil
 	}
@@ -151,13 +152,16 @@ func (p *partition) finishUnstarted(offset int64) {
 	if !p.closed {
 		p.tracker.finish(offset)
 	}
+	p.signalIdle()
 }
 
-// drain waits until no work is started on this partition or the timeout passes; it
-// reports whether the partition went idle.
+// drain waits until every tracked record of this partition is finished and no work is
+// started, or the timeout passes; it reports whether the partition went idle. Queued
+// records keep flowing through the lanes meanwhile, so a graceful hand-over finishes
+// what it fetched instead of leaving it to the next owner as duplicates.
 func (p *partition) drain(timeout time.Duration) bool {
 	p.mu.Lock()
-	if p.started == 0 {
+	if p.started == 0 && p.tracker.pending() == 0 {
 		p.mu.Unlock()
 		return true
 	}
@@ -238,10 +242,11 @@ func (s *Sender) lost(ctx context.Context, _ *kgo.Client, lost map[string][]int3
 	s.release(ctx, lost, false)
 }
 
-// release hands partitions back: queued jobs are abandoned at once (never started, so
-// never sent: the next owner sends them), started ones get DrainTimeout to finish, then
-// the finished prefix is committed (commit=true) and the partitions are closed so late
-// completions cannot touch them.
+// release hands partitions back. On revocation their fetched work (queued and started)
+// gets DrainTimeout to finish; whatever is still queued then is abandoned (never sent;
+// the next owner sends it) and whatever is still running is left to end on its own,
+// ignored. Then the finished prefix is committed and the partitions are closed so late
+// completions cannot touch them. On loss nothing is waited for or committed.
 func (s *Sender) release(ctx context.Context, tps map[string][]int32, commit bool) {
 	gone := map[*partition]bool{}
 	s.partsMu.Lock()
@@ -261,16 +266,16 @@ func (s *Sender) release(ctx context.Context, tps map[string][]int32, commit boo
 	if len(gone) == 0 {
 		return
 	}
-	abandoned := s.lanes.abandon(func(p *partition) bool { return gone[p] })
 	deadline := time.Now().Add(s.cfg.DrainTimeout)
 	list := make([]*partition, 0, len(gone))
 	stuck := 0
 	for p := range gone {
 		list = append(list, p)
-		if !p.drain(time.Until(deadline)) {
+		if !commit || !p.drain(time.Until(deadline)) { // lost: the group moved on, do not wait
 			stuck++
 		}
 	}
+	abandoned := s.lanes.abandon(func(p *partition) bool { return gone[p] })
 	if commit {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		s.commit(cctx, true, list...)

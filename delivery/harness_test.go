@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -72,8 +73,9 @@ func (f posterFunc) Send(ctx context.Context, sub *subscriptions.Subscription, d
 	return f(ctx, sub, d, now)
 }
 
-// harness is a kfake cluster with the sender's topics.
-type harness struct {
+// senderHarness is a kfake cluster with the sender's topics.
+type senderHarness struct {
+	log     *zap.Logger
 	t       *testing.T
 	cluster *kfake.Cluster
 	seeds   []string
@@ -81,7 +83,7 @@ type harness struct {
 	prod    *kgo.Client
 }
 
-func newHarness(t *testing.T, partitions int32, schedule ...time.Duration) *harness {
+func newHarness(t *testing.T, partitions int32, schedule ...time.Duration) *senderHarness {
 	t.Helper()
 	if len(schedule) == 0 {
 		schedule = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond}
@@ -94,7 +96,7 @@ func newHarness(t *testing.T, partitions int32, schedule ...time.Duration) *harn
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	h := &harness{t: t, cluster: c, seeds: c.ListenAddrs()}
+	h := &senderHarness{t: t, cluster: c, seeds: c.ListenAddrs(), log: zap.NewNop()}
 	h.cfg = Config{
 		Topics: topicsCfg,
 		Delivery: config.Delivery{
@@ -114,13 +116,16 @@ func newHarness(t *testing.T, partitions int32, schedule ...time.Duration) *harn
 }
 
 // start runs a sender until the test ends (or stop is called); stop waits for Run.
-func (h *harness) start(deps Deps) (s *Sender, stop func()) {
+func (h *senderHarness) start(deps Deps) (s *Sender, stop func()) {
 	h.t.Helper()
 	deps.KafkaOpts = append(deps.KafkaOpts, kgo.SeedBrokers(h.seeds...))
+	if os.Getenv("KDEBUG") != "" {
+		deps.KafkaOpts = append(deps.KafkaOpts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, nil)))
+	}
 	if deps.Registerer == nil {
 		deps.Registerer = prometheus.NewRegistry()
 	}
-	s, err := New(h.cfg, deps, zap.NewNop())
+	s, err := New(h.cfg, deps, h.log)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -155,7 +160,7 @@ func newTestDelivery(subID, objectID string, seq int) *events.Delivery {
 	}
 }
 
-func (h *harness) produce(ds ...*events.Delivery) {
+func (h *senderHarness) produce(ds ...*events.Delivery) {
 	h.t.Helper()
 	recs := make([]*kgo.Record, len(ds))
 	for i, d := range ds {
@@ -169,7 +174,7 @@ func (h *harness) produce(ds ...*events.Delivery) {
 }
 
 // read consumes topic from the start until n records arrived or timeout passes.
-func (h *harness) read(topic string, n int, timeout time.Duration) []*kgo.Record {
+func (h *senderHarness) read(topic string, n int, timeout time.Duration) []*kgo.Record {
 	h.t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(h.seeds...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))

@@ -270,8 +270,9 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 func (s *Sender) Ready() bool { return s.ready.Load() }
 
 // Run consumes until ctx is canceled, then shuts down gracefully: it stops fetching,
-// abandons queued work (uncommitted, so it is redelivered), lets in-flight work finish
-// within DrainTimeout, commits what finished and leaves the group. It returns nil on
+// lets fetched work finish within DrainTimeout, abandons what is left (uncommitted, so
+// it is redelivered, with the same webhook-id), commits what finished and leaves the
+// group. It returns nil on
 // cancel and an error if the client fails fatally. Run may be called once.
 func (s *Sender) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
@@ -311,17 +312,26 @@ func (s *Sender) shutdown() {
 	s.ready.Store(false)
 	s.cl.PauseFetchTopics(append([]string{s.cfg.Topics.Deliveries}, s.tiers.topics()...)...)
 	s.pauser.stop()
-	s.lanes.abandon(func(*partition) bool { return true })
-	done := make(chan struct{})
-	go func() { s.lanes.wait(); s.bg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(s.cfg.DrainTimeout):
-		s.log.Warn("drain timeout: abandoning in-flight deliveries (they will be redelivered)")
-		s.cancelWork()
-		<-done
+	// Let fetched work finish within the drain deadline, then abandon the rest.
+	deadline := time.Now().Add(s.cfg.DrainTimeout)
+	s.partsMu.Lock()
+	parts := make([]*partition, 0, len(s.parts))
+	for _, p := range s.parts {
+		parts = append(parts, p)
+	}
+	s.partsMu.Unlock()
+	idle := true
+	for _, p := range parts {
+		idle = p.drain(time.Until(deadline)) && idle
+	}
+	abandoned := s.lanes.abandon(func(*partition) bool { return true })
+	if !idle {
+		s.log.Warn("drain timeout: abandoning unfinished deliveries (uncommitted: they will be redelivered)",
+			zap.Int("abandoned_queued", len(abandoned)))
 	}
 	s.cancelWork()
+	s.lanes.wait()
+	s.bg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	s.commit(ctx, true)
 	cancel()
