@@ -90,7 +90,7 @@ func (c Config) Defaults() Config {
 	def(&c.BodyBytes, 1024)
 	def(&c.Partitions, 6)
 	def(&c.MaxInFlight, 16)
-	def(&c.Window, 20000)
+	def(&c.Window, 2000)
 	def(&c.SeedWorkers, 32)
 	if c.Drain == 0 {
 		c.Drain = 60 * time.Second

@@ -30,6 +30,7 @@ performance target is reported, not failed.
 Scenarios: ` + strings.Join(bench.Scenarios(), ", ") + `; flags set explicitly override them.
 
   eventrouter bench --scenario throughput --duration 10s --json throughput.json
+  eventrouter bench --scenario restart --plot latency-restart.png
   eventrouter bench --rate 500 --subscriptions 20 --accounts 10 --fanout 2 --failure-rate 0.05`,
 		Args: cobra.NoArgs,
 		RunE: runBench,
@@ -46,10 +47,11 @@ Scenarios: ` + strings.Join(bench.Scenarios(), ", ") + `; flags set explicitly o
 	f.Float64("failure-rate", 0, "share of requests the receiver answers 503 (0..1)")
 	f.Int("partitions", 0, "partitions of every topic of the run (default 6)")
 	f.Int("max-in-flight", 0, "concurrent requests per subscription (default 16)")
-	f.Int("window", 0, "flat out: most events produced but not yet delivered (default 20000)")
+	f.Int("window", 0, "flat out: most events produced but not yet delivered (default 2000)")
 	f.Duration("drain", 0, "longest wait for outstanding deliveries after producing (default 60s)")
 	f.Bool("baselines", true, "also run the raw passthrough and HTTP baselines")
 	f.String("json", "", "also write the result as JSON to this file")
+	f.String("plot", "", "also write latency over time (p50, p99, max; restarts marked) as a PNG to this file")
 	f.String("binary", "", "eventrouter executable for the role processes (default: this one)")
 	f.String("role-log", "", "file for the role processes' logs (default: discarded)")
 	f.Bool("keep", false, "keep the run's topics and Redis keys")
@@ -125,5 +127,23 @@ func runBench(cmd *cobra.Command, _ []string) error {
 			return err
 		}
 	}
+	if p, _ := f.GetString("plot"); p != "" {
+		if err := writePlot(p, res); err != nil {
+			return err
+		}
+	}
 	return runErr // wraps bench.ErrLost when something was lost: exit status 1
+}
+
+// writePlot draws res's latency series to a PNG file at path.
+func writePlot(path string, res *bench.Result) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := bench.PlotLatency(out, res.Series, res.Marks, 800, 360); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
