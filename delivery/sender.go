@@ -85,6 +85,10 @@ type Config struct {
 	FetchMaxWait time.Duration
 	// MaxPollRecords bounds one poll. Default 1000.
 	MaxPollRecords int
+	// InstanceID, when set, makes this process a static group member (KIP-345, see
+	// config.Kafka.InstanceID): a restarted sender with the same id takes its partitions
+	// back at once instead of waiting out the dead member's session timeout.
+	InstanceID string
 }
 
 // Validate checks the settings New needs, naming the bad key.
@@ -253,6 +257,9 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 		kgo.OnPartitionsLost(s.lost),
 		kgo.WithHooks(kprom.NewMetrics(metricsNamespace, kprom.Registerer(deps.Registerer))),
 	)
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("delivery: kafka client: %w", err)
