@@ -37,6 +37,7 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+	$(GO) run $(STATICCHECK) -tags integration $(PKGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
