@@ -60,7 +60,7 @@ func (rc *orderReceiver) distinct() int {
 	return len(rc.seen)
 }
 
-func loopbackClient(t *testing.T, srv *httptest.Server) *Client {
+func loopbackClient(t testing.TB, srv *httptest.Server) *Client {
 	u, _ := url.Parse(srv.URL)
 	port, _ := strconv.Atoi(u.Port())
 	c, err := NewClient(ClientConfig{Timeout: 5 * time.Second, AllowHTTP: true, AllowPorts: []int{port},

@@ -1,0 +1,158 @@
+//go:build integration
+
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
+	"github.com/claimable/eventrouter/subscriptions"
+)
+
+// rateReceiver counts requests and remembers when the first and last arrived.
+type rateReceiver struct {
+	n           atomic.Int64
+	first, last atomic.Int64 // unix nanos
+}
+
+func (r *rateReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	_, _ = io.Copy(io.Discard, req.Body)
+	now := time.Now().UnixNano()
+	r.first.CompareAndSwap(0, now)
+	r.last.Store(now)
+	r.n.Add(1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (r *rateReceiver) rate() float64 {
+	span := time.Duration(r.last.Load() - r.first.Load())
+	if span <= 0 {
+		return 0
+	}
+	return float64(r.n.Load()-1) / span.Seconds()
+}
+
+// BenchmarkSenderThroughput measures deliveries/s from a real broker through the sender
+// to a local receiver, and a raw baseline in the same run: plain net/http POSTs of the
+// same bodies at the same concurrency to the same kind of receiver. It reports both and
+// their ratio (target ≥ 0.70). Run: make bench (or go test -tags integration -run '^$'
+// -bench SenderThroughput -benchtime 1x ./delivery/).
+func BenchmarkSenderThroughput(b *testing.B) {
+	const total, nSubs, perSub = 20000, 16, 16
+	seeds := testenv.Kafka(b)
+	name := testenv.Name(b, "bench")
+	adm := testenv.KafkaAdmin(b)
+	topicsCfg := config.Topics{Deliveries: name + ".deliveries", DLQ: name + ".dlq", RetryPrefix: name + ".retry."}
+	all := []string{topicsCfg.Deliveries, topicsCfg.DLQ, topicsCfg.RetryPrefix + "1s"}
+	if _, err := adm.CreateTopics(testenv.Context(b, 30*time.Second), 8, -1, nil, all...); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_, _ = adm.DeleteTopics(ctx, all...)
+	})
+
+	var subList []*subscriptions.Subscription
+	var bodies [][]byte
+	var ds []*events.Delivery
+	for i := range total {
+		if i < nSubs {
+			s := senderSub(fmt.Sprintf("sub_bench_%02d", i))
+			s.MaxInFlight = perSub
+			subList = append(subList, s)
+		}
+		d := itDelivery(subList[i%nSubs].ID, i)
+		ds = append(ds, d)
+		bodies = append(bodies, d.Body)
+	}
+
+	for b.Loop() {
+		// Raw baseline: the same bodies, the same concurrency, plain POSTs.
+		raw := &rateReceiver{}
+		rawSrv := httptest.NewServer(raw)
+		tr := &http.Transport{MaxIdleConnsPerHost: nSubs * perSub}
+		hc := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+		work := make(chan []byte)
+		var wg sync.WaitGroup
+		for range nSubs * perSub {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for body := range work {
+					resp, err := hc.Post(rawSrv.URL+"/hook", "application/json", bytes.NewReader(body))
+					if err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				}
+			}()
+		}
+		for _, body := range bodies {
+			work <- body
+		}
+		close(work)
+		wg.Wait()
+		tr.CloseIdleConnections()
+		rawSrv.Close()
+
+		// Through the sender.
+		rc := &rateReceiver{}
+		srv := httptest.NewServer(rc)
+		for _, s := range subList {
+			s.URL = srv.URL + "/hook"
+		}
+		subs := newFakeIndex(subList...)
+		client := loopbackClient(b, srv)
+		prod := testenv.KafkaClient(b)
+		recs := make([]*kgo.Record, len(ds))
+		for i, d := range ds {
+			recs[i] = d.Record(topicsCfg.Deliveries)
+		}
+		if err := prod.ProduceSync(testenv.Context(b, 60*time.Second), recs...).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+		cfg := Config{Topics: topicsCfg, Delivery: config.Delivery{
+			Group: name + "-sender", RetrySchedule: []time.Duration{time.Second},
+			MaxInFlight: nSubs * perSub, DefaultMaxInFlight: perSub, BreakerThreshold: 10, BreakerCooldown: time.Second,
+		}}
+		s, err := New(cfg, Deps{KafkaOpts: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Subscriptions: subs, Disabler: subs,
+			Client: client, Registerer: prometheus.NewRegistry()}, zap.NewNop())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		deadline := time.Now().Add(3 * time.Minute)
+		for rc.n.Load() < total && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		srv.Close()
+		if rc.n.Load() < total {
+			b.Fatalf("sender delivered %d of %d within 3 minutes", rc.n.Load(), total)
+		}
+		ratio := rc.rate() / raw.rate()
+		b.ReportMetric(rc.rate(), "deliveries/s")
+		b.ReportMetric(raw.rate(), "raw_posts/s")
+		b.ReportMetric(ratio, "ratio")
+		b.Logf("sender %.0f deliveries/s, raw %.0f posts/s, ratio %.2f (target ≥ 0.70)", rc.rate(), raw.rate(), ratio)
+	}
+}
