@@ -9,6 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,19 +86,28 @@ func BenchmarkSenderThroughput(b *testing.B) {
 	}
 
 	for b.Loop() {
+		// Each subscription is its own endpoint (a customer = a host), for both runs.
+		raw, rawURLs := &rateReceiver{}, make([]string, nSubs)
+		for i := range nSubs {
+			srv := httptest.NewServer(raw)
+			defer srv.Close()
+			rawURLs[i] = srv.URL + "/hook"
+		}
 		// Raw baseline: the same bodies, the same concurrency, plain POSTs.
-		raw := &rateReceiver{}
-		rawSrv := httptest.NewServer(raw)
-		tr := &http.Transport{MaxIdleConnsPerHost: nSubs * perSub}
+		tr := &http.Transport{MaxIdleConnsPerHost: perSub}
 		hc := &http.Client{Transport: tr, Timeout: 15 * time.Second}
-		work := make(chan []byte)
+		type post struct {
+			url  string
+			body []byte
+		}
+		work := make(chan post)
 		var wg sync.WaitGroup
 		for range nSubs * perSub {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for body := range work {
-					resp, err := hc.Post(rawSrv.URL+"/hook", "application/json", bytes.NewReader(body))
+				for p := range work {
+					resp, err := hc.Post(p.url, "application/json", bytes.NewReader(p.body))
 					if err == nil {
 						_, _ = io.Copy(io.Discard, resp.Body)
 						resp.Body.Close()
@@ -103,22 +115,30 @@ func BenchmarkSenderThroughput(b *testing.B) {
 				}
 			}()
 		}
-		for _, body := range bodies {
-			work <- body
+		for i, body := range bodies {
+			work <- post{rawURLs[i%nSubs], body}
 		}
 		close(work)
 		wg.Wait()
 		tr.CloseIdleConnections()
-		rawSrv.Close()
 
 		// Through the sender.
 		rc := &rateReceiver{}
-		srv := httptest.NewServer(rc)
+		var ports []int
 		for _, s := range subList {
+			srv := httptest.NewServer(rc)
+			defer srv.Close()
 			s.URL = srv.URL + "/hook"
+			u, _ := url.Parse(srv.URL)
+			port, _ := strconv.Atoi(u.Port())
+			ports = append(ports, port)
 		}
 		subs := newFakeIndex(subList...)
-		client := loopbackClient(b, srv)
+		client, err := NewClient(ClientConfig{Timeout: 15 * time.Second, AllowHTTP: true, AllowPorts: ports,
+			AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, zap.NewNop())
+		if err != nil {
+			b.Fatal(err)
+		}
 		prod := testenv.KafkaClient(b)
 		recs := make([]*kgo.Record, len(ds))
 		for i, d := range ds {
@@ -145,7 +165,7 @@ func BenchmarkSenderThroughput(b *testing.B) {
 		}
 		cancel()
 		<-done
-		srv.Close()
+		client.Close()
 		if rc.n.Load() < total {
 			b.Fatalf("sender delivered %d of %d within 3 minutes", rc.n.Load(), total)
 		}
