@@ -9,7 +9,7 @@ PKGS          := ./...
 INTEGRATION_TIMEOUT ?= 30m
 FUZZTIME      ?= 10s
 
-.PHONY: all build test integration bench lint fmt dev fuzz chaos clean
+.PHONY: all build test integration bench bench-smoke lint fmt dev fuzz chaos ci-extra clean
 
 all: lint test build
 
@@ -25,10 +25,18 @@ test:
 integration: services-up
 	$(GO) test -tags integration -race -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) $(PKGS)
 
-## bench: hot-path Go benchmarks, then the benchmarks against the real broker
-bench: services-up
+## bench: hot-path Go benchmarks, the real-broker package benchmarks, then the end-to-end scenarios
+bench: services-up build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 	$(GO) test -tags integration -run '^$$' -bench . -benchmem -benchtime 1x -count=1 -p 1 -timeout 30m $(PKGS)
+	@set -e; for s in throughput throughput-fanout5 latency hanging subs100k; do \
+	  $(BIN) bench --scenario $$s --duration 10s --json bin/bench-$$s.json; done
+	$(BIN) bench --scenario restart --json bin/bench-restart.json --plot bin/latency-restart.png
+
+## bench-smoke: CI's short end-to-end run: exits 1 if anything is lost or a signature fails
+bench-smoke: services-up build
+	$(BIN) bench --scenario latency --rate 500 --duration 10s --drain 30s --json bin/bench-smoke.json
+	$(GO) test -tags integration -run TestSmoke -count=1 -timeout 5m ./bench
 
 ## lint: gofmt check, go vet and staticcheck
 lint:
