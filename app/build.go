@@ -75,7 +75,9 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 	if err != nil {
 		return nil, err
 	}
-	store, err := subscriptions.NewRedisStore(sys.Redis, subscriptions.RedisOptions{Prefix: cfg.Redis.KeyPrefix, EncryptionKey: key})
+	store, err := subscriptions.NewRedisStore(sys.Redis, subscriptions.RedisOptions{
+		Prefix: cfg.Redis.KeyPrefix, EncryptionKey: key, StreamMaxLen: cfg.Subscriptions.StreamMaxLen,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +97,7 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 	if roles.Router || roles.Sender {
 		sys.Index = subscriptions.NewIndex(store, subscriptions.IndexOptions{
 			ResyncInterval: cfg.Subscriptions.ResyncInterval, Catalogue: cfg.Events.Catalogue,
+			MaxBackoff: cfg.Subscriptions.IndexMaxBackoff,
 		}, log.Named("index"), reg)
 		sys.Runners = append(sys.Runners, sys.Index)
 		ops.AddCheck("subscriptions_index", func(context.Context) error {
@@ -174,7 +177,16 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 		return err
 	}
 	sys.closers = append(sys.closers, client.Close)
-	s, err := delivery.New(delivery.Config{Delivery: cfg.Delivery, Topics: cfg.Topics}, delivery.Deps{
+	s, err := delivery.New(delivery.Config{
+		Delivery:                 cfg.Delivery,
+		Topics:                   cfg.Topics,
+		InstanceID:               cfg.Kafka.InstanceID,
+		MaxQueuedPerSubscription: cfg.Delivery.MaxQueuedPerSubscription,
+		CommitInterval:           cfg.Delivery.CommitInterval,
+		DrainTimeout:             cfg.Delivery.DrainTimeout,
+		FetchMaxWait:             cfg.Delivery.FetchMaxWait,
+		MaxPollRecords:           cfg.Delivery.MaxPollRecords,
+	}, delivery.Deps{
 		KafkaOpts:     sys.KafkaOpts,
 		Subscriptions: sys.Index,
 		Disabler:      sys.Service,

@@ -121,6 +121,19 @@ type Delivery struct {
 	// AttemptLogSize bounds the attempts kept per subscription; AttemptLogTTL their age.
 	AttemptLogSize int           `mapstructure:"attempt_log_size" yaml:"attempt_log_size"`
 	AttemptLogTTL  time.Duration `mapstructure:"attempt_log_ttl" yaml:"attempt_log_ttl"`
+	// MaxQueuedPerSubscription bounds the deliveries one subscription may hold queued in
+	// one sender; the excess is parked on the first retry tier (reason backpressure).
+	MaxQueuedPerSubscription int `mapstructure:"max_queued_per_subscription" yaml:"max_queued_per_subscription"`
+	// CommitInterval is how often finished offsets are committed.
+	CommitInterval time.Duration `mapstructure:"commit_interval" yaml:"commit_interval"`
+	// DrainTimeout bounds the wait for in-flight deliveries on revocation and shutdown;
+	// what is still running then is not committed and is redelivered (same webhook-id).
+	DrainTimeout time.Duration `mapstructure:"drain_timeout" yaml:"drain_timeout"`
+	// FetchMaxWait is the broker long-poll bound; short, so retry-tier heads are
+	// re-checked promptly.
+	FetchMaxWait time.Duration `mapstructure:"fetch_max_wait" yaml:"fetch_max_wait"`
+	// MaxPollRecords bounds one poll of the sender.
+	MaxPollRecords int `mapstructure:"max_poll_records" yaml:"max_poll_records"`
 }
 
 // Subscriptions configures validation and caching of subscriptions.
@@ -133,6 +146,10 @@ type Subscriptions struct {
 	// RotationGrace is how long a rotated-out secret keeps signing; at most RotationGraceMax.
 	RotationGrace    time.Duration `mapstructure:"rotation_grace" yaml:"rotation_grace"`
 	RotationGraceMax time.Duration `mapstructure:"rotation_grace_max" yaml:"rotation_grace_max"`
+	// StreamMaxLen caps the change stream; an index further behind reloads fully.
+	StreamMaxLen int64 `mapstructure:"stream_max_len" yaml:"stream_max_len"`
+	// IndexMaxBackoff is the longest wait between retries while Redis is unreachable.
+	IndexMaxBackoff time.Duration `mapstructure:"index_max_backoff" yaml:"index_max_backoff"`
 }
 
 // Egress says which endpoints the sender may call (SSRF policy). Checked early when a
@@ -211,12 +228,20 @@ func Default() Config {
 			DisableAfter:       5 * 24 * time.Hour,
 			AttemptLogSize:     1000,
 			AttemptLogTTL:      14 * 24 * time.Hour,
+
+			MaxQueuedPerSubscription: 1000,
+			CommitInterval:           time.Second,
+			DrainTimeout:             10 * time.Second,
+			FetchMaxWait:             250 * time.Millisecond,
+			MaxPollRecords:           1000,
 		},
 		Subscriptions: Subscriptions{
 			MaxPerAccount:    100,
 			ResyncInterval:   15 * time.Second,
 			RotationGrace:    24 * time.Hour,
 			RotationGraceMax: 7 * 24 * time.Hour,
+			StreamMaxLen:     10000,
+			IndexMaxBackoff:  5 * time.Second,
 		},
 		Egress: Egress{},
 		API:    API{Listen: ":8080", MaxBodyBytes: 64 << 10},

@@ -134,6 +134,11 @@ func (c Config) validateDelivery(p *Problems) {
 	durRange(p, "delivery.disable_after", d.DisableAfter, 0, 90*24*time.Hour)
 	intRange(p, "delivery.attempt_log_size", d.AttemptLogSize, 1, 100000)
 	durRange(p, "delivery.attempt_log_ttl", d.AttemptLogTTL, time.Minute, 365*24*time.Hour)
+	intRange(p, "delivery.max_queued_per_subscription", d.MaxQueuedPerSubscription, 1, 1000000)
+	durRange(p, "delivery.commit_interval", d.CommitInterval, 10*time.Millisecond, time.Minute)
+	durRange(p, "delivery.drain_timeout", d.DrainTimeout, 0, 50*time.Second)
+	durRange(p, "delivery.fetch_max_wait", d.FetchMaxWait, 10*time.Millisecond, 5*time.Second)
+	intRange(p, "delivery.max_poll_records", d.MaxPollRecords, 1, 100000)
 }
 
 func (c Config) validateAccess(p *Problems) {
@@ -145,6 +150,10 @@ func (c Config) validateAccess(p *Problems) {
 		}
 	}
 	durRange(p, "subscriptions.resync_interval", s.ResyncInterval, time.Second, time.Hour)
+	if s.StreamMaxLen < 100 || s.StreamMaxLen > 10000000 {
+		p.add("subscriptions.stream_max_len", strconv.FormatInt(s.StreamMaxLen, 10), "must be 100..10000000")
+	}
+	durRange(p, "subscriptions.index_max_backoff", s.IndexMaxBackoff, 100*time.Millisecond, 5*time.Minute)
 	durRange(p, "subscriptions.rotation_grace_max", s.RotationGraceMax, 0, 7*24*time.Hour)
 	durRange(p, "subscriptions.rotation_grace", s.RotationGrace, 0, s.RotationGraceMax)
 	for i, cidr := range c.Egress.AllowCIDRs {
