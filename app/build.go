@@ -134,16 +134,7 @@ func buildRouter(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 	if err != nil {
 		return err
 	}
-	r, err := router.New(router.Config{
-		Group:                 cfg.Router.Group,
-		TransactionalIDPrefix: cfg.Router.TransactionalIDPrefix,
-		InstanceID:            cfg.Kafka.InstanceID,
-		IngestTopics:          cfg.Topics.Ingest,
-		DeliveriesTopic:       cfg.Topics.Deliveries,
-		InvalidTopic:          cfg.Topics.Invalid,
-		TransactionTimeout:    cfg.Router.TransactionTimeout,
-		MaxPollRecords:        cfg.Router.MaxPollRecords,
-	}, router.Deps{
+	r, err := router.New(router.ConfigFrom(cfg.Router, cfg.Topics, cfg.Kafka), router.Deps{
 		KafkaOpts:  sys.KafkaOpts,
 		Matcher:    sys.Index,
 		Parser:     events.NewParser(cat, cfg.Events.MaxBytes),

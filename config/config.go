@@ -95,6 +95,13 @@ type Router struct {
 	TransactionalIDPrefix string        `mapstructure:"transactional_id_prefix" yaml:"transactional_id_prefix"`
 	TransactionTimeout    time.Duration `mapstructure:"transaction_timeout" yaml:"transaction_timeout"`
 	MaxPollRecords        int           `mapstructure:"max_poll_records" yaml:"max_poll_records"`
+	// MaxRecordBytes bounds one produced delivery record; an event whose rendered body
+	// exceeds it goes to the invalid topic (too_large) rather than a partial fan-out.
+	MaxRecordBytes int `mapstructure:"max_record_bytes" yaml:"max_record_bytes"`
+	// RetryBackoff is the first pause after a transaction aborted on a produce error,
+	// doubling up to MaxRetryBackoff while errors persist.
+	RetryBackoff    time.Duration `mapstructure:"retry_backoff" yaml:"retry_backoff"`
+	MaxRetryBackoff time.Duration `mapstructure:"max_retry_backoff" yaml:"max_retry_backoff"`
 }
 
 // Delivery configures the sender consumer group and the delivery policy (DESIGN.md §3).
@@ -210,6 +217,9 @@ func Default() Config {
 			TransactionalIDPrefix: "eventrouter-router",
 			TransactionTimeout:    60 * time.Second,
 			MaxPollRecords:        1000,
+			MaxRecordBytes:        1_000_000,
+			RetryBackoff:          250 * time.Millisecond,
+			MaxRetryBackoff:       30 * time.Second,
 		},
 		Delivery: Delivery{
 			Group:            "eventrouter-sender",

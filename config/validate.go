@@ -71,6 +71,9 @@ func (c Config) validateBasics(p *Problems) {
 	nonEmpty(p, "router.transactional_id_prefix", c.Router.TransactionalIDPrefix)
 	durRange(p, "router.transaction_timeout", c.Router.TransactionTimeout, time.Second, 15*time.Minute)
 	intRange(p, "router.max_poll_records", c.Router.MaxPollRecords, 1, 100000)
+	intRange(p, "router.max_record_bytes", c.Router.MaxRecordBytes, 1<<10, 64<<20)
+	durRange(p, "router.retry_backoff", c.Router.RetryBackoff, time.Millisecond, time.Minute)
+	durRange(p, "router.max_retry_backoff", c.Router.MaxRetryBackoff, c.Router.RetryBackoff, 10*time.Minute)
 	hostPort(p, "ops.listen", c.Ops.Listen, true)
 	durRange(p, "ops.shutdown_timeout", c.Ops.ShutdownTimeout, time.Second, 10*time.Minute)
 }

@@ -95,6 +95,9 @@ func ConfigFrom(r config.Router, t config.Topics, k config.Kafka) Config {
 		InvalidTopic:          t.Invalid,
 		TransactionTimeout:    r.TransactionTimeout,
 		MaxPollRecords:        r.MaxPollRecords,
+		MaxRecordBytes:        r.MaxRecordBytes,
+		RetryBackoff:          r.RetryBackoff,
+		MaxRetryBackoff:       r.MaxRetryBackoff,
 	}
 }
 
