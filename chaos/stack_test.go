@@ -424,4 +424,3 @@ func (s *stack) report(scenario string, prod produced, tl tally, extra map[strin
 		s.t.Errorf("%d requests failed signature verification", tl.BadSig)
 	}
 }
-
