@@ -17,7 +17,8 @@ type ledger struct {
 	mu       sync.Mutex
 	expected map[string]*want
 	accepted map[string]int // 2xx answers per webhook-id, expected or not
-	firstAt  []time.Time    // arrival time of each first acceptance of an expected id
+	// firstByID is when each id was first accepted (expected or not).
+	firstByID map[string]time.Time
 	badSig   int
 	rejected int // non-2xx answers (injected failures, 410)
 }
@@ -29,7 +30,7 @@ type want struct {
 }
 
 func newLedger() *ledger {
-	return &ledger{expected: map[string]*want{}, accepted: map[string]int{}}
+	return &ledger{expected: map[string]*want{}, accepted: map[string]int{}, firstByID: map[string]time.Time{}}
 }
 
 func (l *ledger) expect(id, sub string, at time.Time) {
@@ -60,9 +61,7 @@ func (l *ledger) observe(d receiver.Delivery) {
 	}
 	l.accepted[d.WebhookID]++
 	if l.accepted[d.WebhookID] == 1 {
-		if _, ok := l.expected[d.WebhookID]; ok {
-			l.firstAt = append(l.firstAt, d.ReceivedAt)
-		}
+		l.firstByID[d.WebhookID] = d.ReceivedAt
 	}
 }
 
@@ -138,8 +137,8 @@ func (l *ledger) firstArrivalsBetween(from, to time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
-	for _, at := range l.firstAt {
-		if !at.Before(from) && at.Before(to) {
+	for id, at := range l.firstByID {
+		if _, ok := l.expected[id]; ok && !at.Before(from) && at.Before(to) {
 			n++
 		}
 	}
