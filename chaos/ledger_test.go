@@ -19,8 +19,8 @@ type ledger struct {
 	accepted map[string]int // 2xx answers per webhook-id, expected or not
 	// firstByID is when each id was first accepted (expected or not).
 	firstByID map[string]time.Time
-	badSig   int
-	rejected int // non-2xx answers (injected failures, 410)
+	badSig    int
+	rejected  int // non-2xx answers (injected failures, 410)
 }
 
 // want is one expected delivery.
