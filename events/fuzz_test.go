@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -37,7 +38,19 @@ func FuzzParse(f *testing.F) {
 			if len(err.Error()) > 400 {
 				t.Fatalf("unbounded error message (%d bytes)", len(err.Error()))
 			}
+			// The one-pass scanner must reject for syntax exactly what encoding/json
+			// rejects: a JSON object never comes back malformed_json.
+			if ie.Reason == ReasonMalformedJSON && len(in) <= 64<<10 && utf8.Valid(in) &&
+				json.Valid(in) && bytes.TrimLeft(in, " \t\r\n")[0] == '{' {
+				t.Fatalf("rejected a valid JSON object as malformed: %v", err)
+			}
 			return
+		}
+		if !json.Valid(in) {
+			t.Fatalf("accepted %q, which encoding/json rejects", in)
+		}
+		if d := sameAsEncodingJSON(in, e); d != "" {
+			t.Fatalf("accepted %q but encoding/json reads %s differently", in, d)
 		}
 		again, err := p.Parse(e.Marshal())
 		if err != nil {
@@ -55,6 +68,71 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("body[%q] = %s, want %s", e.Object, m[e.Object], e.Data)
 		}
 	})
+}
+
+// FuzzScanAgreesWithEncodingJSON: on UTF-8 input (Parse checks UTF-8 first) the
+// scanner accepts exactly what json.Valid accepts.
+func FuzzScanAgreesWithEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		``, ` `, `0`, `-0`, `-`, `01`, `1.`, `1.5e`, `1E+2`, `-0.0e-0`, `.5`, `+1`, `1e5x`,
+		`"`, `"\u12"`, `"\u12G4"`, `"\x"`, "\"\x01\"", `"\/\b\f\n\r\t\"\\"`, "\"h\u00e9llo \\\" wörld\"",
+		`true`, `tru`, `falsey`, `null`, `nul`, `[]`, `[,]`, `[1,]`, `[1 2]`, `{}`, `{,}`, `{"a"}`,
+		`{"a":}`, `{"a":1,}`, `{"a":1 "b":2}`, `{1:2}`, ` {"a" : [ 1 , { } ] } `, `{} {}`, `[] x`,
+		strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
+		strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
+		strings.Repeat(`{"a":`, 9999) + `{}` + strings.Repeat("}", 9999),
+		strings.Repeat(`{"a":`, 10000) + `{}` + strings.Repeat("}", 10000),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if !utf8.Valid(in) {
+			return
+		}
+		if got, want := validJSON(in), json.Valid(in); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid = %v", in, got, want)
+		}
+	})
+}
+
+// sameAsEncodingJSON compares an accepted event with what encoding/json decodes from
+// the same input, and names the first field that differs.
+func sameAsEncodingJSON(in []byte, e *Event) string {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(in, &m); err != nil {
+		return "the whole record (" + err.Error() + ")"
+	}
+	str := func(k string) string {
+		var s string
+		_ = json.Unmarshal(m[k], &s)
+		return s
+	}
+	for k, got := range map[string]string{
+		"id": e.ID, "account_id": e.AccountID, "event_name": e.EventName, "object": e.Object,
+		"source": e.Source, "performed_by": e.PerformedBy,
+	} {
+		if str(k) != got {
+			return k
+		}
+	}
+	if !bytes.Equal(m["data"], e.Data) {
+		return "data"
+	}
+	var data map[string]json.RawMessage
+	if err := json.Unmarshal(e.Data, &data); err != nil {
+		return "data (" + err.Error() + ")"
+	}
+	id := data["id"]
+	if id[0] == '"' {
+		var s string
+		_ = json.Unmarshal(id, &s)
+		if s != e.ObjectID {
+			return "data.id"
+		}
+	} else if string(id) != e.ObjectID {
+		return "data.id"
+	}
+	return ""
 }
 
 // FuzzParseDelivery feeds records whose headers are "key=value" lines of hdrs.

@@ -24,8 +24,12 @@ const MaxIDBytes = 256
 // A null value counts as absent.
 type Parser struct {
 	cat      *Catalogue
+	names    map[string]catalogueName
 	maxBytes int
 }
+
+// catalogueName is one catalogue entry, held so Parse can return shared strings.
+type catalogueName struct{ name, object string }
 
 // NewParser returns a Parser accepting event names in cat (which must not be nil) and
 // values of at most maxBytes bytes (DefaultMaxBytes when maxBytes <= 0).
@@ -33,7 +37,11 @@ func NewParser(cat *Catalogue, maxBytes int) *Parser {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
-	return &Parser{cat: cat, maxBytes: maxBytes}
+	names := make(map[string]catalogueName)
+	for _, n := range cat.Names() {
+		names[n] = catalogueName{name: n, object: cat.ObjectOf(n)}
+	}
+	return &Parser{cat: cat, names: names, maxBytes: maxBytes}
 }
 
 // field indexes the known top-level fields in the order they are checked, which is
@@ -55,6 +63,10 @@ var fieldNames = [nFields]string{"id", "account_id", "event_name", "object", "so
 // Parse validates value and returns the event, or an *InvalidError (never a panic).
 // The returned Event's Data is a sub-slice of value, not a copy: value must not be
 // modified while the Event is in use. OccurredAt is converted to UTC.
+//
+// Checks run in this order, and the first failure is reported: size, UTF-8, JSON
+// syntax (one pass that also collects the fields), a known field given twice, then the
+// fields in the order of the Event struct, data.id last.
 func (p *Parser) Parse(value []byte) (*Event, error) {
 	if len(value) > p.maxBytes {
 		return nil, invalid(ReasonTooLarge, "", strconv.Itoa(len(value))+" bytes > limit "+strconv.Itoa(p.maxBytes))
@@ -62,82 +74,246 @@ func (p *Parser) Parse(value []byte) (*Event, error) {
 	if !utf8.Valid(value) {
 		return nil, invalid(ReasonInvalidUTF8, "", "at byte "+strconv.Itoa(invalidUTF8At(value)))
 	}
-	if !json.Valid(value) {
-		return nil, invalid(ReasonMalformedJSON, "", syntaxDetail(value))
+	var f fields
+	if err := f.scan(value); err != nil {
+		return nil, err
 	}
-	start := skipSpace(value, 0)
-	if value[start] != '{' {
-		return nil, invalid(ReasonMalformedJSON, "", "top-level value is "+article(kind(value[start:]))+", want an object")
-	}
-
-	var raw [nFields][]byte
-	it := newMembers(value[start:])
-	for {
-		key, val, ok := it.next()
-		if !ok {
-			break
-		}
-		f := fieldIndex(key)
-		if f < 0 {
-			continue
-		}
-		if raw[f] != nil {
-			return nil, invalid(ReasonInvalidField, fieldNames[f], "duplicate key")
-		}
-		raw[f] = val
+	if f.dup >= 0 {
+		return nil, invalid(ReasonInvalidField, fieldNames[f.dup], "duplicate key")
 	}
 
 	e := &Event{}
 	var err *InvalidError
-	if e.ID, err = textField(fID, raw[fID]); err != nil {
+	if e.ID, err = f.text(fID); err != nil {
 		return nil, err
 	}
-	if e.AccountID, err = textField(fAccountID, raw[fAccountID]); err != nil {
+	if e.AccountID, err = f.text(fAccountID); err != nil {
 		return nil, err
 	}
-	if e.EventName, err = stringField(fEventName, raw[fEventName]); err != nil {
+	var obj string
+	if e.EventName, obj, err = p.eventName(&f); err != nil {
 		return nil, err
 	}
-	obj := p.cat.ObjectOf(e.EventName)
-	if obj == "" {
-		return nil, invalid(ReasonUnknownEvent, "event_name", quote(e.EventName))
-	}
-	if e.Object, err = stringField(fObject, raw[fObject]); err != nil {
+	if err = f.object(obj); err != nil {
 		return nil, err
 	}
-	if e.Object != obj {
-		return nil, invalid(ReasonObjectMismatch, "object", "field \"object\" is "+quote(e.Object)+
-			" but "+quote(e.EventName)+" is about "+quote(obj))
-	}
-	if e.Source, err = stringField(fSource, raw[fSource]); err != nil {
+	e.Object = obj
+	if e.Source, err = f.source(); err != nil {
 		return nil, err
 	}
-	if e.Source != SourceUI && e.Source != SourceAPI {
-		return nil, invalid(ReasonInvalidField, "source", "want \"ui\" or \"api\", got "+quote(e.Source))
-	}
-	if e.PerformedBy, err = textField(fPerformedBy, raw[fPerformedBy]); err != nil {
+	if e.PerformedBy, err = f.text(fPerformedBy); err != nil {
 		return nil, err
 	}
-	ts, err := stringField(fOccurredAt, raw[fOccurredAt])
-	if err != nil {
+	if err = f.isString(fOccurredAt); err != nil {
 		return nil, err
 	}
 	var why string
-	if e.OccurredAt, why = parseTime(ts); why != "" {
+	if e.OccurredAt, why = parseTime(f.str(fOccurredAt)); why != "" {
 		return nil, invalid(ReasonInvalidField, "occurred_at", why)
 	}
-	if e.Data, e.ObjectID, err = dataField(raw[fData]); err != nil {
+	if e.Data, e.ObjectID, err = f.data(); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
+// fields holds the raw values of the known top-level fields (and of data.id) that one
+// scan of a record collected.
+type fields struct {
+	raw [nFields][]byte // nil when absent
+	esc [nFields]bool   // the raw string has escapes
+	dup int             // the first known field given twice, or -1
+	// dataID is data's "id" member when data is an object; dataIDDup is set when it is
+	// given twice.
+	dataID    []byte
+	dataIDEsc bool
+	dataIDDup bool
+}
+
+// scan validates value as JSON and collects the fields, or returns a malformed_json
+// error.
+func (f *fields) scan(value []byte) *InvalidError {
+	f.dup = -1
+	s := scanner{b: value}
+	if s.peek() != '{' {
+		if validJSON(value) {
+			return invalid(ReasonMalformedJSON, "", "top-level value is "+article(kind(value[s.i:]))+", want an object")
+		}
+		return invalid(ReasonMalformedJSON, "", syntaxDetail(value))
+	}
+	ok := f.members(&s)
+	if ok {
+		s.skipSpace()
+		ok = s.i == len(value)
+	}
+	if !ok {
+		return invalid(ReasonMalformedJSON, "", syntaxDetail(value))
+	}
+	return nil
+}
+
+// members walks the top-level object at the cursor, collecting the known fields.
+func (f *fields) members(s *scanner) bool {
+	more, ok := s.objectBegin()
+	for more && ok {
+		var key []byte
+		var esc bool
+		if key, esc, ok = s.memberKey(); !ok {
+			return false
+		}
+		fi := fieldIndex(key, esc)
+		switch {
+		case fi < 0:
+			ok = s.value()
+		case fi == fData && s.i < len(s.b) && s.b[s.i] == '{':
+			if f.raw[fi] != nil && f.dup < 0 {
+				f.dup = fi
+			}
+			vs := s.i
+			ok = f.dataMembers(s)
+			f.raw[fi] = s.b[vs:s.i]
+		default:
+			if f.raw[fi] != nil && f.dup < 0 {
+				f.dup = fi
+			}
+			f.raw[fi], f.esc[fi], ok = rawValue(s)
+		}
+		if !ok {
+			return false
+		}
+		more, ok = s.memberEnd()
+	}
+	return ok
+}
+
+// dataMembers walks the data object at the cursor, collecting its "id".
+func (f *fields) dataMembers(s *scanner) bool {
+	more, ok := s.objectBegin()
+	for more && ok {
+		var key []byte
+		var esc bool
+		if key, esc, ok = s.memberKey(); !ok {
+			return false
+		}
+		if keyIs(key, esc, "id") {
+			if f.dataID != nil {
+				f.dataIDDup = true
+			}
+			f.dataID, f.dataIDEsc, ok = rawValue(s)
+		} else {
+			ok = s.value()
+		}
+		if !ok {
+			return false
+		}
+		more, ok = s.memberEnd()
+	}
+	return ok
+}
+
+// rawValue validates the value at the cursor and returns it raw, with whether it is a
+// string with escapes.
+func rawValue(s *scanner) (raw []byte, esc, ok bool) {
+	vs := s.i
+	if s.i < len(s.b) && s.b[s.i] == '"' {
+		esc, ok = s.str()
+	} else {
+		ok = s.value()
+	}
+	return s.b[vs:s.i], esc, ok
+}
+
+// isString reports a missing (absent or null) or non-string required field.
+func (f *fields) isString(fi int) *InvalidError {
+	raw := f.raw[fi]
+	if raw == nil || raw[0] == 'n' {
+		return invalid(ReasonMissingField, fieldNames[fi], "")
+	}
+	if raw[0] != '"' {
+		return invalid(ReasonInvalidField, fieldNames[fi], "want a string, got "+article(kind(raw)))
+	}
+	return nil
+}
+
+// str decodes a field isString accepted.
+func (f *fields) str(fi int) string { return decodeString(f.raw[fi], f.esc[fi]) }
+
+// inner returns a field's unescaped string contents without copying, or ok=false when
+// it has escapes (the caller then decodes).
+func (f *fields) inner(fi int) (b []byte, ok bool) {
+	if f.esc[fi] {
+		return nil, false
+	}
+	raw := f.raw[fi]
+	return raw[1 : len(raw)-1], true
+}
+
+// text decodes a required, bounded identifier-like string field.
+func (f *fields) text(fi int) (string, *InvalidError) {
+	if err := f.isString(fi); err != nil {
+		return "", err
+	}
+	s := f.str(fi)
+	if d := checkText(s); d != "" {
+		return "", invalid(ReasonInvalidField, fieldNames[fi], d)
+	}
+	return s, nil
+}
+
+// eventName checks event_name against the catalogue and returns the catalogue's own
+// copies of the name and its object, so a valid record costs no allocation for them.
+func (p *Parser) eventName(f *fields) (name, obj string, _ *InvalidError) {
+	if err := f.isString(fEventName); err != nil {
+		return "", "", err
+	}
+	if b, ok := f.inner(fEventName); ok {
+		if n, found := p.names[string(b)]; found { // no allocation: map lookup by string(bytes)
+			return n.name, n.object, nil
+		}
+	}
+	name = f.str(fEventName)
+	if n, found := p.names[name]; found {
+		return n.name, n.object, nil
+	}
+	return "", "", invalid(ReasonUnknownEvent, "event_name", quote(name))
+}
+
+// object checks that the object field is present and equals obj, the event name's.
+func (f *fields) object(obj string) *InvalidError {
+	if err := f.isString(fObject); err != nil {
+		return err
+	}
+	if b, ok := f.inner(fObject); ok && string(b) == obj {
+		return nil
+	}
+	if got := f.str(fObject); got != obj {
+		return invalid(ReasonObjectMismatch, "object", "field \"object\" is "+quote(got)+
+			" but "+quote(f.str(fEventName))+" is about "+quote(obj))
+	}
+	return nil
+}
+
+// source returns SourceUI or SourceAPI (the constants, not copies).
+func (f *fields) source() (string, *InvalidError) {
+	if err := f.isString(fSource); err != nil {
+		return "", err
+	}
+	got := f.str(fSource)
+	switch got {
+	case SourceUI:
+		return SourceUI, nil
+	case SourceAPI:
+		return SourceAPI, nil
+	}
+	return "", invalid(ReasonInvalidField, "source", "want \"ui\" or \"api\", got "+quote(got))
+}
+
 // fieldIndex maps a raw key to a known field, or -1. The switch on string(bytes) does
 // not allocate.
-func fieldIndex(key []byte) int {
+func fieldIndex(key []byte, esc bool) int {
 	inner := key[1 : len(key)-1]
-	if hasEscape(inner) {
-		inner = []byte(decodeString(key))
+	if esc {
+		inner = []byte(decodeString(key, true))
 	}
 	switch string(inner) {
 	case "id":
@@ -160,27 +336,13 @@ func fieldIndex(key []byte) int {
 	return -1
 }
 
-// stringField decodes a required string field.
-func stringField(f int, raw []byte) (string, *InvalidError) {
-	if raw == nil || raw[0] == 'n' {
-		return "", invalid(ReasonMissingField, fieldNames[f], "")
+// keyIs reports whether the raw key (with quotes) decodes to name, without allocating
+// in the common unescaped case.
+func keyIs(raw []byte, esc bool, name string) bool {
+	if !esc {
+		return string(raw[1:len(raw)-1]) == name
 	}
-	if raw[0] != '"' {
-		return "", invalid(ReasonInvalidField, fieldNames[f], "want a string, got "+article(kind(raw)))
-	}
-	return decodeString(raw), nil
-}
-
-// textField decodes a required, bounded identifier-like string field.
-func textField(f int, raw []byte) (string, *InvalidError) {
-	s, err := stringField(f, raw)
-	if err != nil {
-		return "", err
-	}
-	if d := checkText(s); d != "" {
-		return "", invalid(ReasonInvalidField, fieldNames[f], d)
-	}
-	return s, nil
+	return decodeString(raw, true) == name
 }
 
 // checkText returns why s is not an acceptable identifier, or "".
@@ -191,6 +353,16 @@ func checkText(s string) string {
 	if len(s) > MaxIDBytes {
 		return "longer than " + strconv.Itoa(MaxIDBytes) + " bytes (" + strconv.Itoa(len(s)) + ")"
 	}
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			ascii = false
+			break
+		}
+	}
+	if ascii { // the common case, without decoding runes
+		return ""
+	}
 	for i, r := range s {
 		if unicode.IsControl(r) || r == utf8.RuneError {
 			return "control or invalid character " + strconv.QuoteRune(r) + " at byte " + strconv.Itoa(i)
@@ -199,35 +371,25 @@ func checkText(s string) string {
 	return ""
 }
 
-// dataField checks the data object and extracts data.id.
-func dataField(raw []byte) (json.RawMessage, string, *InvalidError) {
+// data checks the data object and returns it with data.id.
+func (f *fields) data() (json.RawMessage, string, *InvalidError) {
+	raw := f.raw[fData]
 	if raw == nil || raw[0] == 'n' {
 		return nil, "", invalid(ReasonMissingField, "data", "")
 	}
 	if raw[0] != '{' {
 		return nil, "", invalid(ReasonInvalidField, "data", "want an object, got "+article(kind(raw)))
 	}
-	var id []byte
-	it := newMembers(raw)
-	for {
-		key, val, ok := it.next()
-		if !ok {
-			break
-		}
-		if !keyIs(key, "id") {
-			continue
-		}
-		if id != nil {
-			return nil, "", invalid(ReasonInvalidField, "data.id", "duplicate key")
-		}
-		id = val
+	if f.dataIDDup {
+		return nil, "", invalid(ReasonInvalidField, "data.id", "duplicate key")
 	}
+	id := f.dataID
 	var oid string
 	switch {
 	case id == nil || id[0] == 'n':
 		return nil, "", invalid(ReasonMissingField, "data.id", "")
 	case id[0] == '"':
-		oid = decodeString(id)
+		oid = decodeString(id, f.dataIDEsc)
 	case kind(id) == "number":
 		oid = string(id)
 	default:

@@ -127,6 +127,13 @@ func TestParseRejects(t *testing.T) {
 		{"long data.id", with(func(m map[string]any) { m["data"] = map[string]any{"id": long} }), ReasonInvalidField, "data.id", ""},
 		{"duplicate id", []byte(`{"id":"a","id":"b","account_id":"a","event_name":"claim.created","object":"claim","source":"ui","performed_by":"u","occurred_at":"2025-01-01T00:00:00Z","data":{"id":"c"}}`), ReasonInvalidField, "id", `events: invalid field "id": duplicate key`},
 		{"duplicate escaped key", []byte(`{"id":"a","\u0069d":"b"}`), ReasonInvalidField, "id", ""},
+		{"truncated after data", []byte(`{"data":`), ReasonMalformedJSON, "", ""},
+		{"truncated inside data", []byte(`{"data":{"id":`), ReasonMalformedJSON, "", ""},
+		{"bad escape in a string", []byte(`{"id":"a\qb"}`), ReasonMalformedJSON, "", ""},
+		{"raw control character in a string", []byte("{\"id\":\"a\tb\"}"), ReasonMalformedJSON, "", ""},
+		{"leading zero in data", []byte(`{"data":{"id":"c","n":01}}`), ReasonMalformedJSON, "", ""},
+		{"invalid UTF-8 after a syntax error", []byte("{\"id\" \"\xff\"}"), ReasonInvalidUTF8, "", ""},
+		{"duplicate data", []byte(`{"data":{"id":"c"},"data":{"id":"d"}}`), ReasonInvalidField, "data", `events: invalid field "data": duplicate key`},
 		{"duplicate data.id", []byte(`{"id":"a","account_id":"a","event_name":"claim.created","object":"claim","source":"ui","performed_by":"u","occurred_at":"2025-01-01T00:00:00Z","data":{"id":"c","id":"d"}}`), ReasonInvalidField, "data.id", ""},
 	}
 	for _, tc := range cases {
@@ -152,6 +159,29 @@ func TestParseRejects(t *testing.T) {
 				t.Errorf("error message is %d bytes, want it bounded", len(err.Error()))
 			}
 		})
+	}
+}
+
+// Nesting follows encoding/json's limit of 10 000 open arrays and objects: one level
+// more is malformed, never a stack overflow.
+func TestParseNestingLimitMatchesEncodingJSON(t *testing.T) {
+	p := mustParser(t)
+	nested := func(arrays int) []byte { // the record, data and this many arrays
+		return with(func(m map[string]any) {
+			m["data"] = map[string]any{"id": "c", "deep": json.RawMessage(strings.Repeat("[", arrays) + strings.Repeat("]", arrays))}
+		})
+	}
+	if in := nested(9998); !json.Valid(in) {
+		t.Fatal("test input: encoding/json rejects depth 10 000")
+	} else if _, err := p.Parse(in); err != nil {
+		t.Errorf("depth 10 000: %v, want it accepted", err)
+	}
+	in := nested(9999)
+	if json.Valid(in) {
+		t.Fatal("test input: encoding/json accepts depth 10 001")
+	}
+	if _, err := p.Parse(in); ReasonOf(err) != ReasonMalformedJSON {
+		t.Errorf("depth 10 001: %v, want malformed_json", err)
 	}
 }
 

@@ -1,130 +1,310 @@
 package events
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"unicode/utf8"
 )
 
-// This file walks JSON that encoding/json's Valid has already accepted. Knowing the
-// input is valid lets the walker stay tiny and allocation-free: Parse validates once with
-// json.Valid (no allocations), then reads only the top-level members it needs, instead
-// of decoding everything into maps or decoding data twice.
+// This file is Parse's JSON scanner. It validates the syntax while it walks, so an
+// ingest record is read once: no json.Valid pass first, no decoding into maps, and data
+// is validated in the same walk that finds data.id. It accepts exactly what
+// encoding/json's Valid accepts on UTF-8 input (RFC 8259, at most maxDepth nested
+// arrays and objects); FuzzScanAgreesWithEncodingJSON pins that. UTF-8 itself is
+// checked separately with utf8.Valid, which is faster than doing it here byte by byte.
+//
+// On success every position is well-formed; on failure the scanner says only "no":
+// Parse then asks encoding/json for a precise message, since bad input is rare.
 
-// members iterates the members of a valid JSON object.
-type members struct {
-	b []byte
-	i int
+// maxDepth is encoding/json's nesting limit (its maxNestingDepth): deeper input is
+// invalid there, so it is here too, and hostile nesting cannot exhaust the stack.
+const maxDepth = 10000
+
+// scanner walks JSON in b from position i. depth counts the open arrays and objects.
+type scanner struct {
+	b     []byte
+	i     int
+	depth int
 }
 
-// newMembers starts iterating obj, which must be a valid JSON object ('{' first).
-func newMembers(obj []byte) members { return members{b: obj, i: 1} }
-
-// next returns the next member's raw key (with its quotes) and raw value, or ok=false
-// at the end of the object.
-func (m *members) next() (key, val []byte, ok bool) {
-	m.i = skipSpace(m.b, m.i)
-	if m.i >= len(m.b) || m.b[m.i] == '}' {
-		return nil, nil, false
+func (s *scanner) skipSpace() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\n', '\r', '\t':
+			s.i++
+		default:
+			return
+		}
 	}
-	if m.b[m.i] == ',' {
-		m.i = skipSpace(m.b, m.i+1)
-	}
-	ks := m.i
-	m.i = skipString(m.b, m.i)
-	key = m.b[ks:m.i]
-	m.i = skipSpace(m.b, m.i)
-	m.i = skipSpace(m.b, m.i+1) // ':'
-	vs := m.i
-	m.i = skipValue(m.b, m.i)
-	return key, m.b[vs:m.i], true
 }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+// peek returns the byte at the cursor after whitespace, or 0 at the end of input.
+func (s *scanner) peek() byte {
+	s.skipSpace()
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// value validates the value at the cursor (whitespace already skipped) and moves past it.
+func (s *scanner) value() bool {
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; c {
+	case '"':
+		_, ok := s.str()
+		return ok
+	case '{':
+		return s.object()
+	case '[':
+		return s.array()
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	default:
+		return s.number()
+	}
+}
+
+// object validates the object at the cursor ('{') and moves past it.
+func (s *scanner) object() bool {
+	more, ok := s.objectBegin()
+	for more && ok {
+		if _, _, ok = s.memberKey(); !ok {
+			return false
+		}
+		if !s.value() {
+			return false
+		}
+		more, ok = s.memberEnd()
+	}
+	return ok
+}
+
+// objectBegin enters the object at the cursor ('{'); more is false for "{}". Callers
+// then loop: memberKey, a value, memberEnd. (An explicit loop rather than a callback:
+// a callback would make the scanner escape to the heap.)
+func (s *scanner) objectBegin() (more, ok bool) {
+	if !s.open() {
+		return false, false
+	}
+	if s.peek() == '}' {
+		s.i++
+		s.depth--
+		return false, true
+	}
+	return true, true
+}
+
+// memberKey reads a member's key and colon and leaves the cursor on its value. key is
+// raw (quotes included); esc says whether it has escapes.
+func (s *scanner) memberKey() (key []byte, esc, ok bool) {
+	if s.peek() != '"' {
+		return nil, false, false
+	}
+	ks := s.i
+	esc, ok = s.str()
+	key = s.b[ks:s.i]
+	if !ok || s.peek() != ':' {
+		return nil, false, false
+	}
+	s.i++
+	s.skipSpace()
+	return key, esc, true
+}
+
+// memberEnd moves past the ',' before another member (more) or the closing '}'.
+func (s *scanner) memberEnd() (more, ok bool) {
+	switch s.peek() {
+	case ',':
+		s.i++
+		return true, true
+	case '}':
+		s.i++
+		s.depth--
+		return false, true
+	}
+	return false, false
+}
+
+func (s *scanner) array() bool {
+	if !s.open() {
+		return false
+	}
+	if s.peek() == ']' {
+		s.i++
+		s.depth--
+		return true
+	}
+	for {
+		s.skipSpace()
+		if !s.value() {
+			return false
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			s.depth--
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// open enters the array or object at the cursor.
+func (s *scanner) open() bool {
+	s.i++
+	s.depth++
+	return s.depth <= maxDepth
+}
+
+func (s *scanner) literal(lit string) bool {
+	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
+		return false
+	}
+	s.i += len(lit)
+	return true
+}
+
+// number validates -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?; what follows is the
+// caller's to check.
+func (s *scanner) number() bool {
+	b, i := s.b, s.i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i+1)
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	s.i = i
+	return true
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 		i++
 	}
 	return i
 }
 
-// skipString returns the index just past the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return i
+// SWAR constants: one byte repeated in each of a uint64's eight lanes.
+const (
+	lanes01 = 0x0101010101010101
+	lanes80 = 0x8080808080808080
+)
+
+// plainLanes reports whether none of the eight bytes of x needs a look in a string: a
+// quote, a backslash or a control character. (Each test is the classic "has a byte less
+// than n" / "has a zero byte" trick; it never misses a hit, and false hits only send
+// the scanner to the byte-wise path.)
+func plainLanes(x uint64) bool {
+	ctl := (x - lanes01*0x20) &^ x
+	quote := x ^ (lanes01 * '"')
+	quote = (quote - lanes01) &^ quote
+	bslash := x ^ (lanes01 * '\\')
+	bslash = (bslash - lanes01) &^ bslash
+	return (ctl|quote|bslash)&lanes80 == 0
 }
 
-// skipValue returns the index just past the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
+// str validates the string at the cursor ('"') and moves past it. esc reports whether
+// it contains escapes (so decoding can be a plain conversion when it does not).
+func (s *scanner) str() (esc, ok bool) {
+	b, i := s.b, s.i+1
+	for {
+		for i+8 <= len(b) && plainLanes(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= len(b) {
+			return false, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return esc, true
+		case c == '\\':
+			esc = true
+			if i+1 >= len(b) {
+				return false, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return false, false
 				}
+				i += 6
+			default:
+				return false, false
 			}
+		case c < 0x20:
+			return false, false
+		default:
 			i++
 		}
-		return i
-	default: // number, true, false, null
-		for i < len(b) {
-			switch b[i] {
-			case ',', '}', ']', ' ', '\n', '\r', '\t':
-				return i
-			}
-			i++
-		}
-		return i
 	}
 }
 
-// keyIs reports whether the raw key (with quotes) decodes to name, without allocating
-// in the common unescaped case.
-func keyIs(raw []byte, name string) bool {
-	inner := raw[1 : len(raw)-1]
-	if !hasEscape(inner) {
-		return string(inner) == name
-	}
-	return decodeString(raw) == name
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-// decodeString decodes a raw JSON string token (with its quotes). The common unescaped
-// case is a plain conversion; escapes go through encoding/json.
-func decodeString(raw []byte) string {
-	inner := raw[1 : len(raw)-1]
-	if !hasEscape(inner) {
-		return string(inner)
+// validJSON reports whether b is one JSON value (surrounded by optional whitespace), as
+// json.Valid does for UTF-8 input.
+func validJSON(b []byte) bool {
+	s := scanner{b: b}
+	s.skipSpace()
+	if !s.value() {
+		return false
+	}
+	s.skipSpace()
+	return s.i == len(b)
+}
+
+// decodeString decodes a raw JSON string token (quotes included) that the scanner
+// accepted; esc says whether it has escapes. The common unescaped case is a plain
+// conversion; escapes go through encoding/json, which also replaces lone surrogates
+// with U+FFFD.
+func decodeString(raw []byte, esc bool) string {
+	if !esc {
+		return string(raw[1 : len(raw)-1])
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "" // unreachable for input json.Valid accepted
+		return "" // unreachable for a string the scanner accepted
 	}
 	return s
-}
-
-func hasEscape(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' {
-			return true
-		}
-	}
-	return false
 }
 
 // kind names the JSON type of a raw value, for error messages.
