@@ -92,8 +92,10 @@ type stack struct {
 	accts  []string
 	procs  []*proc
 
-	bmu    sync.Mutex
-	status map[string]int // path → forced HTTP status
+	bmu     sync.Mutex
+	status  map[string]int           // path → forced HTTP status
+	delay   map[string]time.Duration // path → delay before answering
+	firstAt map[string]time.Time     // path → when a forced status was first answered
 }
 
 // newStack creates topics, subscriptions and the receiver; roles are started by
@@ -103,7 +105,7 @@ func newStack(t *testing.T, o options) *stack {
 	o.defaults()
 	seeds := testenv.Kafka(t)
 	testenv.Redis(t)
-	s := &stack{t: t, id: randomID(), seeds: seeds, ledger: newLedger(), status: map[string]int{}, byAcct: map[string][]sub{}}
+	s := &stack{t: t, id: randomID(), seeds: seeds, ledger: newLedger(), status: map[string]int{}, delay: map[string]time.Duration{}, firstAt: map[string]time.Time{}, byAcct: map[string][]sub{}}
 	s.configure(o)
 	s.openLog()
 
@@ -236,7 +238,11 @@ func (s *stack) startReceiver() {
 	s.recv.SetBehaviour(func(path string) (time.Duration, int) {
 		s.bmu.Lock()
 		defer s.bmu.Unlock()
-		return 0, s.status[path]
+		st := s.status[path]
+		if _, seen := s.firstAt[path]; st != 0 && !seen {
+			s.firstAt[path] = time.Now()
+		}
+		return s.delay[path], st
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -250,10 +256,21 @@ func (s *stack) startReceiver() {
 }
 
 // setStatus makes the receiver answer status on path (0: 200).
-func (s *stack) setStatus(path string, status int) {
+func (s *stack) setStatus(path string, status int) { s.setBehaviour(path, status, 0) }
+
+// setBehaviour makes the receiver answer status on path (0: 200) after delay.
+func (s *stack) setBehaviour(path string, status int, delay time.Duration) {
 	s.bmu.Lock()
 	s.status[path] = status
+	s.delay[path] = delay
 	s.bmu.Unlock()
+}
+
+// firstForced returns when path first answered a forced status (zero if never).
+func (s *stack) firstForced(path string) time.Time {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	return s.firstAt[path]
 }
 
 // seed creates o.fanout subscriptions to every event for each of o.accounts accounts.
