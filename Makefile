@@ -62,6 +62,10 @@ fuzz:
 	  done; \
 	done
 
+## ci-extra: what CI runs after the integration tier: short benchmark, fuzzing
+ci-extra: bench-smoke
+	$(MAKE) fuzz FUZZTIME=8s
+
 clean:
 	rm -rf bin
 
