@@ -43,11 +43,17 @@ func pick[T any](full, shortVal T) T {
 	return full
 }
 
-// service runs scripts/<name>.sh <verb> (kafka or redis), bounded by 3 minutes.
+// service runs scripts/<name>.sh <verb> (kafka or redis), bounded by 3 minutes. The
+// scripts directory is ../scripts, or $CHAOS_SCRIPTS (for a copy of the tree run
+// against the services of another checkout).
 func service(name, verb string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "../scripts/"+name+".sh", verb).CombinedOutput()
+	dir := "../scripts"
+	if d := os.Getenv("CHAOS_SCRIPTS"); d != "" {
+		dir = d
+	}
+	out, err := exec.CommandContext(ctx, filepath.Join(dir, name+".sh"), verb).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("scripts/%s.sh %s: %v\n%s", name, verb, err, out)
 	}
