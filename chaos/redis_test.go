@@ -51,10 +51,10 @@ func TestRedisOutage(t *testing.T) {
 	from := time.Now()
 	// A write during the outage: 503 problem+json, within a bounded time.
 	t0 := time.Now()
-	st, ctype, body := s.createViaAPI(apiURL, token)
+	duringStatus, ctype, body := s.createViaAPI(apiURL, token)
 	writeLatency := time.Since(t0)
-	if st != http.StatusServiceUnavailable || !strings.HasPrefix(ctype, "application/problem+json") {
-		t.Errorf("API create during the Redis outage: %d %q %s; want 503 application/problem+json", st, ctype, body)
+	if duringStatus != http.StatusServiceUnavailable || !strings.HasPrefix(ctype, "application/problem+json") {
+		t.Errorf("API create during the Redis outage: %d %q %s; want 503 application/problem+json", duringStatus, ctype, body)
 	}
 	time.Sleep(time.Until(from.Add(down)))
 	to := time.Now()
@@ -68,7 +68,7 @@ func TestRedisOutage(t *testing.T) {
 	var afterIn time.Duration
 	t1 := time.Now()
 	for {
-		st, _, body = s.createViaAPI(apiURL, token)
+		st, _, body := s.createViaAPI(apiURL, token)
 		if st == http.StatusCreated {
 			after, afterIn = st, time.Since(t1)
 			break
@@ -86,7 +86,7 @@ func TestRedisOutage(t *testing.T) {
 	tl := s.ledger.tally(nil)
 	s.report("redis-outage", prod, tl, map[string]any{
 		"redis_down_s": to.Sub(from).Seconds(), "deliveries_during_outage": during,
-		"api_write_during_outage": st, "api_write_during_outage_ms": writeLatency.Milliseconds(),
+		"api_write_during_outage": duringStatus, "api_problem_type": ctype, "api_write_during_outage_ms": writeLatency.Milliseconds(),
 		"api_write_after": after, "api_write_ok_after_s": afterIn.Seconds(), "roles_ready_again_s": recovered.Seconds(),
 	})
 	if during == 0 {
