@@ -223,7 +223,8 @@ func TestOrderPerSubscriptionFollowsIngestOrder(t *testing.T) {
 		want = append(want, ev.ID)
 	}
 	cfg := e.config("g-order")
-	cfg.MaxPollRecords = 7 // many transactions
+	cfg.MaxPollRecords = 7 // many transactions, many polls
+	cfg.MaxTransactionRecords = 7
 	r := e.start(t, cfg, m, newParser(t, 0))
 	for i := 0; i < len(recs); i += 25 {
 		e.produce(t, recs[i:i+25]...)

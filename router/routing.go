@@ -1,0 +1,139 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/subscriptions"
+)
+
+// Headers the router adds to a record on the invalid topic, besides events.HeaderReason.
+const (
+	HeaderError           = "er-error"            // the validation error's message
+	HeaderSourceTopic     = "er-source-topic"     // ingest topic of the original record
+	HeaderSourcePartition = "er-source-partition" // its partition, decimal
+	HeaderSourceOffset    = "er-source-offset"    // its offset, decimal
+	// HeaderValueDropped is set (to the original length, decimal) when the original
+	// value was too large to forward; the record then has an empty value.
+	HeaderValueDropped = "er-value-dropped"
+)
+
+// ReasonUnknown is the er-reason of a parse error that is not an *events.InvalidError.
+const ReasonUnknown = "invalid"
+
+// recordOverhead approximates a record's framing beyond key, value and header bytes.
+const recordOverhead = 64
+
+// routed is the outcome of routing one ingest record: the records to produce for it,
+// appended to a shared slice (see router.route), and what to count when its
+// transaction commits.
+type routed struct {
+	// end is the index just past this record's output in the shared output slice; its
+	// output starts at the previous routed's end.
+	end int
+	// eventName is set for a valid event: its fanout is observed, and its deliveries
+	// are counted in deliveries_produced_total unless reason is set.
+	eventName string
+	// reason is set when the record went to the invalid topic (a valid event too,
+	// when a delivery would be over the record size limit).
+	reason string
+	// fanout is the number of matched subscriptions of a valid event.
+	fanout int
+}
+
+// route handles one ingest record and appends the records to produce for it to out:
+// invalid → one record for the invalid topic; valid and matched → one delivery per
+// subscription, all sharing one rendered body; valid and unmatched → nothing. subs is
+// scratch space, returned for reuse.
+//
+// route does no I/O and touches no batch state, so workers run it concurrently; the
+// batch produces its output in ingest order afterwards.
+func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions.Subscription) (routed, []*kgo.Record, []*subscriptions.Subscription) {
+	ev, err := r.parser.Parse(rec.Value)
+	if err != nil {
+		reason, field := ReasonUnknown, ""
+		var ie *events.InvalidError
+		if errors.As(err, &ie) {
+			reason, field = string(ie.Reason), ie.Field
+		}
+		r.log.Warn("invalid event", zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition),
+			zap.Int64("offset", rec.Offset), zap.String("reason", reason), zap.String("field", field), zap.Error(err))
+		out = append(out, r.invalidRecord(rec, reason, err.Error()))
+		return routed{end: len(out), reason: reason}, out, subs
+	}
+	subs = r.matcher.Match(ev, subs[:0])
+	if len(subs) == 0 {
+		return routed{end: len(out), eventName: ev.EventName}, out, subs
+	}
+	body := events.Render(ev)
+	start := len(out)
+	for _, sub := range subs {
+		d := events.Delivery{
+			ID:             events.DeliveryID(ev.ID, sub.ID),
+			SubscriptionID: sub.ID,
+			AccountID:      ev.AccountID,
+			EventID:        ev.ID,
+			EventName:      ev.EventName,
+			ObjectID:       ev.ObjectID,
+			Attempt:        1,
+			OccurredAt:     ev.OccurredAt,
+			Body:           body,
+		}
+		o := d.Record(r.cfg.DeliveriesTopic)
+		if n := recordSize(o); n > r.cfg.MaxRecordBytes {
+			// All or nothing per event: a partial fan-out would be a silent drop.
+			msg := fmt.Sprintf("rendered delivery is %d bytes, over the router's limit of %d", n, r.cfg.MaxRecordBytes)
+			r.log.Warn("invalid event", zap.String("event_id", ev.ID), zap.String("topic", rec.Topic),
+				zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset),
+				zap.String("reason", string(events.ReasonTooLarge)), zap.String("error", msg))
+			clear(out[start:])
+			out = append(out[:start], r.invalidRecord(rec, string(events.ReasonTooLarge), msg))
+			return routed{end: len(out), eventName: ev.EventName, fanout: len(subs), reason: string(events.ReasonTooLarge)}, out, subs
+		}
+		out = append(out, o)
+	}
+	if ce := r.log.Check(zap.DebugLevel, "event routed"); ce != nil {
+		ce.Write(zap.String("event_id", ev.ID), zap.Int("fanout", len(subs)),
+			zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
+	}
+	return routed{end: len(out), eventName: ev.EventName, fanout: len(subs)}, out, subs
+}
+
+// invalidRecord returns the original record (key, value, headers) for the invalid topic
+// with the reason and its source appended as headers. A record too large to forward
+// loses its value (HeaderValueDropped says how long it was), then its key and original
+// headers.
+func (r *Router) invalidRecord(rec *kgo.Record, reason, msg string) *kgo.Record {
+	hs := make([]kgo.RecordHeader, 0, len(rec.Headers)+6)
+	hs = append(hs, rec.Headers...)
+	hs = append(hs,
+		kgo.RecordHeader{Key: events.HeaderReason, Value: []byte(reason)},
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(msg)},
+		kgo.RecordHeader{Key: HeaderSourceTopic, Value: []byte(rec.Topic)},
+		kgo.RecordHeader{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
+		kgo.RecordHeader{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
+	)
+	out := &kgo.Record{Topic: r.cfg.InvalidTopic, Key: rec.Key, Value: rec.Value, Headers: hs}
+	if recordSize(out) > r.cfg.MaxRecordBytes {
+		// Too large to forward: keep the evidence that fits, never block the partition.
+		out.Value = nil
+		out.Headers = append(out.Headers, kgo.RecordHeader{Key: HeaderValueDropped, Value: strconv.AppendInt(nil, int64(len(rec.Value)), 10)})
+		if recordSize(out) > r.cfg.MaxRecordBytes {
+			out.Key, out.Headers = nil, out.Headers[len(rec.Headers):]
+		}
+	}
+	return out
+}
+
+func recordSize(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value) + recordOverhead
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value) + 8
+	}
+	return n
+}
