@@ -115,6 +115,9 @@ func TestGoneDisablesAndDeadLetters(t *testing.T) {
 		"gone_dead_lettered": deadLettered, "gone_not_routed_after_disable": notRouted, "gone_lost": lost,
 		"dlq_reasons": reasons(inDLQ), "other_dlq_records": otherDLQ,
 	})
+	if tl.Duplicates != 0 {
+		t.Errorf("FINDING: %d duplicate deliveries although no process crashed", tl.Duplicates)
+	}
 	if tl.Lost != 0 {
 		t.Errorf("other subscriptions lost %d of %d deliveries", tl.Lost, tl.Expected)
 	}

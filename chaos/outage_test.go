@@ -56,6 +56,9 @@ func TestEndpointOutageRecovers(t *testing.T) {
 		"outage_s": outage.Seconds(), "failing_endpoints": len(failing),
 		"healthy_deliveries_during_outage": healthyDuring, "dlq_records": len(dlq),
 	})
+	if tl.Duplicates != 0 {
+		t.Errorf("FINDING: %d duplicate deliveries although no process crashed", tl.Duplicates)
+	}
 	if tl.Lost != 0 {
 		t.Errorf("lost %d of %d deliveries", tl.Lost, tl.Expected)
 	}

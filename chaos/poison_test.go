@@ -145,6 +145,9 @@ func TestPoisonInput(t *testing.T) {
 		"bad_records": len(want), "bad_kinds": len(poisons), "invalid_by_reason": byReason,
 		"invalid_records": len(invalid), "stray_invalid": stray,
 	})
+	if tl.Duplicates != 0 {
+		t.Errorf("FINDING: %d duplicate deliveries although no process crashed", tl.Duplicates)
+	}
 	if tl.Lost != 0 {
 		t.Errorf("good traffic: lost %d of %d deliveries", tl.Lost, tl.Expected)
 	}

@@ -92,6 +92,9 @@ func TestRedisOutage(t *testing.T) {
 	if during == 0 {
 		t.Error("no delivery arrived while Redis was down: routing did not continue from the snapshot")
 	}
+	if tl.Duplicates != 0 {
+		t.Errorf("FINDING: %d duplicate deliveries although no process crashed", tl.Duplicates)
+	}
 	if tl.Lost != 0 {
 		t.Errorf("lost %d of %d deliveries", tl.Lost, tl.Expected)
 	}
