@@ -46,6 +46,13 @@ type ClientConfig struct {
 	RootCAs *x509.CertPool
 }
 
+// Canonical forms of the request headers the client always sets.
+var (
+	canonWebhookID        = http.CanonicalHeaderKey(HeaderWebhookID)
+	canonWebhookTimestamp = http.CanonicalHeaderKey(HeaderWebhookTimestamp)
+	canonWebhookSignature = http.CanonicalHeaderKey(HeaderWebhookSignature)
+)
+
 // ErrInvalidURL means a subscription's URL cannot be requested under the client's policy.
 var ErrInvalidURL = errors.New("delivery: invalid endpoint URL")
 
@@ -158,20 +165,27 @@ func (c *Client) send(ctx context.Context, sub *subscriptions.Subscription, d *e
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, u.String(), bytes.NewReader(d.Body))
+	// The URL is already parsed and checked: build the request around it rather than
+	// have net/http print and parse it again (a measurable share of an attempt's CPU).
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, "", bytes.NewReader(d.Body))
 	if err != nil {
 		return Result{Reason: ReasonInvalidURL, Err: fmt.Errorf("%w: %v", ErrInvalidURL, err)}
 	}
+	req.URL, req.Host = u, u.Host
+	h := make(http.Header, len(sub.Headers)+5)
 	for k, v := range sub.Headers {
 		if !reservedHeader(k) {
-			req.Header.Set(k, v)
+			h.Set(k, v)
 		}
 	}
-	req.Header.Set(HeaderWebhookID, d.ID)
-	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set(HeaderWebhookSignature, sig)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	// Canonical keys assigned directly (what Header.Set would store, without the
+	// canonicalisation work per request).
+	h[canonWebhookID] = []string{d.ID}
+	h[canonWebhookTimestamp] = []string{strconv.FormatInt(now.Unix(), 10)}
+	h[canonWebhookSignature] = []string{sig}
+	h["Content-Type"] = []string{"application/json"}
+	h["User-Agent"] = []string{c.cfg.UserAgent}
+	req.Header = h
 
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -1,8 +1,8 @@
 package delivery
 
 import (
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,7 +37,22 @@ type metrics struct {
 
 	mu      sync.Mutex
 	open    map[string]bool
+	nOpen   atomic.Int32 // len(open), readable without mu
 	lagByTP map[topicPartition]int64
+
+	// attemptCells caches the attempts/attemptSecs children per (reason, status) so
+	// the hot path skips the label hashing of WithLabelValues.
+	attemptCells sync.Map // attemptKey → *attemptCell
+}
+
+type attemptKey struct {
+	reason Reason
+	class  string
+}
+
+type attemptCell struct {
+	count prometheus.Counter
+	secs  prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -92,17 +107,37 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // statusClass is "2xx".."5xx", or "none" when no response arrived.
 func statusClass(status int) string {
-	if status < 100 || status > 599 {
-		return "none"
+	switch status / 100 {
+	case 1:
+		return "1xx"
+	case 2:
+		return "2xx"
+	case 3:
+		return "3xx"
+	case 4:
+		return "4xx"
+	case 5:
+		return "5xx"
 	}
-	return strconv.Itoa(status/100) + "xx"
+	return "none"
 }
 
 func (m *metrics) attempt(res Result) {
-	class := statusClass(res.Status)
-	m.attempts.WithLabelValues(string(res.Reason), class).Inc()
-	m.attemptSecs.WithLabelValues(class).Observe(res.Latency.Seconds())
+	k := attemptKey{res.Reason, statusClass(res.Status)}
+	v, ok := m.attemptCells.Load(k)
+	if !ok {
+		v, _ = m.attemptCells.LoadOrStore(k, &attemptCell{
+			count: m.attempts.WithLabelValues(string(k.reason), k.class),
+			secs:  m.attemptSecs.WithLabelValues(k.class),
+		})
+	}
+	c := v.(*attemptCell)
+	c.count.Inc()
+	c.secs.Observe(res.Latency.Seconds())
 }
+
+// anyOpen reports whether any circuit is recorded open (cheap: no lock).
+func (m *metrics) anyOpen() bool { return m.nOpen.Load() > 0 }
 
 func (m *metrics) delivered(occurred, now time.Time) {
 	if !occurred.IsZero() {
@@ -125,6 +160,7 @@ func (m *metrics) breaker(subID string, state BreakerState) {
 		delete(m.open, subID)
 		m.breakerOpen.DeleteLabelValues(subID)
 	}
+	m.nOpen.Store(int32(len(m.open)))
 	m.breakersOpen.Set(float64(len(m.open)))
 }
 

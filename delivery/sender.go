@@ -515,7 +515,10 @@ func (s *Sender) handle(ctx context.Context, j *job) bool {
 		return false // cut off by the drain deadline: not an endpoint failure
 	}
 	s.breakers.Record(sub.ID, res.OK())
-	s.metrics.breaker(sub.ID, s.breakers.State(sub.ID))
+	if !res.OK() || s.metrics.anyOpen() {
+		// A success always leaves the circuit closed; only then can the state have changed.
+		s.metrics.breaker(sub.ID, s.breakers.State(sub.ID))
+	}
 	s.metrics.attempt(res)
 	d.History = append(d.History, events.AttemptSummary{Attempt: d.Attempt, At: now, Status: res.Status,
 		Reason: string(res.Reason), LatencyMS: res.Latency.Milliseconds()})

@@ -19,7 +19,12 @@ const (
 	tlsHandshakeTimeout = 10 * time.Second
 	idleConnTimeout     = 90 * time.Second
 	maxIdleConns        = 1024
-	maxIdleConnsPerHost = 64
+	// maxIdleConnsPerHost equals maxIdleConns: one busy host (many subscriptions of a
+	// customer, 16 in flight each) may use as many connections as the sender has
+	// requests in flight (delivery.max_in_flight, default 1024), and every connection
+	// above the idle cap would be closed after its request and dialled again for the
+	// next. Idle connections still expire after idleConnTimeout.
+	maxIdleConnsPerHost = maxIdleConns
 	// drainLimit is how much of an unread response body is discarded so the connection
 	// can be reused; bigger remainders close the connection instead.
 	drainLimit = 64 << 10
