@@ -28,6 +28,7 @@ type entry struct {
 	group    string // latency group, e.g. "healthy" / "hanging"
 	excused  bool
 	accepted int
+	at       time.Time // first acceptance
 }
 
 // NewLedger returns an empty ledger; series (may be nil) receives every first
@@ -72,6 +73,7 @@ func (l *Ledger) Observe(id string, verified, accepted bool, at time.Time, laten
 		return
 	}
 	l.accepted++
+	e.at = at
 	if e.excused {
 		l.acceptedExcused++
 	}
@@ -139,4 +141,17 @@ func (l *Ledger) Latencies() (all Percentiles, byGroup map[string]Percentiles) {
 		byGroup[g] = Summarise(s)
 	}
 	return Summarise(sample), byGroup
+}
+
+// Arrivals returns the first-acceptance time of every accepted expected id.
+func (l *Ledger) Arrivals() map[string]time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]time.Time, l.accepted)
+	for id, e := range l.expected {
+		if e.accepted > 0 {
+			out[id] = e.at
+		}
+	}
+	return out
 }

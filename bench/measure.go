@@ -19,8 +19,9 @@ const (
 
 // measure runs the measured phase: produce for c.Duration, with the scenario's
 // disturbance halfway, then drain, filling res.
-func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *endpoint, gen *eventGen, byAccount [][]seeded, roles []*Role) error {
+func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *endpoint, gen *eventGen, byAccount [][]seeded, roles []*Role, tp *tap) error {
 	c := r.c
+	res.LoadAvg[0] = LoadAvg()
 	start := time.Now()
 	series := NewSeries(start, c.Bucket)
 	l := NewLedger(series)
@@ -90,6 +91,7 @@ func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *en
 		}
 	}
 	res.DrainSeconds = time.Since(drainStart).Seconds()
+	res.LoadAvg[1] = LoadAvg()
 	for _, ro := range roles {
 		ro.Sample()
 	}
@@ -105,6 +107,8 @@ func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *en
 		res.LatencyGroups = nil
 	}
 	res.Series = series.Points()
+	stages := tp.stages(l.Arrivals())
+	res.Stages = &stages
 	return nil
 }
 

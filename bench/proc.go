@@ -101,3 +101,17 @@ func parseStatusMemory(status []byte) (hwm, rss int64, err error) {
 	}
 	return hwm, rss, nil
 }
+
+// LoadAvg returns the 1-minute load average from /proc/loadavg (0 when unreadable).
+func LoadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}

@@ -33,8 +33,14 @@ type Result struct {
 	// and while one hangs).
 	Latency       Percentiles            `json:"latency"`
 	LatencyGroups map[string]Percentiles `json:"latency_groups,omitempty"`
-	Counts        Counts                 `json:"counts"`
-	Roles         []RoleUsage            `json:"roles"`
+	// Stages splits Latency where the pipeline hands over (see Stages); nil when the
+	// tap could not run.
+	Stages *Stages `json:"stages,omitempty"`
+	// LoadAvg is the machine's 1-minute load average when producing started and when
+	// the run drained: other work on a shared machine shows here.
+	LoadAvg [2]float64  `json:"load_avg"`
+	Counts  Counts      `json:"counts"`
+	Roles   []RoleUsage `json:"roles"`
 	// CPUPerDeliveryMS is the CPU of every eventrouter role over the measured window
 	// (producing and draining) divided by the deliveries made.
 	CPUPerDeliveryMS float64 `json:"cpu_per_delivery_ms"`
@@ -217,6 +223,15 @@ func (res *Result) WriteTable(w io.Writer) error {
 	if pt != nil {
 		p("passthrough p99 ms\t\t%.1f\t%s", pt.Latency.P99, ratio(res.Ratios.P99VsPassthrough))
 	}
+	if st := res.Stages; st != nil {
+		for _, s := range []struct {
+			name string
+			q    Percentiles
+		}{{"occurred → routed", st.Routed}, {"routed → visible", st.Visible}, {"visible → received", st.Sent}} {
+			p("stage %s ms\tp50 %.1f, p99 %.1f, max %.1f (n=%d)\t\t", s.name, s.q.P50, s.q.P99, s.q.Max, s.q.Count)
+		}
+	}
+	p("load average (1 min)\t%.2f at start, %.2f at end\t\t", res.LoadAvg[0], res.LoadAvg[1])
 	for _, g := range []string{groupHealthyBefore, groupHealthyDuring, groupHanging} {
 		if q, ok := res.LatencyGroups[g]; ok {
 			p("%s p99 ms\t%.1f (n=%d)\t\t", strings.ReplaceAll(g, "_", " "), q.P99, q.Count)

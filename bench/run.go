@@ -190,7 +190,13 @@ func (r *run) execute(ctx context.Context) (res *Result, err error) {
 	}
 	res.Setup.ReadySeconds = time.Since(t).Seconds()
 
-	if err := r.measure(ctx, res, prod, ep, gen, byAccount, roles); err != nil {
+	tp, err := startTap(ctx, c.Brokers, r.cfg.Topics.Deliveries)
+	if err != nil {
+		return nil, err
+	}
+	err = r.measure(ctx, res, prod, ep, gen, byAccount, roles, tp)
+	tp.close()
+	if err != nil {
 		return nil, err
 	}
 	for _, ro := range roles {
