@@ -21,7 +21,8 @@ import (
 // PassthroughResult is the raw Kafka baseline: records consumed from topic A and
 // produced, same key and bytes, to topic B by a plain franz-go client (no transaction,
 // no parsing, no logic); latency is from the record's produce to A until it is read
-// back from B.
+// back from B. One warm-up record is passed through before timing starts, so consumer
+// start-up is not in the figures.
 type PassthroughResult struct {
 	RecordsIn     int         `json:"records_in"`
 	RecordsPerSec float64     `json:"records_per_s"`
@@ -76,6 +77,16 @@ func runPassthrough(ctx context.Context, c Config, seeds []string, a, b string, 
 		}
 	}()
 
+	// Warm up before timing: both consumers join and find their offsets, and the
+	// producer learns the partitions, so start-up is not counted as latency.
+	if err := warmPassthrough(ctx, prod, a, &read); err != nil {
+		return PassthroughResult{}, err
+	}
+	mu.Lock()
+	lat = lat[:0]
+	mu.Unlock()
+	read.Store(0)
+
 	accounts := c.Accounts
 	p := pacer{start: time.Now(), rate: c.Rate, window: c.Window,
 		outstanding: func(n int) int { return n - int(read.Load()) }}
@@ -101,6 +112,28 @@ func runPassthrough(ctx context.Context, c Config, seeds []string, a, b string, 
 		RecordsPerSec: float64(copied) / st.Elapsed.Seconds(),
 		Latency:       Summarise(lat),
 	}, nil
+}
+
+// passthroughWarmUp bounds the wait for the warm-up record to come back.
+const passthroughWarmUp = 30 * time.Second
+
+// warmPassthrough produces one record to a and waits until the reader has read it back
+// from b.
+func warmPassthrough(ctx context.Context, prod *kgo.Client, a string, read *atomic.Int64) error {
+	rec := &kgo.Record{Topic: a, Key: []byte("warm-up"), Value: []byte("{}")}
+	if err := prod.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return fmt.Errorf("warm-up produce: %w", err)
+	}
+	deadline := time.Now().Add(passthroughWarmUp)
+	for read.Load() == 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("warm-up record not passed through within %s", passthroughWarmUp)
+		}
+		if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // HTTPResult is the raw HTTP baseline: plain Go POSTs of the same signed bodies to the

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -22,6 +23,7 @@ const (
 func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *endpoint, gen *eventGen, byAccount [][]seeded, roles []*Role, tp *tap) error {
 	c := r.c
 	res.LoadAvg[0] = LoadAvg()
+	cpu0, self0 := ReadCPUTimes(), selfCPU()
 	start := time.Now()
 	series := NewSeries(start, c.Bucket)
 	l := NewLedger(series)
@@ -92,6 +94,8 @@ func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *en
 	}
 	res.DrainSeconds = time.Since(drainStart).Seconds()
 	res.LoadAvg[1] = LoadAvg()
+	res.MachineBusy = BusyShare(cpu0, ReadCPUTimes())
+	res.HarnessCPUSeconds = (selfCPU() - self0).Seconds()
 	for _, ro := range roles {
 		ro.Sample()
 	}
@@ -144,4 +148,13 @@ func (r *run) disturb(ctx context.Context, res *Result, ep *endpoint, hang seede
 		}
 	}
 	return nil
+}
+
+// selfCPU is this process's CPU time so far (0 when /proc is unreadable).
+func selfCPU() time.Duration {
+	s, err := ReadProc(os.Getpid())
+	if err != nil {
+		return 0
+	}
+	return s.CPU
 }

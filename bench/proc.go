@@ -115,3 +115,52 @@ func LoadAvg() float64 {
 	v, _ := strconv.ParseFloat(f[0], 64)
 	return v
 }
+
+// CPUTimes is a reading of the machine's CPU time from the first line of /proc/stat,
+// in clock ticks summed over all cores.
+type CPUTimes struct {
+	Busy, Total int64
+}
+
+// ReadCPUTimes reads /proc/stat; the zero value when unreadable.
+func ReadCPUTimes() CPUTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return CPUTimes{}
+	}
+	return parseCPUTimes(b)
+}
+
+// parseCPUTimes reads the aggregate "cpu" line: user nice system idle iowait irq
+// softirq steal ...; idle and iowait are not busy.
+func parseCPUTimes(stat []byte) CPUTimes {
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 5 || f[0] != "cpu" {
+		return CPUTimes{}
+	}
+	var t CPUTimes
+	for i, s := range f[1:] {
+		if i >= 8 { // guest time is already counted in user
+			break
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return CPUTimes{}
+		}
+		t.Total += v
+		if i != 3 && i != 4 {
+			t.Busy += v
+		}
+	}
+	return t
+}
+
+// BusyShare is the share (0..1) of the machine's CPU time that was busy between a and
+// b; 0 when unknown.
+func BusyShare(a, b CPUTimes) float64 {
+	if b.Total <= a.Total {
+		return 0
+	}
+	return float64(b.Busy-a.Busy) / float64(b.Total-a.Total)
+}

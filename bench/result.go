@@ -38,9 +38,15 @@ type Result struct {
 	Stages *Stages `json:"stages,omitempty"`
 	// LoadAvg is the machine's 1-minute load average when producing started and when
 	// the run drained: other work on a shared machine shows here.
-	LoadAvg [2]float64  `json:"load_avg"`
-	Counts  Counts      `json:"counts"`
-	Roles   []RoleUsage `json:"roles"`
+	LoadAvg [2]float64 `json:"load_avg"`
+	// MachineBusy is the share (0..1) of all cores' time that was busy over the
+	// measured window, whoever used it; HarnessCPUSeconds is the benchmark process's
+	// own CPU then (load generator, receiver with signature checks, stage tap). Beside
+	// the roles' CPU they show whether the machine, not a role, was the limit.
+	MachineBusy       float64     `json:"machine_busy"`
+	HarnessCPUSeconds float64     `json:"harness_cpu_s"`
+	Counts            Counts      `json:"counts"`
+	Roles             []RoleUsage `json:"roles"`
 	// CPUPerDeliveryMS is the CPU of every eventrouter role over the measured window
 	// (producing and draining) divided by the deliveries made.
 	CPUPerDeliveryMS float64 `json:"cpu_per_delivery_ms"`
@@ -232,6 +238,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 		}
 	}
 	p("load average (1 min)\t%.2f at start, %.2f at end\t\t", res.LoadAvg[0], res.LoadAvg[1])
+	p("machine CPU busy\t%.0f %% of %d cores; harness CPU %.2fs\t\t", res.MachineBusy*100, res.Machine.Cores, res.HarnessCPUSeconds)
 	for _, g := range []string{groupHealthyBefore, groupHealthyDuring, groupHanging} {
 		if q, ok := res.LatencyGroups[g]; ok {
 			p("%s p99 ms\t%.1f (n=%d)\t\t", strings.ReplaceAll(g, "_", " "), q.P99, q.Count)
