@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,13 +49,29 @@ func TestBenchRouterVsPassthrough(t *testing.T) {
 	ingest := testenv.NewTopic(t, seeds, parts)
 	fillIngest(ctx, t, seeds, ingest, n)
 
-	raw := passthrough(ctx, t, seeds, ingest, testenv.NewTopic(t, seeds, parts), n)
-	fan1 := routerRun(ctx, t, seeds, ingest, testenv.NewTopic(t, seeds, parts), n, 1)
-	fan5 := routerRun(ctx, t, seeds, ingest, testenv.NewTopic(t, seeds, parts), n, 5)
-	t.Logf("%d events of 1 KiB, %d partitions", n, parts)
-	t.Logf("raw passthrough:      %8.0f events/s", raw)
-	t.Logf("router, fan-out 1:    %8.0f events/s  (%.0f%% of raw; target ≥ 50%%)", fan1, 100*fan1/raw)
-	t.Logf("router, fan-out 5:    %8.0f events/s  (%.0f%% of raw; %.0f deliveries/s)", fan5, 100*fan5/raw, 5*fan5)
+	rawTopic, fan1Topic, fan5Topic := testenv.NewTopic(t, seeds, parts), testenv.NewTopic(t, seeds, parts), testenv.NewTopic(t, seeds, parts)
+	c0 := processCPU()
+	raw := passthrough(ctx, t, seeds, ingest, rawTopic, n)
+	c1 := processCPU()
+	fan1 := routerRun(ctx, t, seeds, ingest, fan1Topic, n, 1)
+	c2 := processCPU()
+	fan5 := routerRun(ctx, t, seeds, ingest, fan5Topic, n, 5)
+	c3 := processCPU()
+	perEvent := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+	t.Logf("%d events of 1 KiB, %d partitions; GOMAXPROCS %d", n, parts, runtime.GOMAXPROCS(0))
+	t.Logf("raw passthrough:      %8.0f events/s  (client CPU %.1f µs/event)", raw, perEvent(c1-c0))
+	t.Logf("router, fan-out 1:    %8.0f events/s  (%.0f%% of raw; target ≥ 50%%; client CPU %.1f µs/event)", fan1, 100*fan1/raw, perEvent(c2-c1))
+	t.Logf("router, fan-out 5:    %8.0f events/s  (%.0f%% of raw; %.0f deliveries/s; client CPU %.1f µs/event)", fan5, 100*fan5/raw, 5*fan5, perEvent(c3-c2))
+}
+
+// processCPU is the user+system CPU time this process has used: the client side of a
+// run (the broker's CPU is not included), to tell CPU-bound from waiting.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func fillIngest(ctx context.Context, t *testing.T, seeds []string, topic string, n int) {
