@@ -34,16 +34,15 @@ func (s *stack) readTopic(topic string, timeout time.Duration, done func([]*kgo.
 		if done != nil && done(out) {
 			return out
 		}
-		if n == 0 && len(out) > 0 || n == 0 && fs.IsClientClosed() {
-			if empty++; empty >= 2 && done == nil {
-				return out
-			}
-		} else if n == 0 {
-			if empty++; empty >= 3 && done == nil {
-				return out // nothing in the topic at all
-			}
-		} else {
+		if n > 0 {
 			empty = 0
+			continue
+		}
+		// Two empty polls after some records (three when the topic looked empty from
+		// the start, to give a fresh client time to join) mean the topic is drained.
+		empty++
+		if done == nil && (empty >= 2 && len(out) > 0 || empty >= 3) {
+			return out
 		}
 	}
 	return out
