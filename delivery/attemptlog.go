@@ -116,40 +116,66 @@ func (l *AttemptLog) failKey(subID string) string {
 // status and Kafka coordinates updated; every key's TTL is refreshed. An attempt without
 // DeliveryID or SubscriptionID is refused with an error naming the field.
 func (l *AttemptLog) Record(ctx context.Context, a Attempt) error {
-	if a.DeliveryID == "" {
-		return errors.New("delivery: attempt log: delivery_id is required")
+	return l.RecordBatch(ctx, []Attempt{a})
+}
+
+// RecordBatch records several attempts in one Redis pipeline (one round trip), in
+// order; each is stored exactly as Record stores it. An attempt without a delivery or
+// subscription id is skipped and named in the returned error; the others are still
+// written.
+func (l *AttemptLog) RecordBatch(ctx context.Context, as []Attempt) error {
+	var errs []error
+	type encoded struct {
+		a      Attempt
+		b      []byte
+		fields []any
 	}
-	if a.SubscriptionID == "" {
-		return errors.New("delivery: attempt log: subscription_id is required")
+	enc := make([]encoded, 0, len(as))
+	for _, a := range as {
+		switch {
+		case a.DeliveryID == "":
+			errs = append(errs, errors.New("delivery: attempt log: delivery_id is required"))
+			continue
+		case a.SubscriptionID == "":
+			errs = append(errs, fmt.Errorf("delivery: attempt log: delivery %s: subscription_id is required", a.DeliveryID))
+			continue
+		}
+		a.Response = truncateUTF8(a.Response, maxResponseLog)
+		b, err := json.Marshal(a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delivery: attempt log: encode %s: %w", a.DeliveryID, err))
+			continue
+		}
+		fields := []any{
+			"id", a.DeliveryID, "subscription_id", a.SubscriptionID, "account_id", a.AccountID,
+			"event_id", a.EventID, "event_name", a.EventName, "status", attemptStatus(a),
+		}
+		if a.Topic != "" {
+			fields = append(fields, "topic", a.Topic, "partition", a.Partition, "offset", a.Offset)
+		}
+		enc = append(enc, encoded{a, b, fields})
 	}
-	a.Response = truncateUTF8(a.Response, maxResponseLog)
-	b, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("delivery: attempt log: encode: %w", err)
+	if len(enc) == 0 {
+		return errors.Join(errs...)
 	}
-	fields := []any{
-		"id", a.DeliveryID, "subscription_id", a.SubscriptionID, "account_id", a.AccountID,
-		"event_id", a.EventID, "event_name", a.EventName, "status", attemptStatus(a),
-	}
-	if a.Topic != "" {
-		fields = append(fields, "topic", a.Topic, "partition", a.Partition, "offset", a.Offset)
-	}
-	sk, dk := l.subKey(a.SubscriptionID), l.dlvKey(a.DeliveryID)
-	_, err = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.LPush(ctx, sk, b)
-		p.LTrim(ctx, sk, 0, int64(l.opts.MaxPerSubscription-1))
-		p.Expire(ctx, sk, l.opts.TTL)
-		p.HSet(ctx, dk, fields...)
-		p.Expire(ctx, dk, l.opts.TTL)
-		p.RPush(ctx, dk+":attempts", b)
-		p.LTrim(ctx, dk+":attempts", -maxAttemptsPerDelivery, -1)
-		p.Expire(ctx, dk+":attempts", l.opts.TTL)
+	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, e := range enc {
+			sk, dk := l.subKey(e.a.SubscriptionID), l.dlvKey(e.a.DeliveryID)
+			p.LPush(ctx, sk, e.b)
+			p.LTrim(ctx, sk, 0, int64(l.opts.MaxPerSubscription-1))
+			p.Expire(ctx, sk, l.opts.TTL)
+			p.HSet(ctx, dk, e.fields...)
+			p.Expire(ctx, dk, l.opts.TTL)
+			p.RPush(ctx, dk+":attempts", e.b)
+			p.LTrim(ctx, dk+":attempts", -maxAttemptsPerDelivery, -1)
+			p.Expire(ctx, dk+":attempts", l.opts.TTL)
+		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delivery: attempt log: record: %w", err)
+		errs = append(errs, fmt.Errorf("delivery: attempt log: record: %w", err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func attemptStatus(a Attempt) string {

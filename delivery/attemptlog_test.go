@@ -174,3 +174,33 @@ func TestOutcomeFailingSince(t *testing.T) {
 		t.Fatal("subscriptions share failing state")
 	}
 }
+
+// TestAttemptLogRecordBatch: one batch stores each valid attempt as Record would, in
+// order, and an invalid one is skipped with an error naming it, not failing the rest.
+func TestAttemptLogRecordBatch(t *testing.T) {
+	l, _ := newTestLog(t, AttemptLogOptions{Prefix: "t:", TTL: time.Hour})
+	ctx := context.Background()
+	bad := attempt("dlv_bad", 1, ReasonOK, true)
+	bad.SubscriptionID = ""
+	err := l.RecordBatch(ctx, []Attempt{
+		attempt("dlv_1", 1, ReasonHTTPStatus, false), bad,
+		attempt("dlv_1", 2, ReasonOK, true), attempt("dlv_2", 1, ReasonOK, true),
+	})
+	if err == nil || !strings.Contains(err.Error(), "dlv_bad") || !strings.Contains(err.Error(), "subscription_id") {
+		t.Fatalf("error %v, want one naming dlv_bad and subscription_id", err)
+	}
+	got, err := l.List(ctx, "sub_1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].DeliveryID != "dlv_2" || got[1].Attempt != 2 || got[2].Attempt != 1 {
+		t.Fatalf("List = %+v, want dlv_2, dlv_1#2, dlv_1#1 (newest first)", got)
+	}
+	st, err := l.Delivery(ctx, "dlv_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != StatusDelivered || len(st.Attempts) != 2 {
+		t.Fatalf("dlv_1 status %s with %d attempts, want delivered with 2", st.Status, len(st.Attempts))
+	}
+}

@@ -175,6 +175,7 @@ type Sender struct {
 	breakers CircuitBreakers
 	limiters RateLimiters
 	attempts AttemptRecorder
+	attemptW *attemptWriter // writes attempts off the delivery path; set by Run
 	retry    RetryPlanner
 	now      func() time.Time
 	metrics  *metrics
@@ -286,6 +287,9 @@ func (s *Sender) Run(ctx context.Context) error {
 		return errors.New("delivery: Sender.Run called twice")
 	}
 	defer s.ready.Store(false)
+	if s.attempts != nil {
+		s.attemptW = newAttemptWriter(s.attempts, s.log)
+	}
 	var fatal error
 	for fatal == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, s.cfg.CommitInterval)
@@ -339,6 +343,9 @@ func (s *Sender) shutdown() {
 	s.cancelWork()
 	s.lanes.wait()
 	s.bg.Wait()
+	if s.attemptW != nil {
+		s.attemptW.close() // every lane has ended: no more attempts come
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	s.commit(ctx, true)
 	cancel()
@@ -558,9 +565,10 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 	return s.park(ctx, j, res.Reason, delay)
 }
 
-// recordAttempt writes the attempt log; its failure is logged, never fatal (the attempt
-// log is for people; the Kafka records are the truth).
-func (s *Sender) recordAttempt(ctx context.Context, j *job, res Result, at time.Time, final bool) {
+// recordAttempt queues the attempt for the attempt log (see attemptWriter); a failed
+// write is logged, never fatal (the attempt log is for people; the Kafka records are
+// the truth).
+func (s *Sender) recordAttempt(_ context.Context, j *job, res Result, at time.Time, final bool) {
 	if s.attempts == nil {
 		return
 	}
@@ -569,9 +577,7 @@ func (s *Sender) recordAttempt(ctx context.Context, j *job, res Result, at time.
 		EventName: d.EventName, Attempt: d.Attempt, At: at, Status: res.Status, Reason: res.Reason,
 		LatencyMS: res.Latency.Milliseconds(), Response: string(res.Body), Topic: j.rec.Topic,
 		Partition: j.rec.Partition, Offset: j.rec.Offset, Final: final}
-	if err := s.attempts.Record(ctx, a); err != nil {
-		s.log.Warn("attempt log write failed", zap.String("delivery_id", d.ID), zap.Error(err))
-	}
+	s.attemptW.add(a)
 }
 
 // health feeds the failing-since clock and returns it (zero when healthy or unknown).
