@@ -9,7 +9,7 @@ PKGS          := ./...
 INTEGRATION_TIMEOUT ?= 30m
 FUZZTIME      ?= 10s
 
-.PHONY: all build test integration bench bench-smoke lint fmt dev fuzz chaos ci-extra clean
+.PHONY: all build test integration bench bench-smoke lint fmt dev fuzz chaos chaos-short ci-extra clean
 
 all: lint test build
 
@@ -44,8 +44,10 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
+	$(GO) vet -tags chaos $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 	$(GO) run $(STATICCHECK) -tags integration $(PKGS)
+	$(GO) run $(STATICCHECK) -tags chaos $(PKGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
@@ -62,8 +64,16 @@ fuzz:
 	  done; \
 	done
 
-## ci-extra: what CI runs after the integration tier: short benchmark, fuzzing
-ci-extra: bench-smoke
+## chaos: the fault suite (docs/reliability.md): kill -9, broker and Redis restarts, endpoint 503/410, poison input
+chaos: services-up
+	$(GO) test -tags chaos -count=1 -p 1 -timeout 30m -v ./chaos
+
+## chaos-short: CI's fault suite, every scenario shortened (about 4 minutes on 2 cores)
+chaos-short: services-up
+	CHAOS_SHORT=1 $(GO) test -tags chaos -count=1 -p 1 -timeout 12m -v ./chaos
+
+## ci-extra: what CI runs after the integration tier: short benchmark, short fault suite, fuzzing
+ci-extra: bench-smoke chaos-short
 	$(MAKE) fuzz FUZZTIME=8s
 
 clean:
