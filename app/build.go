@@ -61,6 +61,7 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 		}
 	}()
 	reg := ops.Registry()
+	useZapForRedis(log)
 
 	sys.Redis = infra.Redis
 	if sys.Redis == nil {
