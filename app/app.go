@@ -52,7 +52,12 @@ func (f RunFunc) Run(ctx context.Context) error { return f(ctx) }
 func Supervise(ctx context.Context, grace time.Duration, log *zap.Logger, runners ...Runner) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, r := range runners {
-		g.Go(func() error { return r.Run(gctx) })
+		g.Go(func() error {
+			if err := r.Run(gctx); err != nil {
+				return fmt.Errorf("%s: %w", runnerName(r), err)
+			}
+			return nil
+		})
 	}
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
@@ -72,4 +77,12 @@ func Supervise(ctx context.Context, grace time.Duration, log *zap.Logger, runner
 	case <-time.After(grace):
 		return fmt.Errorf("%w (%s)", ErrShutdownDeadline, grace)
 	}
+}
+
+// runnerName names a runner in errors: its type, e.g. "*router.Router".
+func runnerName(r Runner) string {
+	if _, ok := r.(RunFunc); ok {
+		return "runner"
+	}
+	return fmt.Sprintf("%T", r)
 }
