@@ -98,6 +98,13 @@ type Router struct {
 	// MaxRecordBytes bounds one produced delivery record; an event whose rendered body
 	// exceeds it goes to the invalid topic (too_large) rather than a partial fan-out.
 	MaxRecordBytes int `mapstructure:"max_record_bytes" yaml:"max_record_bytes"`
+	// MaxTransactionRecords bounds one transaction; more than one poll joins a
+	// transaction only while records are already buffered (a backlog).
+	MaxTransactionRecords int `mapstructure:"max_transaction_records" yaml:"max_transaction_records"`
+	// MaxTransactionSpan bounds how long a transaction keeps taking buffered records.
+	MaxTransactionSpan time.Duration `mapstructure:"max_transaction_span" yaml:"max_transaction_span"`
+	// Workers route a large poll in parallel (output keeps ingest order); 0: GOMAXPROCS.
+	Workers int `mapstructure:"workers" yaml:"workers"`
 	// RetryBackoff is the first pause after a transaction aborted on a produce error,
 	// doubling up to MaxRetryBackoff while errors persist.
 	RetryBackoff    time.Duration `mapstructure:"retry_backoff" yaml:"retry_backoff"`
@@ -218,6 +225,8 @@ func Default() Config {
 			TransactionTimeout:    60 * time.Second,
 			MaxPollRecords:        1000,
 			MaxRecordBytes:        1_000_000,
+			MaxTransactionRecords: 10000,
+			MaxTransactionSpan:    50 * time.Millisecond,
 			RetryBackoff:          250 * time.Millisecond,
 			MaxRetryBackoff:       30 * time.Second,
 		},

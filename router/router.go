@@ -113,6 +113,9 @@ func ConfigFrom(r config.Router, t config.Topics, k config.Kafka) Config {
 		TransactionTimeout:    r.TransactionTimeout,
 		MaxPollRecords:        r.MaxPollRecords,
 		MaxRecordBytes:        r.MaxRecordBytes,
+		MaxTransactionRecords: r.MaxTransactionRecords,
+		MaxTransactionSpan:    r.MaxTransactionSpan,
+		Workers:               r.Workers,
 		RetryBackoff:          r.RetryBackoff,
 		MaxRetryBackoff:       r.MaxRetryBackoff,
 	}
