@@ -100,7 +100,7 @@ func (r *run) configure() {
 // env is the roles' environment for the receiver on port.
 func (r *run) env(port int) []string {
 	cfg := r.cfg
-	return []string{
+	return append([]string{
 		"EVENTROUTER_KAFKA_BROKERS=" + strings.Join(cfg.Kafka.Brokers, ","),
 		"EVENTROUTER_REDIS_ADDR=" + cfg.Redis.Addr,
 		"EVENTROUTER_REDIS_KEY_PREFIX=" + cfg.Redis.KeyPrefix,
@@ -121,7 +121,7 @@ func (r *run) env(port int) []string {
 		"EVENTROUTER_EGRESS_ALLOW_CIDRS=127.0.0.0/8",
 		"EVENTROUTER_EGRESS_ALLOW_PORTS=" + strconv.Itoa(port),
 		"EVENTROUTER_LOG_LEVEL=warn",
-	}
+	}, r.c.RoleEnv...)
 }
 
 func (r *run) execute(ctx context.Context) (res *Result, err error) {

@@ -66,6 +66,10 @@ type Config struct {
 	SeedWorkers int
 	// Keep leaves topics and Redis keys in place (for debugging).
 	Keep bool
+	// RoleEnv are extra EVENTROUTER_* settings ("KEY=value") given to the role
+	// processes after the run's own, so they override them: for tuning experiments,
+	// e.g. "EVENTROUTER_ROUTER_MAX_TRANSACTION_SPAN=10ms".
+	RoleEnv []string
 }
 
 // Defaults fills zero fields of c.
@@ -140,6 +144,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 || c.MaxInFlight > 1000 {
 		bad("max-in-flight", "%d is outside 1..1000", c.MaxInFlight)
+	}
+	for _, kv := range c.RoleEnv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || !strings.HasPrefix(k, "EVENTROUTER_") {
+			bad("role-env", "%q is not EVENTROUTER_KEY=value", kv)
+		}
 	}
 	if c.Hanging && c.Subscriptions < 2 {
 		bad("subscriptions", "the hanging scenario needs at least 2 subscriptions")
