@@ -16,6 +16,12 @@ import (
 // batchOverhead is room for a record batch's own header beyond its largest record.
 const batchOverhead = 4 << 10
 
+// Ingest fetch shaping (see clientOptions).
+const (
+	ingestFetchMinBytes = 1 << 20
+	ingestFetchMaxWait  = 10 * time.Millisecond
+)
+
 // Retry pacing of the router's client (see clientOptions).
 const (
 	firstRetryBackoff = 10 * time.Millisecond
@@ -56,6 +62,15 @@ func retryBackoff(tries int) time.Duration {
 //   - ConsumeResetOffset(AtStart): a new group, or an offset lost to retention, starts
 //     from the oldest retained event; re-delivery is better than silent loss.
 //   - ProducerBatchMaxBytes: fits Config.MaxRecordBytes (franz-go's default is 1 MB).
+//   - FetchMinBytes(1 MiB) + FetchMaxWait(10 ms): an ingest fetch returns after 10 ms
+//     (or at once with 1 MiB), not at the first byte. franz-go keeps one fetch per
+//     broker and fetches again only once the last response was polled, so with
+//     first-byte fetches a fetch issued at the start of a transaction returns with the
+//     first few events and everything arriving during the rest of the transaction
+//     waits a second transaction cycle. Measured (bench --scenario latency, 2 000
+//     events/s, A/B back to back): p50 30 → 11 ms, p99 76 → 28 ms. Cost: at most 10 ms
+//     more for an event on an idle pipeline, and up to 100 empty fetches/s per idle
+//     router.
 //   - RetryBackoffFn(retryBackoff) and ConcurrentTransactionsBackoff(5 ms): a refused
 //     produce or transactional request is retried after 10 ms (doubling to 1 s), not
 //     franz-go's 250 ms (20 ms for CONCURRENT_TRANSACTIONS): under transaction.version
@@ -78,6 +93,8 @@ func (r *Router) clientOptions(shared []kgo.Opt, reg prometheus.Registerer) []kg
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.ProducerBatchMaxBytes(int32(cfg.MaxRecordBytes+batchOverhead)),
+		kgo.FetchMinBytes(ingestFetchMinBytes),
+		kgo.FetchMaxWait(ingestFetchMaxWait),
 		kgo.RetryBackoffFn(retryBackoff),
 		kgo.ConcurrentTransactionsBackoff(txnConflictBackoff),
 		kgo.WithHooks(kprom.NewMetrics(namespace, kprom.Registerer(reg))),
@@ -97,6 +114,8 @@ func (r *Router) clientOptions(shared []kgo.Opt, reg prometheus.Registerer) []kg
 		zap.String("reset_offset", "start"),
 		zap.Int("max_poll_records", cfg.MaxPollRecords),
 		zap.Int("producer_batch_max_bytes", cfg.MaxRecordBytes+batchOverhead),
+		zap.Int("fetch_min_bytes", ingestFetchMinBytes),
+		zap.Duration("fetch_max_wait", ingestFetchMaxWait),
 		zap.Duration("retry_backoff_first", firstRetryBackoff),
 		zap.Duration("retry_backoff_max", maxRetryBackoff),
 		zap.Duration("concurrent_transactions_backoff", txnConflictBackoff),
