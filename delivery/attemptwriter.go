@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,7 +17,7 @@ type attemptBatchRecorder interface {
 var _ attemptBatchRecorder = (*AttemptLog)(nil)
 
 // Attempt writer tuning: the queue is deep enough to absorb a burst of every in-flight
-// request finishing at once; a batch is what one pipeline carries.
+// request finishing at once several times over; a batch is what one pipeline carries.
 const (
 	attemptQueue        = 4096
 	attemptBatchMax     = 256
@@ -30,23 +31,38 @@ const (
 // The attempt log is for people (the API's attempt history); Kafka offsets and records
 // are the truth, so writing it after the offset may be committed weakens no delivery
 // guarantee. Entries are written in the order they were added (one writer, FIFO), so a
-// delivery's attempts stay in order. add blocks while the queue is full: backpressure,
-// never a silent drop. A failed write is logged with how many entries it lost.
+// delivery's attempts stay in order. While Redis is slow or down the queue fills; add
+// then drops the entry rather than holding up deliveries for an informational log —
+// counted (eventrouter_sender_attempt_log_dropped_total) and logged, as a failed write
+// always was. A failed write is logged with how many entries it lost.
 type attemptWriter struct {
-	rec  AttemptRecorder
-	log  *zap.Logger
-	ch   chan Attempt
-	done chan struct{}
+	rec     AttemptRecorder
+	log     *zap.Logger
+	ch      chan Attempt
+	done    chan struct{}
+	dropped func() // counts one dropped entry
+	drops   atomic.Int64
 }
 
-func newAttemptWriter(rec AttemptRecorder, log *zap.Logger) *attemptWriter {
-	w := &attemptWriter{rec: rec, log: log, ch: make(chan Attempt, attemptQueue), done: make(chan struct{})}
+func newAttemptWriter(rec AttemptRecorder, dropped func(), log *zap.Logger) *attemptWriter {
+	w := &attemptWriter{rec: rec, log: log, ch: make(chan Attempt, attemptQueue), done: make(chan struct{}), dropped: dropped}
 	go w.run()
 	return w
 }
 
-// add queues a; it must not be called after close.
-func (w *attemptWriter) add(a Attempt) { w.ch <- a }
+// add queues a without blocking, or drops it when the queue is full. It must not be
+// called after close.
+func (w *attemptWriter) add(a Attempt) {
+	select {
+	case w.ch <- a:
+	default:
+		w.dropped()
+		if n := w.drops.Add(1); n&(n-1) == 0 { // 1st, 2nd, 4th, 8th, ... drop: bounded logging
+			w.log.Warn("attempt log queue full (Redis slow or down?): dropping attempt log entries",
+				zap.Int64("dropped_total", n), zap.String("delivery_id", a.DeliveryID))
+		}
+	}
+}
 
 // close writes what is queued and stops the writer.
 func (w *attemptWriter) close() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,7 +57,8 @@ func TestAttemptWriterKeepsOrderAndFlushesOnClose(t *testing.T) {
 		}
 	}{{"one by one", &fakeRecorder{}}, {"batched", &batchRecorder{}}} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newAttemptWriter(tc.rec, zap.NewNop())
+			w := newAttemptWriter(tc.rec, func() { t.Error("an entry was dropped with room in the queue") }, zap.NewNop())
+			// n is well below attemptQueue: nothing may be dropped.
 			for i := range n {
 				w.add(Attempt{DeliveryID: fmt.Sprintf("d%05d", i), SubscriptionID: "s"})
 			}
@@ -85,4 +87,46 @@ func (f *fakeRecorder) ids() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.got...)
+}
+
+// blockingRecorder holds every write until released.
+type blockingRecorder struct {
+	fakeRecorder
+	release chan struct{}
+}
+
+func (b *blockingRecorder) Record(ctx context.Context, a Attempt) error {
+	<-b.release
+	return b.fakeRecorder.Record(ctx, a)
+}
+
+// TestAttemptWriterDropsWhenFullNeverBlocks: with the attempt log stuck (Redis hanging),
+// add never blocks a delivery; what does not fit is dropped and counted, and what was
+// queued is still written once the log recovers.
+func TestAttemptWriterDropsWhenFullNeverBlocks(t *testing.T) {
+	rec := &blockingRecorder{release: make(chan struct{})}
+	var dropped atomic.Int64
+	w := newAttemptWriter(rec, func() { dropped.Add(1) }, zap.NewNop())
+	const extra = 100
+	const total = attemptQueue + attemptBatchMax + extra
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range total { // the writer holds up to a batch, the queue the rest
+			w.add(Attempt{DeliveryID: fmt.Sprintf("d%05d", i), SubscriptionID: "s"})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("add blocked while the attempt log was stuck")
+	}
+	if d := dropped.Load(); d < extra {
+		t.Fatalf("%d dropped, want at least %d (more than queue plus one batch were added)", d, extra)
+	}
+	close(rec.release)
+	w.close()
+	if got, want := len(rec.ids()), total-int(dropped.Load()); got != want {
+		t.Fatalf("%d written after recovery, want every entry not counted as dropped (%d)", got, want)
+	}
 }

@@ -35,6 +35,8 @@ type metrics struct {
 	produceErrs  prometheus.Counter
 	commitErrs   prometheus.Counter
 
+	attemptLogDropped prometheus.Counter
+
 	mu      sync.Mutex
 	open    map[string]bool
 	nOpen   atomic.Int32 // len(open), readable without mu
@@ -92,12 +94,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Failed produces to a retry tier or the DLQ (each is retried; the source record stays uncommitted)."}),
 		commitErrs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "commit_errors_total",
 			Help: "Failed offset commits (retried at the next commit tick)."}),
+		attemptLogDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "attempt_log_dropped_total",
+			Help: "Attempt log entries dropped because the writer's queue was full (Redis slow or down); deliveries are not affected."}),
 		open:    map[string]bool{},
 		lagByTP: map[topicPartition]int64{},
 	}
 	for _, c := range []prometheus.Collector{m.attempts, m.attemptSecs, m.endToEnd, m.inFlight, m.queued,
 		m.lanes, m.breakersOpen, m.breakerOpen, m.tierLag, m.retried, m.dlq, m.disabled, m.skipped,
-		m.invalid, m.produceErrs, m.commitErrs} {
+		m.invalid, m.produceErrs, m.commitErrs, m.attemptLogDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -288,7 +288,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 	defer s.ready.Store(false)
 	if s.attempts != nil {
-		s.attemptW = newAttemptWriter(s.attempts, s.log)
+		s.attemptW = newAttemptWriter(s.attempts, s.metrics.attemptLogDropped.Inc, s.log)
 	}
 	var fatal error
 	for fatal == nil {
