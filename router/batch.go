@@ -18,6 +18,12 @@ const (
 	outcomeProduceError         // aborted after a produce error; rewound, retry after a pause
 )
 
+// backlogRecords buffered records mean a backlog: only then does a transaction take more
+// than one poll. At a steady rate the buffer holds a few records and each poll commits at
+// once, which keeps end-to-end latency low; extending a transaction there would hold
+// every record for up to MaxTransactionSpan.
+const backlogRecords = 256
+
 // process runs one transaction: Begin, route the polled records, keep polling and
 // routing while more records are already buffered (up to MaxTransactionRecords and
 // MaxTransactionSpan, so a backlog is drained in fewer, larger transactions while a
@@ -39,7 +45,7 @@ func (r *Router) process(ctx context.Context, sess *kgo.GroupTransactSession, fe
 	b.emit = b.produce
 	n := b.routeFetches(fetches)
 	for n < r.cfg.MaxTransactionRecords && time.Since(start) < r.cfg.MaxTransactionSpan &&
-		ctx.Err() == nil && sess.Client().BufferedFetchRecords() > 0 {
+		ctx.Err() == nil && sess.Client().BufferedFetchRecords() >= backlogRecords {
 		// Buffered records make the poll return at once; the short timeout only
 		// guards against their being dropped meanwhile (a revoked partition).
 		pctx, pcancel := context.WithTimeout(ctx, time.Millisecond)
