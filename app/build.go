@@ -186,6 +186,7 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 		Breakers:      delivery.NewBreakers(cfg.Delivery.BreakerThreshold, cfg.Delivery.BreakerCooldown, time.Now),
 		Limiters:      delivery.NewLimiters(),
 		AttemptLog:    sys.AttemptLog,
+		Handoff:       delivery.NewRedisHandoff(sys.Redis, cfg.Redis.KeyPrefix),
 		Retry: delivery.RetryPolicy{
 			Schedule: cfg.Delivery.RetrySchedule, Jitter: cfg.Delivery.Jitter, RetryAfterMax: cfg.Delivery.RetryAfterMax,
 		},

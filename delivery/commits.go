@@ -84,6 +84,18 @@ func (t *offsetTracker) committable() (kgo.EpochOffset, bool) {
 // pending is the number of tracked records not yet finished.
 func (t *offsetTracker) pending() int { return t.open }
 
+// finishedAhead lists the finished offsets beyond the commit point: work a next owner
+// would otherwise repeat.
+func (t *offsetTracker) finishedAhead() []int64 {
+	var out []int64
+	for _, e := range t.entries {
+		if e.finished {
+			out = append(out, e.offset)
+		}
+	}
+	return out
+}
+
 // partition is the sender's state for one owned partition: its offset tracker and the
 // number of records whose work has started but not ended. It is idle when every
 // tracked record is finished and nothing is started. It lives from assignment to
@@ -98,6 +110,9 @@ type partition struct {
 	closed    bool // revoked or lost: nothing more is tracked, finished or committed
 	idle      chan struct{}
 	committed int64 // last offset committed for it; -1: none
+	// doneAhead holds offsets a previous owner finished beyond its commit (Handoff):
+	// they are marked finished on arrival instead of being sent again.
+	doneAhead map[int64]struct{}
 }
 
 func newPartition(tp topicPartition) *partition {
@@ -110,6 +125,41 @@ func (p *partition) track(r *kgo.Record) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return !p.closed && p.tracker.add(r.Offset, r.LeaderEpoch)
+}
+
+// handedOff reports whether the previous owner finished offset already (see Handoff).
+func (p *partition) handedOff(offset int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.doneAhead[offset]; ok {
+		delete(p.doneAhead, offset)
+		return true
+	}
+	return false
+}
+
+// finishedAhead lists the offsets finished beyond the commit point (for Handoff).
+func (p *partition) finishedAhead() []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tracker.finishedAhead()
+}
+
+// waitStarted waits until no work of this partition is running, or the timeout passes.
+func (p *partition) waitStarted(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		p.mu.Lock()
+		n := p.started
+		p.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // begin notes that work on a tracked record started; it returns false if the partition
@@ -225,7 +275,9 @@ func (s *Sender) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 		for _, p := range ps {
 			tp := topicPartition{topic, p}
 			if s.parts[tp] == nil {
-				s.parts[tp] = newPartition(tp)
+				part := newPartition(tp)
+				part.doneAhead = s.loadHandoff(tp)
+				s.parts[tp] = part
 			}
 		}
 	}
@@ -242,11 +294,12 @@ func (s *Sender) lost(ctx context.Context, _ *kgo.Client, lost map[string][]int3
 	s.release(ctx, lost, false)
 }
 
-// release hands partitions back. On revocation their fetched work (queued and started)
-// gets DrainTimeout to finish; whatever is still queued then is abandoned (never sent;
-// the next owner sends it) and whatever is still running is left to end on its own,
-// ignored. Then the finished prefix is committed and the partitions are closed so late
-// completions cannot touch them. On loss nothing is waited for or committed.
+// release hands partitions back. On revocation their queued work is abandoned at once
+// (never sent; the next owner sends it), work already running gets DrainTimeout to end,
+// the finished prefix is committed, and the finished offsets beyond it are saved as a
+// Handoff so the next owner skips them rather than sending them again. The partitions are
+// then closed so late completions cannot touch them. On loss nothing is waited for,
+// committed or handed off.
 func (s *Sender) release(ctx context.Context, tps map[string][]int32, commit bool) {
 	gone := map[*partition]bool{}
 	s.partsMu.Lock()
@@ -266,19 +319,24 @@ func (s *Sender) release(ctx context.Context, tps map[string][]int32, commit boo
 	if len(gone) == 0 {
 		return
 	}
-	deadline := time.Now().Add(s.cfg.DrainTimeout)
 	list := make([]*partition, 0, len(gone))
-	stuck := 0
 	for p := range gone {
 		list = append(list, p)
-		if !commit || !p.drain(time.Until(deadline)) { // lost: the group moved on, do not wait
-			stuck++
-		}
 	}
+	// Queued work is abandoned at once (the next owner sends it); running work gets
+	// DrainTimeout to end, so the rebalance is not held up by a backlog.
 	abandoned := s.lanes.abandon(func(p *partition) bool { return gone[p] })
+	stuck := 0
 	if commit {
+		deadline := time.Now().Add(s.cfg.DrainTimeout)
+		for _, p := range list {
+			if !p.waitStarted(time.Until(deadline)) {
+				stuck++
+			}
+		}
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		s.commit(cctx, true, list...)
+		s.saveHandoffs(cctx, list)
 		cancel()
 	}
 	for _, p := range list {
@@ -286,4 +344,43 @@ func (s *Sender) release(ctx context.Context, tps map[string][]int32, commit boo
 	}
 	s.log.Info("partitions released", zap.Any("partitions", tps), zap.Bool("committed", commit),
 		zap.Int("abandoned_queued", len(abandoned)), zap.Int("partitions_still_busy", stuck))
+}
+
+// loadHandoff returns the offsets a previous owner finished beyond its commit, if any.
+// Failure only costs duplicates (same webhook-id), so it is logged, not fatal.
+func (s *Sender) loadHandoff(tp topicPartition) map[int64]struct{} {
+	if s.handoff == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	offs, err := s.handoff.Load(ctx, s.cfg.Delivery.Group, tp.topic, tp.partition)
+	if err != nil {
+		s.log.Warn("rebalance hand-off not loaded: finished deliveries may be sent again",
+			zap.String("topic", tp.topic), zap.Int32("partition", tp.partition), zap.Error(err))
+		return nil
+	}
+	if len(offs) == 0 {
+		return nil
+	}
+	m := make(map[int64]struct{}, len(offs))
+	for _, o := range offs {
+		m[o] = struct{}{}
+	}
+	s.log.Info("rebalance hand-off loaded", zap.String("topic", tp.topic), zap.Int32("partition", tp.partition), zap.Int("finished_ahead", len(offs)))
+	return m
+}
+
+// saveHandoffs records each released partition's finished work beyond its commit point.
+func (s *Sender) saveHandoffs(ctx context.Context, parts []*partition) {
+	if s.handoff == nil {
+		return
+	}
+	for _, p := range parts {
+		offs := p.finishedAhead()
+		if err := s.handoff.Save(ctx, s.cfg.Delivery.Group, p.tp.topic, p.tp.partition, offs); err != nil {
+			s.log.Warn("rebalance hand-off not saved: the next owner may send finished deliveries again",
+				zap.String("topic", p.tp.topic), zap.Int32("partition", p.tp.partition), zap.Int("finished_ahead", len(offs)), zap.Error(err))
+		}
+	}
 }

@@ -157,9 +157,12 @@ type Deps struct {
 	Breakers      CircuitBreakers
 	Limiters      RateLimiters
 	AttemptLog    AttemptRecorder
-	Retry         RetryPlanner
-	Registerer    prometheus.Registerer
-	Now           func() time.Time
+	// Handoff (may be nil) carries finished work across graceful rebalances, so a planned
+	// hand-over does not resend it.
+	Handoff    Handoff
+	Retry      RetryPlanner
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Sender is the sender consumer group member: it consumes webhooks.deliveries and every
@@ -176,6 +179,7 @@ type Sender struct {
 	limiters RateLimiters
 	attempts AttemptRecorder
 	attemptW *attemptWriter // writes attempts off the delivery path; set by Run
+	handoff  Handoff
 	retry    RetryPlanner
 	now      func() time.Time
 	metrics  *metrics
@@ -233,7 +237,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 	}
 	s := &Sender{
 		cfg: cfg, log: log, subs: deps.Subscriptions, disabler: deps.Disabler, client: deps.Client,
-		breakers: deps.Breakers, limiters: deps.Limiters, attempts: deps.AttemptLog, retry: deps.Retry,
+		breakers: deps.Breakers, limiters: deps.Limiters, attempts: deps.AttemptLog, handoff: deps.Handoff, retry: deps.Retry,
 		now: deps.Now, metrics: m, tiers: newTiers(cfg.Topics.RetryPrefix, cfg.Delivery.RetrySchedule),
 		slots: make(chan struct{}, cfg.Delivery.MaxInFlight), parts: map[topicPartition]*partition{},
 		disabledAt: map[string]time.Time{}, clean: map[string]bool{},
@@ -348,6 +352,7 @@ func (s *Sender) shutdown() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	s.commit(ctx, true)
+	s.saveHandoffs(ctx, parts)
 	cancel()
 	s.partsMu.Lock()
 	for tp, p := range s.parts {
@@ -400,6 +405,10 @@ func (s *Sender) dispatch(p kgo.FetchTopicPartition) {
 			}
 		}
 		if !part.track(rec) {
+			continue
+		}
+		if part.handedOff(rec.Offset) {
+			part.finishUnstarted(rec.Offset)
 			continue
 		}
 		j := &job{rec: rec, d: d, part: part}
