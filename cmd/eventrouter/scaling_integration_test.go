@@ -187,7 +187,8 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 	s1 := rate("1 sender: deliveries", delivered, 5*time.Second)
 	senders = append(senders, startRole(t, bin, env, "sender"), startRole(t, bin, env, "sender"))
 	waitMembers(t, adm, senderGroup, 3)
-	s3 := rate("3 senders: deliveries", delivered, 4*time.Second)
+	time.Sleep(2 * time.Second) // the cooperative hand-over finishes after the group is stable
+	s3 := rate("3 senders: deliveries", delivered, 5*time.Second)
 
 	var missing []string
 	waitUntil(t, "every delivery", 2*time.Minute, func() bool {
