@@ -166,6 +166,7 @@ func displayAddr(listen string) string {
 	return listen
 }
 
+// serveRunner serves srv on ln until ctx ends, then shuts it down within five seconds.
 func serveRunner(srv *http.Server, ln net.Listener) Runner {
 	return RunFunc(func(ctx context.Context) error {
 		errc := make(chan error, 1)
