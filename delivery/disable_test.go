@@ -259,10 +259,6 @@ func TestSenderDisableAfterZeroNeverDisables(t *testing.T) {
 		{"control: 1h", time.Hour, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.disableAfter == 0 {
-				t.Skip("known bug: Config.setDefaults (delivery/sender.go) turns disable_after 0 into 5 days, " +
-					"so 0 does not mean never as documented; remove this skip once fixed")
-			}
 			h := newHarness(t, 1) // 50 ms, 100 ms: three attempts
 			h.cfg.Delivery.DisableAfter = tc.disableAfter
 			var mu sync.Mutex

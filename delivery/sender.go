@@ -136,9 +136,7 @@ func (c *Config) setDefaults() {
 	if c.Delivery.DefaultMaxInFlight <= 0 {
 		c.Delivery.DefaultMaxInFlight = 16
 	}
-	if c.Delivery.DisableAfter <= 0 {
-		c.Delivery.DisableAfter = 5 * 24 * time.Hour
-	}
+	// DisableAfter 0 means never (config.Delivery documents it); no default here.
 	if c.Delivery.BreakerCooldown <= 0 {
 		c.Delivery.BreakerCooldown = 30 * time.Second
 	}
@@ -555,7 +553,8 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 		s.disable(ctx, sub.ID, "endpoint_gone", "endpoint_gone")
 		return s.toDLQ(ctx, j, ReasonGone)
 	}
-	if since := s.health(ctx, sub.ID, false, now); !since.IsZero() && now.Sub(since) >= s.cfg.Delivery.DisableAfter {
+	since := s.health(ctx, sub.ID, false, now)
+	if limit := s.cfg.Delivery.DisableAfter; limit > 0 && !since.IsZero() && now.Sub(since) >= limit {
 		if s.disable(ctx, sub.ID, "failing_since:"+since.UTC().Format(time.RFC3339), "failing") {
 			s.recordAttempt(ctx, j, res, now, true)
 			return s.toDLQ(ctx, j, ReasonDisabled)
