@@ -260,13 +260,6 @@ func (p *partition) close() {
 	p.closed = true
 }
 
-// pendingCount is the number of tracked, unfinished records.
-func (p *partition) pendingCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.tracker.pending()
-}
-
 // assigned starts tracking newly assigned partitions (before their fetches begin).
 func (s *Sender) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	s.partsMu.Lock()

@@ -217,11 +217,10 @@ func (p *pipeline) send(ctx context.Context, recs []*kgo.Record) error {
 
 // collector reads the deliveries topic read_committed and counts each delivery id.
 type collector struct {
-	mu    sync.Mutex
-	seen  map[string]int
-	extra int // records whose delivery id was not expected
-	want  map[string]bool
-	cl    *kgo.Client
+	mu   sync.Mutex
+	seen map[string]int
+	want map[string]bool
+	cl   *kgo.Client
 }
 
 func (p *pipeline) collect(ctx context.Context) *collector {
