@@ -303,9 +303,8 @@ func (s *Sender) release(ctx context.Context, tps map[string][]int32, commit boo
 				gone[part] = true
 				delete(s.parts, tp)
 			}
-			if _, isTier := s.tiers.delayOf(topic); isTier {
-				s.metrics.lag(tp, 0)
-			}
+			_, isTier := s.tiers.delayOf(topic)
+			s.metrics.lag(tp, 0, isTier)
 		}
 	}
 	s.partsMu.Unlock()

@@ -27,6 +27,7 @@ type metrics struct {
 	breakersOpen prometheus.Gauge
 	breakerOpen  *prometheus.GaugeVec   // subscription_id, present only while open
 	tierLag      *prometheus.GaugeVec   // tier
+	backlog      prometheus.Gauge       // deliveries topic, this process's partitions
 	retried      *prometheus.CounterVec // tier, reason
 	dlq          *prometheus.CounterVec // reason
 	disabled     *prometheus.CounterVec // reason
@@ -80,6 +81,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "1 while the subscription's circuit is open; absent when closed."}, []string{"subscription_id"}),
 		tierLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "retry_tier_lag_records",
 			Help: "Records waiting in a retry tier on this process's partitions (high watermark minus position, at last fetch)."}, []string{"tier"}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "deliveries_lag_records",
+			Help: "Records of the deliveries topic not yet fetched on this process's partitions (high watermark minus position, at last fetch)."}),
 		retried: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retry_parked_total",
 			Help: "Deliveries handed to a retry tier (produce acknowledged), by tier and reason."}, []string{"tier", "reason"}),
 		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dlq_total",
@@ -100,7 +103,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		lagByTP: map[topicPartition]int64{},
 	}
 	for _, c := range []prometheus.Collector{m.attempts, m.attemptSecs, m.endToEnd, m.inFlight, m.queued,
-		m.lanes, m.breakersOpen, m.breakerOpen, m.tierLag, m.retried, m.dlq, m.disabled, m.skipped,
+		m.lanes, m.breakersOpen, m.breakerOpen, m.tierLag, m.backlog, m.retried, m.dlq, m.disabled, m.skipped,
 		m.invalid, m.produceErrs, m.commitErrs, m.attemptLogDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -168,8 +171,9 @@ func (m *metrics) breaker(subID string, state BreakerState) {
 	m.breakersOpen.Set(float64(len(m.open)))
 }
 
-// lag records a tier partition's backlog at its last fetch (or 0 when revoked).
-func (m *metrics) lag(tp topicPartition, n int64) {
+// lag records a partition's backlog at its last fetch (or 0 when revoked): a retry tier's
+// under its tier label, the deliveries topic's in deliveries_lag_records.
+func (m *metrics) lag(tp topicPartition, n int64, tier bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if n <= 0 {
@@ -183,5 +187,9 @@ func (m *metrics) lag(tp topicPartition, n int64) {
 			sum += v
 		}
 	}
-	m.tierLag.WithLabelValues(tp.topic).Set(float64(sum))
+	if tier {
+		m.tierLag.WithLabelValues(tp.topic).Set(float64(sum))
+		return
+	}
+	m.backlog.Set(float64(sum))
 }

@@ -415,9 +415,7 @@ func (s *Sender) dispatch(p kgo.FetchTopicPartition) {
 			go s.backpressure(j)
 		}
 	}
-	if isTier {
-		s.metrics.lag(tp, p.HighWatermark-next)
-	}
+	s.metrics.lag(tp, p.HighWatermark-next, isTier)
 }
 
 // commit commits every owned partition's finished prefix, at most once per
