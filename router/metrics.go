@@ -14,8 +14,9 @@ const namespace = "eventrouter_router"
 
 // Reasons a transaction was aborted, the label of transactions_aborted_total.
 const (
-	abortRebalance    = "rebalance"     // End found the group rebalanced: the session rewound
-	abortProduceError = "produce_error" // a record could not be produced: aborted, retried
+	abortRebalance    = "rebalance"      // End found the group rebalanced: the session rewound
+	abortProduceError = "produce_error"  // a record could not be produced: aborted, retried
+	abortSession      = "session_failed" // Begin/End failed (e.g. broker unreachable): a new session resumes
 )
 
 // metrics is the router's Prometheus instrumentation. Counters of outcomes (consumed,
@@ -94,6 +95,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.aborted.WithLabelValues(abortRebalance)
 	m.aborted.WithLabelValues(abortProduceError)
+	m.aborted.WithLabelValues(abortSession)
 	return m, nil
 }
 

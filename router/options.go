@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -97,7 +98,6 @@ func (r *Router) clientOptions(shared []kgo.Opt, reg prometheus.Registerer) []kg
 		kgo.FetchMaxWait(ingestFetchMaxWait),
 		kgo.RetryBackoffFn(retryBackoff),
 		kgo.ConcurrentTransactionsBackoff(txnConflictBackoff),
-		kgo.WithHooks(kprom.NewMetrics(namespace, kprom.Registerer(reg))),
 		kgo.OnPartitionsAssigned(r.onAssigned),
 		kgo.OnPartitionsRevoked(r.onRevoked),
 		kgo.OnPartitionsLost(r.onLost),
@@ -149,4 +149,33 @@ func sortedParts(m map[string][]int32) map[string][]int32 {
 		out[t] = slices.Sorted(slices.Values(m[t]))
 	}
 	return out
+}
+
+// sessionHooks returns fresh kprom hooks for one transactional session. kprom keeps
+// per-client state, so every session gets its own; re-registering replaces the previous
+// session's collectors (their counters restart, which Prometheus rate() handles).
+func sessionHooks(reg prometheus.Registerer) kgo.Opt {
+	return kgo.WithHooks(kprom.NewMetrics(namespace, kprom.Registerer(replacingRegisterer{reg})))
+}
+
+// replacingRegisterer registers a collector, replacing an identical one registered
+// before (a replaced session's).
+type replacingRegisterer struct{ prometheus.Registerer }
+
+func (r replacingRegisterer) Register(c prometheus.Collector) error {
+	err := r.Registerer.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		r.Registerer.Unregister(are.ExistingCollector)
+		return r.Registerer.Register(c)
+	}
+	return err
+}
+
+func (r replacingRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -199,6 +200,8 @@ type Router struct {
 	log     *zap.Logger
 	ready   atomic.Bool
 	ran     atomic.Bool
+	// reg receives each session's client metrics (kprom).
+	reg prometheus.Registerer
 	// optionFields describe the role-specific client options, logged by Run.
 	optionFields []zap.Field
 }
@@ -224,6 +227,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Router, error) {
 	r := &Router{cfg: cfg, matcher: deps.Matcher, parser: deps.Parser, metrics: m, log: log}
 	r.txnID = transactionalID(cfg)
 	r.opts = r.clientOptions(deps.KafkaOpts, reg)
+	r.reg = reg
 	return r, nil
 }
 
@@ -249,10 +253,13 @@ func (r *Router) TransactionalID() string { return r.txnID }
 func (r *Router) Ready() bool { return r.ready.Load() }
 
 // Run consumes until ctx is canceled, then finishes (commits) the batch in hand, leaves
-// the group and returns nil. It returns an error when the Kafka client cannot be built
-// or the transaction state becomes unrecoverable (a fenced or failed producer); the
-// process should then exit, and its successor resumes from the committed offsets.
-// Run may be called once.
+// the group and returns nil. When the transactional session fails — franz-go reports a
+// failed Begin or End as unrecoverable for that client, e.g. after the broker was
+// unreachable for longer than the client's retries — Run closes it and starts a new
+// session with the same transactional id after a backoff: the broker aborts the old
+// session's open transaction, and the new one resumes from the committed offsets, so a
+// broker outage is ridden out without loss or duplicates. Run returns an error only
+// when the Kafka client cannot be built (configuration). Run may be called once.
 func (r *Router) Run(ctx context.Context) error {
 	if !r.ran.CompareAndSwap(false, true) {
 		return errors.New("router: Run called twice")
@@ -260,13 +267,47 @@ func (r *Router) Run(ctx context.Context) error {
 	if err := r.waitMatcher(ctx); err != nil {
 		return nil // canceled before starting
 	}
-	sess, err := kgo.NewGroupTransactSession(r.opts...)
+	backoff := max(r.cfg.RetryBackoff, 500*time.Millisecond)
+	for {
+		progressed, err := r.runSession(ctx)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		var fatal *clientError
+		if errors.As(err, &fatal) {
+			return err
+		}
+		if progressed {
+			backoff = max(r.cfg.RetryBackoff, 500*time.Millisecond)
+		}
+		r.metrics.abortedTxn(abortSession)
+		r.log.Error("transactional session failed; starting a new one from the committed offsets",
+			zap.Error(err), zap.Duration("backoff", backoff))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, max(r.cfg.MaxRetryBackoff, time.Second))
+	}
+}
+
+// clientError: the Kafka client could not be built; retrying cannot help.
+type clientError struct{ err error }
+
+func (e *clientError) Error() string { return "router: kafka client: " + e.err.Error() }
+func (e *clientError) Unwrap() error { return e.err }
+
+// runSession runs one transactional session until ctx ends (nil) or the session fails.
+// progressed reports whether any transaction committed in it.
+func (r *Router) runSession(ctx context.Context) (progressed bool, err error) {
+	sess, err := kgo.NewGroupTransactSession(append(slices.Clone(r.opts), sessionHooks(r.reg))...)
 	if err != nil {
-		return fmt.Errorf("router: kafka client: %w", err)
+		return false, &clientError{err}
 	}
 	defer func() {
 		r.ready.Store(false)
-		sess.Close() // leaves the group; no transaction is open here
+		sess.Close() // leaves the group
 	}()
 	r.log.Info("router started", append(r.optionFields,
 		zap.String("deliveries_topic", r.cfg.DeliveriesTopic),
@@ -276,7 +317,7 @@ func (r *Router) Run(ctx context.Context) error {
 	for {
 		fetches := sess.PollRecords(ctx, r.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
-			return nil
+			return progressed, nil
 		}
 		r.fetchErrors(fetches)
 		if fetches.NumRecords() == 0 {
@@ -284,15 +325,16 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 		out, err := r.process(ctx, sess, fetches)
 		if err != nil {
-			return err
+			return progressed, err
 		}
 		if out != outcomeProduceError {
+			progressed = true
 			backoff = r.cfg.RetryBackoff
 			continue
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return progressed, nil
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, r.cfg.MaxRetryBackoff)
