@@ -271,3 +271,51 @@ func value(m prometheus.Metric) float64 {
 	}
 	return d.GetGauge().GetValue()
 }
+
+// routeAndCount produces 50 claim events of acc_1 (matched by sub_a and sub_b in the
+// tests that use it), starts a router in group, reads the deliveries topic past a
+// sentinel event, and counts the (event, subscription) pairs that are missing,
+// duplicated and distinct.
+func routeAndCount(t *testing.T, e *env, group string, m Matcher) (r *running, missing, dup, distinct int) {
+	t.Helper()
+	var recs []*kgo.Record
+	want := map[string]bool{}
+	for i := range 50 {
+		rec, ev := eventRecord("claim.created", "acc_1", fmt.Sprintf("clm_%d", i), i)
+		recs = append(recs, rec)
+		want[ev.ID] = true
+	}
+	e.produce(t, recs...)
+	r = e.start(t, e.config(group), m, newParser(t, 0))
+
+	sentinel, sentinelEv := eventRecord("contact.created", "acc_1", "con_end", 1000)
+	rd := e.reader(t, tDeliveries)
+	out := rd.n(t, 100)
+	e.produce(t, sentinel)
+	out = append(out, rd.until(t, "the sentinel's deliveries", func(rs []*kgo.Record) bool {
+		n := 0
+		for _, r := range rs {
+			if header(r, events.HeaderEventID) == sentinelEv.ID {
+				n++
+			}
+		}
+		return n == 2
+	})...)
+	seen := map[string]int{}
+	for _, rec := range out {
+		if id := header(rec, events.HeaderEventID); id != sentinelEv.ID {
+			seen[id+"/"+string(rec.Key)]++
+		}
+	}
+	for id := range want {
+		for _, s := range []string{"sub_a", "sub_b"} {
+			switch n := seen[id+"/"+s]; {
+			case n == 0:
+				missing++
+			case n > 1:
+				dup++
+			}
+		}
+	}
+	return r, missing, dup, len(seen)
+}

@@ -256,48 +256,9 @@ func TestProduceFailureAbortsAndRetriesWithoutLossOrDuplicates(t *testing.T) {
 	// The broker rejects the first two produce requests to the deliveries topic with a
 	// non-retryable error.
 	e.c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: tDeliveries, Err: kerr.InvalidRecord, Count: 2})
-	var recs []*kgo.Record
-	want := map[string]bool{}
-	for i := range 50 {
-		rec, ev := eventRecord("claim.created", "acc_1", fmt.Sprintf("clm_%d", i), i)
-		recs = append(recs, rec)
-		want[ev.ID] = true
-	}
-	e.produce(t, recs...)
-	r := e.start(t, e.config("g-abort"), m, newParser(t, 0))
-
-	sentinel, sentinelEv := eventRecord("contact.created", "acc_1", "con_end", 1000)
-	rd := e.reader(t, tDeliveries)
-	out := rd.n(t, 100)
-	e.produce(t, sentinel)
-	out = append(out, rd.until(t, "the sentinel's deliveries", func(rs []*kgo.Record) bool {
-		n := 0
-		for _, r := range rs {
-			if header(r, events.HeaderEventID) == sentinelEv.ID {
-				n++
-			}
-		}
-		return n == 2
-	})...)
-	seen := map[string]int{}
-	for _, rec := range out {
-		if id := header(rec, events.HeaderEventID); id != sentinelEv.ID {
-			seen[id+"/"+string(rec.Key)]++
-		}
-	}
-	var missing, dup int
-	for id := range want {
-		for _, s := range []string{"sub_a", "sub_b"} {
-			switch n := seen[id+"/"+s]; {
-			case n == 0:
-				missing++
-			case n > 1:
-				dup++
-			}
-		}
-	}
-	if missing > 0 || dup > 0 || len(seen) != 100 {
-		t.Fatalf("after aborted transactions: %d missing, %d duplicated, %d distinct pairs (want 100)", missing, dup, len(seen))
+	r, missing, dup, distinct := routeAndCount(t, e, "g-abort", m)
+	if missing > 0 || dup > 0 || distinct != 100 {
+		t.Fatalf("after aborted transactions: %d missing, %d duplicated, %d distinct pairs (want 100)", missing, dup, distinct)
 	}
 	if n := value(r.metrics.aborted.WithLabelValues(abortProduceError)); n < 1 {
 		t.Fatalf("transactions_aborted_total{produce_error} = %v, want ≥ 1", n)
