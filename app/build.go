@@ -267,21 +267,3 @@ func EncryptionKey(cfg config.Subscriptions) ([]byte, error) {
 	}
 	return k, nil
 }
-
-// NewRedis connects to Redis as cfg says (ACL user, password, TLS).
-func NewRedis(cfg config.Redis) (*redis.Client, error) {
-	opts := &redis.Options{
-		Addr:     cfg.Addr,
-		Username: cfg.Username,
-		Password: cfg.Password,
-		DB:       cfg.DB,
-	}
-	if cfg.TLS.Enabled {
-		tc, err := kafkaclient.TLSConfig(cfg.TLS)
-		if err != nil {
-			return nil, fmt.Errorf("redis.tls: %w", err)
-		}
-		opts.TLSConfig = tc
-	}
-	return redis.NewClient(opts), nil
-}

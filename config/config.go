@@ -57,10 +57,21 @@ type Kafka struct {
 
 // Redis configures the subscription store and attempt log connection.
 type Redis struct {
-	Addr     string `mapstructure:"addr" yaml:"addr"`
-	Username string `mapstructure:"username" yaml:"username"`
-	Password string `mapstructure:"password" yaml:"password" secret:"true"`
-	DB       int    `mapstructure:"db" yaml:"db"`
+	// Mode is single (one server at Addr), cluster (Redis Cluster, seeded from Addrs) or
+	// sentinel (the master MasterName, found through the sentinels at Addrs).
+	Mode string `mapstructure:"mode" yaml:"mode"`
+	Addr string `mapstructure:"addr" yaml:"addr"`
+	// Addrs are the cluster seed nodes or the sentinels; in cluster mode empty means [Addr].
+	Addrs []string `mapstructure:"addrs" yaml:"addrs"`
+	// MasterName names the master the sentinels watch (sentinel mode only).
+	MasterName string `mapstructure:"master_name" yaml:"master_name"`
+	// SentinelUsername and SentinelPassword authenticate to the sentinels themselves
+	// (sentinel mode), when they require it; Username and Password are for the servers.
+	SentinelUsername string `mapstructure:"sentinel_username" yaml:"sentinel_username"`
+	SentinelPassword string `mapstructure:"sentinel_password" yaml:"sentinel_password" secret:"true"`
+	Username         string `mapstructure:"username" yaml:"username"`
+	Password         string `mapstructure:"password" yaml:"password" secret:"true"`
+	DB               int    `mapstructure:"db" yaml:"db"`
 	// KeyPrefix namespaces every key eventrouter writes, e.g. "er:".
 	KeyPrefix string `mapstructure:"key_prefix" yaml:"key_prefix"`
 	TLS       TLS    `mapstructure:"tls" yaml:"tls"`
@@ -206,7 +217,7 @@ func Default() Config {
 	return Config{
 		Log:   Log{Level: "info", Format: "json"},
 		Kafka: Kafka{Brokers: []string{"127.0.0.1:9092"}, ClientID: "eventrouter"},
-		Redis: Redis{Addr: "127.0.0.1:6379", KeyPrefix: "er:"},
+		Redis: Redis{Mode: RedisSingle, Addr: "127.0.0.1:6379", Addrs: []string{}, KeyPrefix: "er:"},
 		Topics: Topics{
 			Ingest:            []string{"claims.events", "contacts.events"},
 			Deliveries:        "webhooks.deliveries",

@@ -47,11 +47,7 @@ func (c Config) validateBasics(p *Problems) {
 		p.add("kafka.sasl.username", c.Kafka.SASL.Username, "SASL needs both username and password")
 	}
 	tlsFiles(p, "kafka.tls", c.Kafka.TLS)
-	hostPort(p, "redis.addr", c.Redis.Addr, false)
-	if c.Redis.DB < 0 || c.Redis.DB > 15 {
-		p.add("redis.db", strconv.Itoa(c.Redis.DB), "must be 0..15")
-	}
-	tlsFiles(p, "redis.tls", c.Redis.TLS)
+	c.Redis.validate(p)
 	if len(c.Events.Catalogue) == 0 {
 		p.add("events.catalogue", "", "at least one event name is required")
 	}

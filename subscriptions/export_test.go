@@ -14,6 +14,6 @@ func (s *RedisStore) CreatePipelined(ctx context.Context, p redis.Pipeliner, sub
 		return err
 	}
 	keys := []string{s.subKey(sub.ID), s.allKey(), s.versionKey(), s.changesKey()}
-	createScript.Eval(ctx, p, keys, sub.ID, data, 0, s.opts.StreamMaxLen, sub.AccountID, sub.Name, s.opts.Prefix)
+	createScript.Eval(ctx, p, keys, sub.ID, data, 0, s.opts.StreamMaxLen, sub.AccountID, sub.Name, s.keyPrefix())
 	return nil
 }

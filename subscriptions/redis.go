@@ -14,8 +14,9 @@ import (
 
 // RedisOptions configures a RedisStore.
 type RedisOptions struct {
-	// Prefix starts every key (docs/redis-layout.md), e.g. "er:". On Redis Cluster it
-	// must contain a hash tag ("{er}:") because the scripts touch several keys.
+	// Prefix starts every key (docs/redis-layout.md), e.g. "er:". The store adds the
+	// hash tag {subs} after it, so all its keys share one Redis Cluster slot (the scripts
+	// touch several keys at once); the prefix itself needs no tag.
 	Prefix string
 	// EncryptionKey, 32 bytes, turns on AES-256-GCM encryption of secrets at rest. Nil:
 	// secrets are stored in plain text (Encrypted reports false; the app logs a warning).
@@ -63,13 +64,20 @@ func NewRedisStore(client redis.UniversalClient, opts RedisOptions) (*RedisStore
 // Encrypted reports whether secrets are encrypted at rest.
 func (s *RedisStore) Encrypted() bool { return s.sealer != nil }
 
-func (s *RedisStore) subKey(id string) string { return s.opts.Prefix + "sub:" + id }
-func (s *RedisStore) allKey() string          { return s.opts.Prefix + "subs" }
+// HashTag follows the prefix in every key of the store: Redis Cluster hashes only the
+// text between the first { and }, so every key lands in the same slot, as each write
+// script (and Watch's MULTI) needs. Keys derived inside the scripts use it too.
+const HashTag = "{subs}:"
+
+// keyPrefix is what every key of the store starts with: the prefix, then HashTag.
+func (s *RedisStore) keyPrefix() string       { return s.opts.Prefix + HashTag }
+func (s *RedisStore) subKey(id string) string { return s.keyPrefix() + "sub:" + id }
+func (s *RedisStore) allKey() string          { return s.keyPrefix() + "subs" }
 func (s *RedisStore) accountKey(a string) string {
-	return s.opts.Prefix + "account:" + a
+	return s.keyPrefix() + "account:" + a
 }
-func (s *RedisStore) versionKey() string { return s.opts.Prefix + "version" }
-func (s *RedisStore) changesKey() string { return s.opts.Prefix + "changes" }
+func (s *RedisStore) versionKey() string { return s.keyPrefix() + "version" }
+func (s *RedisStore) changesKey() string { return s.keyPrefix() + "changes" }
 
 func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: redis %s: %w", ErrUnavailable, op, err)
@@ -135,7 +143,7 @@ func (s *RedisStore) Create(ctx context.Context, sub *Subscription, maxPerAccoun
 	if err != nil {
 		return err
 	}
-	v, err := s.run(ctx, "create", createScript, sub.ID, sub.ID, data, maxPerAccount, s.opts.StreamMaxLen, sub.AccountID, sub.Name, s.opts.Prefix)
+	v, err := s.run(ctx, "create", createScript, sub.ID, sub.ID, data, maxPerAccount, s.opts.StreamMaxLen, sub.AccountID, sub.Name, s.keyPrefix())
 	if err != nil {
 		return err
 	}
@@ -149,7 +157,7 @@ func (s *RedisStore) Update(ctx context.Context, sub *Subscription) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.run(ctx, "update", updateScript, sub.ID, sub.ID, data, s.opts.StreamMaxLen, sub.AccountID, sub.Name, s.opts.Prefix)
+	v, err := s.run(ctx, "update", updateScript, sub.ID, sub.ID, data, s.opts.StreamMaxLen, sub.AccountID, sub.Name, s.keyPrefix())
 	if err != nil {
 		return err
 	}
@@ -159,7 +167,7 @@ func (s *RedisStore) Update(ctx context.Context, sub *Subscription) error {
 
 // Delete implements Store.
 func (s *RedisStore) Delete(ctx context.Context, id string) error {
-	_, err := s.run(ctx, "delete", deleteScript, id, id, s.opts.StreamMaxLen, s.opts.Prefix)
+	_, err := s.run(ctx, "delete", deleteScript, id, id, s.opts.StreamMaxLen, s.keyPrefix())
 	return err
 }
 

@@ -41,7 +41,7 @@ func TestRedisStoreSecretNotInRawValueRealRedis(t *testing.T) {
 	if err := s.Create(ctx, sub, 0); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := c.HGet(ctx, prefix+"sub:"+sub.ID, "data").Result()
+	raw, err := c.HGet(ctx, prefix+subscriptions.HashTag+"sub:"+sub.ID, "data").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,9 @@ package subscriptions
 import "github.com/redis/go-redis/v9"
 
 // Lua scripts: each write, its version bump and its announcement happen in one script,
-// so they are atomic. Account-scoped keys are derived from the prefix inside the script;
-// on Redis Cluster use a hash-tagged prefix such as "{er}:" so every key shares a slot.
+// so they are atomic. Account-scoped keys are derived inside the script from the key
+// prefix passed in ARGV, which ends with HashTag: every key a script touches, declared or
+// derived, is in the same Redis Cluster slot.
 //
 // Return codes: the new version (> 0), or scriptConflict / scriptLimit / scriptNotFound.
 const (

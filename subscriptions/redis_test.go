@@ -50,7 +50,7 @@ func TestRedisStoreSecretsEncryptedAtRest(t *testing.T) {
 	if err := s.Create(context.Background(), sub, 0); err != nil {
 		t.Fatal(err)
 	}
-	raw := mr.HGet("er:sub:"+sub.ID, "data")
+	raw := mr.HGet("er:"+subscriptions.HashTag+"sub:"+sub.ID, "data")
 	for _, sec := range sub.Secrets {
 		if strings.Contains(raw, sec.Value) || strings.Contains(raw, strings.TrimPrefix(sec.Value, "whsec_")) {
 			t.Fatalf("raw Redis value contains a secret: %s", raw)
@@ -79,7 +79,7 @@ func TestRedisStorePlainTextWithoutKey(t *testing.T) {
 	if err := s.Create(context.Background(), sub, 0); err != nil {
 		t.Fatal(err)
 	}
-	if raw := mr.HGet("er:sub:"+sub.ID, "data"); !strings.Contains(raw, sub.Secrets[0].Value) {
+	if raw := mr.HGet("er:"+subscriptions.HashTag+"sub:"+sub.ID, "data"); !strings.Contains(raw, sub.Secrets[0].Value) {
 		t.Fatal("without a key the secret should be stored as is (documented)")
 	}
 }
@@ -106,6 +106,37 @@ func TestRedisStoreErrorsWrapUnavailable(t *testing.T) {
 	for op, err := range checks {
 		if !errors.Is(err, subscriptions.ErrUnavailable) {
 			t.Errorf("%s with Redis down: %v, want ErrUnavailable", op, err)
+		}
+	}
+}
+
+// On Redis Cluster a script may only touch keys of one slot. Every key the store writes,
+// including those its scripts derive (account sets, name maps), must therefore carry
+// the same hash tag right after the prefix, whatever the operations did.
+func TestRedisStoreKeysShareOneHashTag(t *testing.T) {
+	s, mr, _ := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:"})
+	ctx := context.Background()
+	a, b := storetest.NewSub("acct_a"), storetest.NewSub("acct_a")
+	a.Name, b.Name = "first", "second"
+	for _, sub := range []*subscriptions.Subscription{a, b} {
+		if err := s.Create(ctx, sub, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.AccountID = "acct_b" // moves account: the script derives both accounts' keys
+	if err := s.Update(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	keys := mr.Keys()
+	if len(keys) < 5 {
+		t.Fatalf("only %d keys written: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "er:"+subscriptions.HashTag) {
+			t.Errorf("key %q does not start with the prefix and hash tag %q", k, "er:"+subscriptions.HashTag)
 		}
 	}
 }
