@@ -8,6 +8,7 @@ STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS          := ./...
 INTEGRATION_TIMEOUT ?= 30m
 FUZZTIME      ?= 10s
+BENCH_RUNS    ?= 3
 
 .PHONY: all build test integration bench bench-smoke lint fmt dev fuzz chaos chaos-short ci-extra clean
 
@@ -30,12 +31,12 @@ bench: services-up build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 	$(GO) test -tags integration -run '^$$' -bench . -benchmem -benchtime 1x -count=1 -p 1 -timeout 30m $(PKGS)
 	@set -e; for s in throughput throughput-fanout5 latency hanging subs100k; do \
-	  $(BIN) bench --scenario $$s --duration 10s --json bin/bench-$$s.json; done
-	$(BIN) bench --scenario restart --json bin/bench-restart.json --plot bin/latency-restart.png
+	  $(BIN) bench --scenario $$s --duration 10s --runs $(BENCH_RUNS) --json bin/bench-$$s.json; done
+	$(BIN) bench --scenario restart --runs $(BENCH_RUNS) --json bin/bench-restart.json --plot bin/latency-restart.png
 
 ## bench-smoke: CI's short end-to-end run: exits 1 if anything is lost or a signature fails
 bench-smoke: services-up build
-	$(BIN) bench --scenario latency --rate 500 --duration 10s --drain 30s --json bin/bench-smoke.json
+	$(BIN) bench --scenario latency --rate 500 --duration 10s --drain 30s --runs 1 --json bin/bench-smoke.json
 	$(GO) test -tags integration -run TestSmoke -count=1 -timeout 5m ./bench
 
 ## lint: gofmt check, go vet and staticcheck

@@ -116,3 +116,33 @@ func tail(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// TestWarmBrokerLeavesTheInternalTopicsReady: after WarmBroker the broker has its
+// transaction-state and consumer-offsets topics (created by the warm-up on a fresh
+// broker, outside any timed window), and the warm-up's own topic is gone.
+func TestWarmBrokerLeavesTheInternalTopicsReady(t *testing.T) {
+	seeds := testenv.Kafka(t)
+	ctx := testenv.Context(t, 3*time.Minute)
+	w, err := bench.WarmBroker(ctx, seeds)
+	if err != nil {
+		t.Fatalf("WarmBroker: %v", err)
+	}
+	if w.Seconds <= 0 || w.TxnSeconds <= 0 || w.GroupSeconds <= 0 {
+		t.Errorf("warm-up timings not recorded: %+v", w)
+	}
+	adm := testenv.KafkaAdmin(t)
+	tds, err := adm.ListTopicsWithInternal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"__transaction_state", "__consumer_offsets"} {
+		if !tds.Has(name) {
+			t.Errorf("%s missing after the warm-up", name)
+		}
+	}
+	for _, td := range tds {
+		if strings.HasPrefix(td.Topic, "bench-warm-") {
+			t.Errorf("warm-up topic %s left behind", td.Topic)
+		}
+	}
+}

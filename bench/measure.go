@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -22,7 +23,13 @@ const (
 // disturbance halfway, then drain, filling res.
 func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *endpoint, gen *eventGen, byAccount [][]seeded, roles []*Role, tp *tap) error {
 	c := r.c
+	busy, err := settle(ctx)
+	if err != nil {
+		return err
+	}
+	res.Disturbance.BusyBefore = busy
 	res.LoadAvg[0] = LoadAvg()
+	procs0 := scanProcs()
 	cpu0, self0 := ReadCPUTimes(), selfCPU()
 	start := time.Now()
 	series := NewSeries(start, c.Bucket)
@@ -96,9 +103,15 @@ func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *en
 	res.LoadAvg[1] = LoadAvg()
 	res.MachineBusy = BusyShare(cpu0, ReadCPUTimes())
 	res.HarnessCPUSeconds = (selfCPU() - self0).Seconds()
+	ours := map[int]bool{os.Getpid(): true}
 	for _, ro := range roles {
-		ro.Sample()
+		for _, pid := range ro.Pids() {
+			ours[pid] = true
+		}
 	}
+	other, busiest := otherCPU(procs0, scanProcs(), ours)
+	res.Disturbance.OtherCPUShare = other.Seconds() / (float64(runtime.NumCPU()) * time.Since(start).Seconds())
+	res.Disturbance.Busiest = busiest
 	stopMon()
 
 	res.EventsIn = st.Produced

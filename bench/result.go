@@ -45,6 +45,9 @@ type Result struct {
 	// the roles' CPU they show whether the machine, not a role, was the limit.
 	MachineBusy       float64     `json:"machine_busy"`
 	HarnessCPUSeconds float64     `json:"harness_cpu_s"`
+	// Disturbance says whether other work competed for the machine; a disturbed run's
+	// targets are reported as not judged.
+	Disturbance Disturbance `json:"disturbance"`
 	Counts            Counts      `json:"counts"`
 	Roles             []RoleUsage `json:"roles"`
 	// CPUPerDeliveryMS is the CPU of every eventrouter role over the measured window
@@ -110,6 +113,47 @@ type Target struct {
 	Want string  `json:"want"`
 	Got  float64 `json:"got"`
 	Met  bool    `json:"met"`
+	// Verdict is "met", "missed", or "not judged" when the run was disturbed: a
+	// figure measured while other work competed for the machine proves nothing either way.
+	Verdict string `json:"verdict"`
+}
+
+// Target verdicts.
+const (
+	VerdictMet       = "met"
+	VerdictMissed    = "MISSED"
+	VerdictNotJudged = "not judged (disturbed run)"
+)
+
+// judgeTargets sets every target's Verdict.
+func judgeTargets(ts []Target, disturbed bool) {
+	for i := range ts {
+		switch {
+		case disturbed:
+			ts[i].Verdict = VerdictNotJudged
+		case ts[i].Met:
+			ts[i].Verdict = VerdictMet
+		default:
+			ts[i].Verdict = VerdictMissed
+		}
+	}
+}
+
+// targets returns the performance targets that apply to a run with these settings and
+// figures (the issue targets recorded in docs/benchmarks.md).
+func targets(s Settings, cpuPerDelivery, deliveriesVsHTTP, p99, p99VsPassthrough float64, haveHTTP, havePassthrough bool) []Target {
+	var ts []Target
+	if s.Rate == 0 && haveHTTP {
+		ts = append(ts, Target{Name: "deliveries/s flat out vs raw HTTP ceiling", Want: "≥ 0.40", Got: deliveriesVsHTTP, Met: deliveriesVsHTTP >= 0.40})
+	}
+	ts = append(ts, Target{Name: "CPU per delivery, all roles (ms)", Want: "≤ 0.2", Got: cpuPerDelivery, Met: cpuPerDelivery <= 0.2})
+	if s.Rate >= 2000 {
+		ts = append(ts, Target{Name: "end-to-end p99 at a steady rate (ms)", Want: "≤ 50", Got: p99, Met: p99 <= 50})
+		if havePassthrough {
+			ts = append(ts, Target{Name: "end-to-end p99 vs raw passthrough p99", Want: "≤ 5", Got: p99VsPassthrough, Met: p99VsPassthrough <= 5})
+		}
+	}
+	return ts
 }
 
 // Mark is an event during the run (an endpoint starts hanging, a restart).
@@ -175,15 +219,10 @@ func (res *Result) finish() {
 		res.Ratios.P50VsHTTP = div(res.Latency.P50, h.Latency.P50)
 		res.Ratios.P99VsHTTP = div(res.Latency.P99, h.Latency.P99)
 	}
-	res.Targets = nil
-	if res.Settings.Rate == 0 && res.HTTP != nil {
-		r := res.Ratios.DeliveriesVsHTTP
-		res.Targets = append(res.Targets, Target{Name: "deliveries/s flat out vs raw HTTP ceiling", Want: "≥ 0.40", Got: r, Met: r >= 0.40})
-	}
-	res.Targets = append(res.Targets, Target{Name: "CPU per delivery, all roles (ms)", Want: "≤ 0.2", Got: res.CPUPerDeliveryMS, Met: res.CPUPerDeliveryMS <= 0.2})
-	if res.Settings.Rate >= 2000 {
-		res.Targets = append(res.Targets, Target{Name: "end-to-end p99 at a steady rate (ms)", Want: "≤ 50", Got: res.Latency.P99, Met: res.Latency.P99 <= 50})
-	}
+	res.Targets = targets(res.Settings, res.CPUPerDeliveryMS, res.Ratios.DeliveriesVsHTTP, res.Latency.P99,
+		res.Ratios.P99VsPassthrough, res.HTTP != nil, res.Passthrough != nil)
+	res.Disturbance.judge()
+	judgeTargets(res.Targets, res.Disturbance.Disturbed())
 	res.Failures = nil
 	if n := res.Counts.Lost; n > 0 {
 		res.Failures = append(res.Failures, fmt.Sprintf("%d of %d expected deliveries lost", n, res.Counts.Expected-res.Counts.Excused))
@@ -239,6 +278,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 	}
 	p("load average (1 min)\t%.2f at start, %.2f at end\t\t", res.LoadAvg[0], res.LoadAvg[1])
 	p("machine CPU busy\t%.0f %% of %d cores; harness CPU %.2fs\t\t", res.MachineBusy*100, res.Machine.Cores, res.HarnessCPUSeconds)
+	p("other processes' CPU\t%.0f %% of the machine (%.0f %% busy just before the run)\t\t", res.Disturbance.OtherCPUShare*100, res.Disturbance.BusyBefore*100)
 	for _, g := range []string{groupHealthyBefore, groupHealthyDuring, groupHanging} {
 		if q, ok := res.LatencyGroups[g]; ok {
 			p("%s p99 ms\t%.1f (n=%d)\t\t", strings.ReplaceAll(g, "_", " "), q.P99, q.Count)
@@ -259,7 +299,10 @@ func (res *Result) WriteTable(w io.Writer) error {
 	}
 	p("")
 	for _, t := range res.Targets {
-		p("target: %s %s\tgot %.3f\t\t%s", t.Name, t.Want, t.Got, map[bool]string{true: "met", false: "MISSED"}[t.Met])
+		p("target: %s %s\tgot %.3f\t\t%s", t.Name, t.Want, t.Got, t.Verdict)
+	}
+	for _, reason := range res.Disturbance.Reasons {
+		p("DISTURBED: %s\t\t\t", reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -184,3 +184,15 @@ func freePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Pids returns the process ids of every incarnation sampled so far.
+func (r *Role) Pids() []int {
+	r.Sample()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]int, 0, len(r.last))
+	for pid := range r.last {
+		out = append(out, pid)
+	}
+	return out
+}

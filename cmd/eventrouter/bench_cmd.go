@@ -24,6 +24,15 @@ POSTs of the same bodies at the same concurrency to the same receiver — and pr
 figure beside its baseline as a ratio. Everything a run creates (topics "bench-<id>.*",
 Redis keys "bench:<id>:*") is deleted at the end.
 
+Before the first run it warms the broker (one transaction and one consumer-group commit
+on a throwaway topic, so a fresh broker's internal topics are created outside the timed
+window), then runs the scenario --runs times (default 3) and prints each run and a
+summary: every figure as median [min–max], the targets judged on the medians. Before
+each run it waits (up to 30s) for the machine to settle; a run during which other
+processes took more than 10 % of the machine, or that started on a machine more than
+25 % busy, is reported as disturbed and no target is judged ("met" is never printed for
+it).
+
 Exits 1 if any expected delivery was lost or a signature failed verification; a missed
 performance target is reported, not failed.
 
@@ -49,6 +58,7 @@ Scenarios: ` + strings.Join(bench.Scenarios(), ", ") + `; flags set explicitly o
 	f.Int("max-in-flight", 0, "concurrent requests per subscription (default 16)")
 	f.Int("window", 0, "flat out: most events produced but not yet delivered (default 2000)")
 	f.Duration("drain", 0, "longest wait for outstanding deliveries after producing (default 60s)")
+	f.Int("runs", 3, "how many times to run the scenario (figures are reported as median [min–max])")
 	f.Bool("baselines", true, "also run the raw passthrough and HTTP baselines")
 	f.String("json", "", "also write the result as JSON to this file")
 	f.String("plot", "", "also write latency over time (p50, p99, max; restarts marked) as a PNG to this file")
@@ -115,20 +125,21 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	res, runErr := bench.Run(ctx, c, roleLog, log)
-	if res == nil {
+	runs, _ := f.GetInt("runs")
+	rep, runErr := bench.Repeat(ctx, c, runs, roleLog, log)
+	if rep == nil {
 		return runErr
 	}
-	if err := res.WriteTable(cmd.OutOrStdout()); err != nil {
+	if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
 		return err
 	}
 	if p, _ := f.GetString("json"); p != "" {
-		if err := res.WriteJSON(p); err != nil {
+		if err := rep.WriteJSON(p); err != nil {
 			return err
 		}
 	}
 	if p, _ := f.GetString("plot"); p != "" {
-		if err := writePlot(p, res); err != nil {
+		if err := writePlot(p, rep.Runs[len(rep.Runs)-1]); err != nil {
 			return err
 		}
 	}
