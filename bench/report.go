@@ -235,7 +235,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		p("target (median): %s %s\tgot %.3f\t%s", t.Name, t.Want, t.Got, t.Verdict)
 	}
 	for _, d := range s.Disturbed {
-		p("DISTURBED: %s\t", d)
+		p("DISTURBED: %s", d)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

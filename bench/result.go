@@ -302,7 +302,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 		p("target: %s %s\tgot %.3f\t\t%s", t.Name, t.Want, t.Got, t.Verdict)
 	}
 	for _, reason := range res.Disturbance.Reasons {
-		p("DISTURBED: %s\t\t\t", reason)
+		p("DISTURBED: %s", reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
