@@ -189,7 +189,9 @@ func (c *Client) send(ctx context.Context, sub *subscriptions.Subscription, d *e
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Result{Reason: c.classifyErr(ctx, err), Err: err}
+		// net/http's error quotes the whole URL; its query often holds the receiver's
+		// credentials, and this error is logged and kept in the attempt log.
+		return Result{Reason: c.classifyErr(ctx, err), Err: subscriptions.RedactURLError(err)}
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, int64(c.cfg.MaxResponseBytes)))
 	// Drain a bounded remainder so the connection goes back to the pool; a larger (or

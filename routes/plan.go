@@ -25,7 +25,7 @@ const (
 )
 
 // FieldChange is one field's difference. Old and New are already safe to print: secret
-// and header values are never included.
+// and header values are never included, and URLs are redacted (subscriptions.RedactURL).
 type FieldChange struct {
 	Field    string
 	Old, New string
@@ -182,7 +182,7 @@ func createStep(r Route) Step {
 			st.Changes = append(st.Changes, FieldChange{Field: field, New: val})
 		}
 	}
-	add("url", d.URL)
+	add("url", subscriptions.RedactURL(d.URL))
 	add("events", showList(d.Events))
 	add("filter", d.Filter)
 	add("enabled", strconv.FormatBool(d.Enabled))
@@ -210,7 +210,12 @@ func updateStep(r Route, cur *subscriptions.Subscription) Step {
 	}
 	if d.URL != cur.URL {
 		st.patch.URL = &d.URL
-		change("url", cur.URL, d.URL)
+		old, next := subscriptions.RedactURL(cur.URL), subscriptions.RedactURL(d.URL)
+		if old == next {
+			// Only the (redacted) query string or userinfo differs: say so without showing it.
+			next += " (query changed)"
+		}
+		change("url", old, next)
 	}
 	if !sameSet(d.Events, cur.Events) {
 		ev := slices.Clone(d.Events)

@@ -15,7 +15,8 @@ import (
 //   - delete acct_acme/old-route (sub_…)
 //     Plan: 1 to create, 1 to update, 0 unchanged, 1 to delete.
 //
-// Unchanged routes are listed on one line each. Secret and header values never appear.
+// Unchanged routes are listed on one line each. Secret and header values never appear,
+// nor do URLs' query strings or userinfo.
 func (p *Plan) Print(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	for _, st := range p.Steps {

@@ -257,3 +257,36 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestPrintedPlanNeverShowsQueryStrings: receivers often take a token in the query
+// string; the printed plan names the endpoint without it, for creates and updates, and
+// an update that changes only the query still says the URL changed.
+func TestPrintedPlanNeverShowsQueryStrings(t *testing.T) {
+	svc := newService(t)
+	withQuery := strings.Replace(baseFile, "https://hooks.acme.example/claims", "https://hooks.acme.example/claims?token=s3cr3t-one", 1)
+	p := plan(t, svc, parse(t, withQuery), false)
+	var out bytes.Buffer
+	if err := p.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "s3cr3t") || !strings.Contains(out.String(), "url: https://hooks.acme.example/claims?REDACTED") {
+		t.Fatalf("create plan:\n%s", out.String())
+	}
+	if err := Apply(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(withQuery, "s3cr3t-one", "s3cr3t-two", 1)
+	p = plan(t, svc, parse(t, changed), false)
+	out.Reset()
+	if err := p.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "s3cr3t") || !strings.Contains(out.String(),
+		`url: "https://hooks.acme.example/claims?REDACTED" → "https://hooks.acme.example/claims?REDACTED (query changed)"`) {
+		t.Fatalf("update plan:\n%s", out.String())
+	}
+	_, err := NewPlan(t.Context(), svc, parse(t, strings.Replace(baseFile, "https://hooks.acme.example/claims", "https://hooks.acme.example/%zz?token=s3cr3t", 1)), false)
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "url") {
+		t.Fatalf("an unparseable URL's error must name the field, never echo the URL: %v", err)
+	}
+}

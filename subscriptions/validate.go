@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -171,7 +172,11 @@ func (p Policy) validateURL(v *ValidationError, raw string) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		v.add("url", "does not parse: %s", strings.TrimPrefix(err.Error(), "parse "))
+		// Only the cause: *url.Error quotes the URL, whose query may hold credentials.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		v.add("url", "does not parse: %s", err)
 		return
 	}
 	switch {

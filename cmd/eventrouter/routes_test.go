@@ -15,7 +15,7 @@ func TestRoutesApplyIsIdempotentAndNeverPrintsSecrets(t *testing.T) {
 	body := `routes:
   - name: acme-claims
     account_id: acct_acme
-    url: https://hooks.acme.example/claims
+    url: https://hooks.acme.example/claims?token=query-s3cr3t
     events: ["claim.*"]
     filter: 'source == "api"'
     secret: ${ACME_SECRET}
@@ -51,8 +51,8 @@ func TestRoutesApplyIsIdempotentAndNeverPrintsSecrets(t *testing.T) {
 		t.Fatalf("second apply of the same file changed something:\n%s", again)
 	}
 	for _, o := range []string{out, again} {
-		if strings.Contains(o, secret) || strings.Contains(o, "MfKQ9r8") {
-			t.Fatalf("a secret was printed:\n%s", o)
+		if strings.Contains(o, secret) || strings.Contains(o, "MfKQ9r8") || strings.Contains(o, "query-s3cr3t") {
+			t.Fatalf("a secret or the URL's query string was printed:\n%s", o)
 		}
 	}
 }
