@@ -76,9 +76,9 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 	if err != nil {
 		return nil, err
 	}
-	store, err := subscriptions.NewRedisStore(sys.Redis, subscriptions.RedisOptions{
-		Prefix: cfg.Redis.KeyPrefix, EncryptionKey: key, StreamMaxLen: cfg.Subscriptions.StreamMaxLen,
-	})
+	storeOpts := StoreOptions(cfg.Redis, key, log)
+	storeOpts.StreamMaxLen = cfg.Subscriptions.StreamMaxLen
+	store, err := subscriptions.NewRedisStore(sys.Redis, storeOpts)
 	if err != nil {
 		return nil, err
 	}

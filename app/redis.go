@@ -4,9 +4,11 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/internal/kafkaclient"
+	"github.com/claimable/eventrouter/subscriptions"
 )
 
 // RedisOptions maps the redis section to go-redis options: the addresses by mode (see
@@ -50,4 +52,18 @@ func NewRedis(cfg config.Redis) (redis.UniversalClient, error) {
 		return nil, err
 	}
 	return redis.NewUniversalClient(opts), nil
+}
+
+// StoreOptions returns the subscription store's options for this Redis: its key prefix
+// and, except on Redis Cluster (which never held the old layout), the one-time move of
+// keys written before the store's keys had a hash tag, logged when it happens.
+func StoreOptions(cfg config.Redis, encryptionKey []byte, log *zap.Logger) subscriptions.RedisOptions {
+	return subscriptions.RedisOptions{
+		Prefix:            cfg.KeyPrefix,
+		EncryptionKey:     encryptionKey,
+		MigrateLegacyKeys: cfg.Mode != config.RedisCluster,
+		OnMigrated: func(n int64) {
+			log.Info("subscription store keys moved to the hash-tagged layout (docs/redis-layout.md)", zap.Int64("subscriptions", n))
+		},
+	}
 }

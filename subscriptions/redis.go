@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,6 +29,11 @@ type RedisOptions struct {
 	// WatchBlock is how long one XREAD blocks; it bounds how long Watch takes to notice
 	// its context ended. Default 1s.
 	WatchBlock time.Duration
+	// MigrateLegacyKeys moves keys written without the hash tag (before Redis Cluster
+	// support) to the current layout before the first operation (redis_legacy.go).
+	// Single server or Sentinel only; OnMigrated, if set, hears how many moved.
+	MigrateLegacyKeys bool
+	OnMigrated        func(subscriptions int64)
 }
 
 // RedisStore is the production Store. Every write runs as one Lua script that checks,
@@ -36,6 +43,9 @@ type RedisStore struct {
 	c      redis.UniversalClient
 	opts   RedisOptions
 	sealer *sealer // nil: plain text
+
+	migrateMu sync.Mutex
+	migrated  atomic.Bool
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -121,6 +131,9 @@ func (s *RedisStore) decode(data, version string) (*Subscription, error) {
 }
 
 func (s *RedisStore) run(ctx context.Context, op string, script *redis.Script, id string, args ...any) (int64, error) {
+	if err := s.migrate(ctx); err != nil {
+		return 0, err
+	}
 	keys := []string{s.subKey(id), s.allKey(), s.versionKey(), s.changesKey()}
 	v, err := script.Run(ctx, s.c, keys, args...).Int64()
 	if err != nil {
@@ -173,6 +186,9 @@ func (s *RedisStore) Delete(ctx context.Context, id string) error {
 
 // Get implements Store.
 func (s *RedisStore) Get(ctx context.Context, id string) (*Subscription, error) {
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
 	vals, err := s.c.HMGet(ctx, s.subKey(id), "data", "v").Result()
 	if err != nil {
 		return nil, unavailable("get", err)
@@ -225,6 +241,9 @@ func (s *RedisStore) List(ctx context.Context, opts ListOptions) ([]*Subscriptio
 	if err != nil {
 		return nil, "", err
 	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, "", err
+	}
 	key := s.allKey()
 	if opts.AccountID != "" {
 		key = s.accountKey(opts.AccountID)
@@ -275,6 +294,9 @@ func (s *RedisStore) Load(ctx context.Context) (int64, []*Subscription, error) {
 
 // Version implements Store.
 func (s *RedisStore) Version(ctx context.Context) (int64, error) {
+	if err := s.migrate(ctx); err != nil {
+		return 0, err
+	}
 	v, err := s.c.Get(ctx, s.versionKey()).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
@@ -303,6 +325,9 @@ func gapError(after, next int64) error {
 // It first checks, atomically, that the entry for after+1 is still in the stream (or
 // that nothing was written since after); otherwise ErrGap.
 func (s *RedisStore) Watch(ctx context.Context, after int64, fn func(Change)) error {
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
 	var cur *redis.StringCmd
 	var first *redis.XMessageSliceCmd
 	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/app"
 	"github.com/claimable/eventrouter/routes"
@@ -48,7 +49,7 @@ Prints the plan first; --dry-run stops there. Secrets may reference environment 
 			if err != nil {
 				return err
 			}
-			store, err := subscriptions.NewRedisStore(rdb, subscriptions.RedisOptions{Prefix: cfg.Redis.KeyPrefix, EncryptionKey: key})
+			store, err := subscriptions.NewRedisStore(rdb, app.StoreOptions(cfg.Redis, key, zap.NewNop()))
 			if err != nil {
 				return err
 			}
