@@ -14,6 +14,7 @@ import (
 	"github.com/claimable/eventrouter/api"
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/delivery"
+	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/kafkaclient"
 	"github.com/claimable/eventrouter/internal/version"
@@ -159,9 +160,7 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 	client, err := delivery.NewClient(delivery.ClientConfig{
 		Timeout:          cfg.Delivery.Timeout,
 		MaxResponseBytes: cfg.Delivery.MaxResponseBytes,
-		AllowHTTP:        cfg.Egress.AllowHTTP,
-		AllowCIDRs:       cfg.Egress.AllowPrefixes(),
-		AllowPorts:       cfg.Egress.AllowPorts,
+		Egress:           Egress(cfg),
 		UserAgent:        version.UserAgent(),
 		RetryAfterMax:    cfg.Delivery.RetryAfterMax,
 	}, log.Named("http"))
@@ -243,13 +242,17 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 	return nil
 }
 
+// Egress builds the outbound-address policy from cfg: the sender's dialer and
+// subscriptions validation both use it, so they always agree.
+func Egress(cfg config.Config) egress.Policy {
+	return egress.Policy{AllowHTTP: cfg.Egress.AllowHTTP, AllowCIDRs: cfg.Egress.AllowPrefixes(), AllowPorts: cfg.Egress.AllowPorts}
+}
+
 // Policy builds the subscription validation policy from cfg.
 func Policy(cfg config.Config) subscriptions.Policy {
 	return subscriptions.Policy{
 		Catalogue:        cfg.Events.Catalogue,
-		AllowHTTP:        cfg.Egress.AllowHTTP,
-		AllowCIDRs:       cfg.Egress.AllowPrefixes(),
-		AllowPorts:       cfg.Egress.AllowPorts,
+		Egress:           Egress(cfg),
 		MaxPerAccount:    cfg.Subscriptions.MaxPerAccount,
 		RotationGrace:    cfg.Subscriptions.RotationGrace,
 		RotationGraceMax: cfg.Subscriptions.RotationGraceMax,

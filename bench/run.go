@@ -142,7 +142,7 @@ func (r *run) execute(ctx context.Context) (res *Result, err error) {
 
 	// Subscriptions.
 	policy := app.Policy(r.cfg)
-	policy.AllowPorts = []int{ep.Port}
+	policy.Egress.AllowPorts = []int{ep.Port}
 	key, _ := app.EncryptionKey(r.cfg.Subscriptions)
 	store, err := subscriptions.NewRedisStore(rdb, subscriptions.RedisOptions{Prefix: r.cfg.Redis.KeyPrefix, EncryptionKey: key})
 	if err != nil {

@@ -284,7 +284,7 @@ func (s *stack) seed(ctx context.Context, o options) {
 		s.t.Fatal(err)
 	}
 	policy := app.Policy(s.cfg)
-	policy.AllowPorts = []int{s.port}
+	policy.Egress.AllowPorts = []int{s.port}
 	s.svc = subscriptions.NewService(s.store, policy, nil)
 	for a := range o.accounts {
 		acct := fmt.Sprintf("acct_chaos_%s_%03d", s.id, a)

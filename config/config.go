@@ -184,7 +184,8 @@ type Egress struct {
 	AllowHTTP bool `mapstructure:"allow_http" yaml:"allow_http"`
 	// AllowCIDRs lists prefixes exempt from the private/loopback/link-local block.
 	AllowCIDRs []string `mapstructure:"allow_cidrs" yaml:"allow_cidrs"`
-	// AllowPorts lists ports besides 80 and 443 that endpoints may use.
+	// AllowPorts lists ports besides 80 and 443 that endpoints may use (with or without
+	// allow_http); checked when a subscription is written and when the sender dials.
 	AllowPorts []int `mapstructure:"allow_ports" yaml:"allow_ports"`
 }
 

@@ -24,11 +24,14 @@ func (e *StatusError) Error() string {
 }
 
 // Retryable reports whether a failure with this reason may succeed on a later attempt.
-// ok, gone (the receiver asked to stop), invalid_url, a disabled or deleted subscription
-// and retries_exhausted are final; everything else is worth retrying.
+// ok, gone (the receiver asked to stop), invalid_url, ssrf_blocked (the egress policy
+// refuses the address or port: retrying cannot change a port, and an address that only
+// resolves inside the network is a configuration to fix, not a blip), a disabled or
+// deleted subscription and retries_exhausted are final; everything else is worth
+// retrying.
 func (r Reason) Retryable() bool {
 	switch r {
-	case ReasonOK, ReasonGone, ReasonInvalidURL, ReasonDisabled, ReasonDeleted, ReasonRetryExhausted:
+	case ReasonOK, ReasonGone, ReasonInvalidURL, ReasonSSRFBlocked, ReasonDisabled, ReasonDeleted, ReasonRetryExhausted:
 		return false
 	}
 	return true

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -35,13 +35,13 @@ const (
 // ClientConfig configures the HTTP client that delivers webhooks. Zero values take the
 // documented defaults.
 type ClientConfig struct {
-	Timeout          time.Duration  // per attempt, whole request incl. body read; default 15s
-	MaxResponseBytes int            // response body bytes kept; default 64 KiB
-	AllowHTTP        bool           // permit http:// endpoints (dev, tests)
-	AllowCIDRs       []netip.Prefix // exempt from the SSRF block (dev/tests: 127.0.0.0/8)
-	AllowPorts       []int          // besides 80/443
-	UserAgent        string         // default DefaultUserAgent
-	RetryAfterMax    time.Duration  // bound on a receiver's Retry-After; default 1h
+	Timeout          time.Duration // per attempt, whole request incl. body read; default 15s
+	MaxResponseBytes int           // response body bytes kept; default 64 KiB
+	// Egress is the outbound-address policy, enforced at dial time on the resolved
+	// address; subscriptions validation applies the same value at write time.
+	Egress        egress.Policy
+	UserAgent     string        // default DefaultUserAgent
+	RetryAfterMax time.Duration // bound on a receiver's Retry-After; default 1h
 	// RootCAs overrides the system roots (tests, private CAs); nil = system roots.
 	RootCAs *x509.CertPool
 }
@@ -75,15 +75,8 @@ func (cfg *ClientConfig) setDefaults() error {
 	case cfg.RetryAfterMax < 0:
 		return &ConfigError{"RetryAfterMax", "must not be negative"}
 	}
-	for _, p := range cfg.AllowPorts {
-		if p < 1 || p > 65535 {
-			return &ConfigError{"AllowPorts", fmt.Sprintf("%d is not a TCP port", p)}
-		}
-	}
-	for _, p := range cfg.AllowCIDRs {
-		if !p.IsValid() {
-			return &ConfigError{"AllowCIDRs", "contains an invalid prefix"}
-		}
+	if err := cfg.Egress.Validate(); err != nil {
+		return &ConfigError{"Egress", err.Error()}
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 15 * time.Second
@@ -224,7 +217,7 @@ func (c *Client) checkURL(raw string) (*url.URL, error) {
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && c.cfg.AllowHTTP:
+	case u.Scheme == "http" && c.cfg.Egress.AllowHTTP:
 	case u.Scheme == "http":
 		return nil, fmt.Errorf("%w: http is not allowed, use https", ErrInvalidURL)
 	default:

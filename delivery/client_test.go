@@ -19,6 +19,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/zap"
 
+	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -31,9 +32,7 @@ func testClient(t testing.TB, srvURL string, mod func(*ClientConfig)) *Client {
 	t.Helper()
 	cfg := ClientConfig{
 		Timeout:       2 * time.Second,
-		AllowHTTP:     true,
-		AllowCIDRs:    []netip.Prefix{loopback},
-		AllowPorts:    []int{urlPort(t, srvURL)},
+		Egress:        egress.Policy{AllowHTTP: true, AllowCIDRs: []netip.Prefix{loopback}, AllowPorts: []int{urlPort(t, srvURL)}},
 		RetryAfterMax: time.Minute,
 	}
 	if mod != nil {
@@ -178,7 +177,7 @@ func TestSendDoesNotFollowRedirects(t *testing.T) {
 			srv := statusServer(t, func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, target.URL+"/stolen", code)
 			})
-			c := testClient(t, srv.URL, func(c *ClientConfig) { c.AllowPorts = append(c.AllowPorts, urlPort(t, target.URL)) })
+			c := testClient(t, srv.URL, func(c *ClientConfig) { c.Egress.AllowPorts = append(c.Egress.AllowPorts, urlPort(t, target.URL)) })
 			res := c.Send(context.Background(), testSub(srv.URL), testDelivery(), time.Now())
 			if res.Reason != ReasonHTTPStatus || res.Status != code {
 				t.Fatalf("result = %+v, want http_status %d", res, code)
@@ -324,7 +323,7 @@ func TestSendBlocksInternalAddresses(t *testing.T) {
 		"http://[fe80::1]",                        // IPv6 link-local
 		"http://[::ffff:127.0.0.1]",               // IPv4-mapped loopback
 	}
-	c := testClient(t, srv.URL, func(c *ClientConfig) { c.AllowCIDRs = nil; c.Timeout = 5 * time.Second })
+	c := testClient(t, srv.URL, func(c *ClientConfig) { c.Egress.AllowCIDRs = nil; c.Timeout = 5 * time.Second })
 	for _, u := range targets {
 		res := c.Send(context.Background(), testSub(u), testDelivery(), time.Now())
 		if res.Reason != ReasonSSRFBlocked {
@@ -338,7 +337,7 @@ func TestSendBlocksInternalAddresses(t *testing.T) {
 
 func TestSendBlocksUnlistedPort(t *testing.T) {
 	srv := statusServer(t, func(w http.ResponseWriter, r *http.Request) {})
-	c := testClient(t, srv.URL, func(c *ClientConfig) { c.AllowPorts = nil })
+	c := testClient(t, srv.URL, func(c *ClientConfig) { c.Egress.AllowPorts = nil })
 	res := c.Send(context.Background(), testSub(srv.URL), testDelivery(), time.Now())
 	if res.Reason != ReasonSSRFBlocked {
 		t.Fatalf("result = %+v, want ssrf_blocked for a port not allowed", res)
@@ -356,7 +355,7 @@ func TestSendTLS(t *testing.T) {
 
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
-	trusting := testClient(t, srv.URL, func(c *ClientConfig) { c.RootCAs = roots; c.AllowHTTP = false })
+	trusting := testClient(t, srv.URL, func(c *ClientConfig) { c.RootCAs = roots; c.Egress.AllowHTTP = false })
 	if res := trusting.Send(context.Background(), testSub(srv.URL), testDelivery(), time.Now()); !res.OK() {
 		t.Fatalf("trusted certificate: result = %+v, want ok", res)
 	}
@@ -365,7 +364,7 @@ func TestSendTLS(t *testing.T) {
 func TestSendRefusesBadURLWithoutRequest(t *testing.T) {
 	var hits atomic.Int32
 	srv := statusServer(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
-	c := testClient(t, srv.URL, func(c *ClientConfig) { c.AllowHTTP = false })
+	c := testClient(t, srv.URL, func(c *ClientConfig) { c.Egress.AllowHTTP = false })
 	host := strings.TrimPrefix(srv.URL, "http://")
 	for _, u := range []string{srv.URL, "ftp://" + host, "https://", "https://user:pw@" + host, "::not a url"} {
 		res := c.Send(context.Background(), testSub(u), testDelivery(), time.Now())
@@ -418,10 +417,10 @@ func TestSendCanceledBySender(t *testing.T) {
 
 func TestNewClientRejectsBadConfig(t *testing.T) {
 	for field, cfg := range map[string]ClientConfig{
-		"Timeout":          {Timeout: -1},
-		"MaxResponseBytes": {MaxResponseBytes: -1},
-		"AllowPorts":       {AllowPorts: []int{70000}},
-		"AllowCIDRs":       {AllowCIDRs: []netip.Prefix{{}}},
+		"Timeout":               {Timeout: -1},
+		"MaxResponseBytes":      {MaxResponseBytes: -1},
+		"egress.allow_ports[0]": {Egress: egress.Policy{AllowPorts: []int{70000}}},
+		"egress.allow_cidrs[0]": {Egress: egress.Policy{AllowCIDRs: []netip.Prefix{{}}}},
 	} {
 		_, err := NewClient(cfg, zap.NewNop())
 		if err == nil || !strings.Contains(err.Error(), field) {

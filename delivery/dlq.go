@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -25,7 +27,7 @@ const (
 
 // Headers the sender adds to DLQ copies of invalid records.
 const (
-	HeaderError  = "er-error"  // the parse error, naming the bad header
+	HeaderError  = "er-error"  // the parse error naming the bad header, or the last attempt's error
 	HeaderSource = "er-source" // "<topic>/<partition>/<offset>" of the original record
 )
 
@@ -59,13 +61,34 @@ func (s *Sender) toDLQ(ctx context.Context, j *job, reason Reason) bool {
 	d := *j.d
 	d.Reason = string(reason)
 	d.NotBefore = time.Time{}
-	if err := s.produceAcked(ctx, d.Record(s.cfg.Topics.DLQ)); err != nil {
+	rec := d.Record(s.cfg.Topics.DLQ)
+	if j.failure != "" {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderError, Value: []byte(j.failure)})
+	}
+	if err := s.produceAcked(ctx, rec); err != nil {
 		return false
 	}
 	s.metrics.dlq.WithLabelValues(string(reason)).Inc()
 	s.log.Info("delivery to dlq", zap.String("delivery_id", d.ID), zap.String("subscription_id", d.SubscriptionID),
-		zap.Int("attempt", d.Attempt), zap.String("reason", string(reason)))
+		zap.Int("attempt", d.Attempt), zap.String("reason", string(reason)), zap.String("error", j.failure))
 	return true
+}
+
+// failureText is an attempt error as the DLQ's er-error header carries it: without the
+// request URL (whose query string may hold a customer's token), at most 512 bytes.
+func failureText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	msg := err.Error()
+	if len(msg) > 512 {
+		msg = msg[:512]
+	}
+	return msg
 }
 
 // park hands d to the retry tier for delay with reason; true once acknowledged. The

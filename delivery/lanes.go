@@ -13,6 +13,9 @@ type job struct {
 	rec  *kgo.Record
 	d    *events.Delivery
 	part *partition
+	// failure is the last attempt's error text when the delivery ends in the DLQ after
+	// an attempt; it goes into the DLQ record's er-error header.
+	failure string
 }
 
 // lanes schedules deliveries so that one subscription never delays another:

@@ -79,12 +79,12 @@ func TestRetryHonoursRetryAfterWithinBounds(t *testing.T) {
 
 func TestRetryStopsOnFinalReasons(t *testing.T) {
 	p := RetryPolicy{Schedule: DefaultRetrySchedule()}
-	for _, r := range []Reason{ReasonGone, ReasonInvalidURL, ReasonDisabled, ReasonDeleted} {
+	for _, r := range []Reason{ReasonGone, ReasonInvalidURL, ReasonSSRFBlocked, ReasonDisabled, ReasonDeleted} {
 		if _, ok := p.Next(1, Result{Reason: r}); ok {
 			t.Errorf("%s must not be retried", r)
 		}
 	}
-	for _, r := range []Reason{ReasonTimeout, ReasonConnection, ReasonDNS, ReasonTLS, ReasonSSRFBlocked, ReasonRateLimited, ReasonCircuitOpen} {
+	for _, r := range []Reason{ReasonTimeout, ReasonConnection, ReasonDNS, ReasonTLS, ReasonRateLimited, ReasonCircuitOpen} {
 		if _, ok := p.Next(1, Result{Reason: r}); !ok {
 			t.Errorf("%s must be retried", r)
 		}

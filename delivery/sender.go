@@ -565,6 +565,7 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 		if res.Reason.Retryable() {
 			reason = ReasonRetryExhausted
 		}
+		j.failure = failureText(res.Err)
 		return s.toDLQ(ctx, j, reason)
 	}
 	d.Attempt++

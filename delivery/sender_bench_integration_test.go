@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
@@ -134,8 +135,8 @@ func BenchmarkSenderThroughput(b *testing.B) {
 			ports = append(ports, port)
 		}
 		subs := newFakeIndex(subList...)
-		client, err := NewClient(ClientConfig{Timeout: 15 * time.Second, AllowHTTP: true, AllowPorts: ports,
-			AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, zap.NewNop())
+		client, err := NewClient(ClientConfig{Timeout: 15 * time.Second, Egress: egress.Policy{AllowHTTP: true, AllowPorts: ports,
+			AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}, zap.NewNop())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -63,8 +64,8 @@ func (rc *orderReceiver) distinct() int {
 func loopbackClient(t testing.TB, srv *httptest.Server) *Client {
 	u, _ := url.Parse(srv.URL)
 	port, _ := strconv.Atoi(u.Port())
-	c, err := NewClient(ClientConfig{Timeout: 5 * time.Second, AllowHTTP: true, AllowPorts: []int{port},
-		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, zap.NewNop())
+	c, err := NewClient(ClientConfig{Timeout: 5 * time.Second, Egress: egress.Policy{AllowHTTP: true, AllowPorts: []int{port},
+		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
-
-	"code.dny.dev/ssrf"
 )
 
 // Transport tuning that is not worth a config key: every value bounds one phase of a
@@ -30,29 +27,6 @@ const (
 	drainLimit = 64 << 10
 )
 
-// newGuardian builds the SSRF guard: ports 80, 443 and cfg.AllowPorts; the built-in deny
-// lists (loopback, private, link-local incl. 169.254.169.254, CGNAT, non-global IPv6)
-// except cfg.AllowCIDRs.
-func newGuardian(cfg ClientConfig) *ssrf.Guardian {
-	ports := []uint16{80, 443}
-	for _, p := range cfg.AllowPorts {
-		ports = append(ports, uint16(p))
-	}
-	var v4, v6 []netip.Prefix
-	for _, p := range cfg.AllowCIDRs {
-		if p.Addr().Is4() {
-			v4 = append(v4, p.Masked())
-		} else {
-			v6 = append(v6, p.Masked())
-		}
-	}
-	return ssrf.New(
-		ssrf.WithPorts(ports...),
-		ssrf.WithAllowedV4Prefixes(v4...),
-		ssrf.WithAllowedV6Prefixes(v6...),
-	)
-}
-
 // newTransport returns the sender's own transport. The SSRF check runs in the dialer's
 // Control hook, i.e. on the resolved address of every connection (so DNS rebinding and
 // redirects to internal names cannot bypass it). Proxy is nil on purpose: through a
@@ -61,7 +35,7 @@ func newTransport(cfg ClientConfig) *http.Transport {
 	dialer := &net.Dialer{
 		Timeout:   dialTimeout,
 		KeepAlive: dialKeepAlive,
-		Control:   newGuardian(cfg).Safe,
+		Control:   cfg.Egress.Guardian().Safe, // the same policy subscriptions validation applies
 	}
 	return &http.Transport{
 		Proxy:                  nil,

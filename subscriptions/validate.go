@@ -12,18 +12,18 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"code.dny.dev/ssrf"
+	"github.com/claimable/eventrouter/egress"
 )
 
 // Policy is what a valid subscription must satisfy, built from configuration.
 type Policy struct {
-	Catalogue        []string       // accepted event names; empty: only the syntax is checked
-	AllowHTTP        bool           // permit http:// URLs and any explicit port (dev mode)
-	AllowCIDRs       []netip.Prefix // exempt from the private-address block
-	AllowPorts       []int          // besides 80 and 443
-	MaxPerAccount    int            // 0: no limit (enforced by Store.Create)
-	RotationGrace    time.Duration  // default grace of a rotated-out secret
-	RotationGraceMax time.Duration  // longest grace a caller may ask for
+	Catalogue []string // accepted event names; empty: only the syntax is checked
+	// Egress is the outbound-address policy; the sender's dialer uses the same one, so a
+	// URL accepted here is not refused at dial time for its port or a literal IP.
+	Egress           egress.Policy
+	MaxPerAccount    int           // 0: no limit (enforced by Store.Create)
+	RotationGrace    time.Duration // default grace of a rotated-out secret
+	RotationGraceMax time.Duration // longest grace a caller may ask for
 }
 
 // Bounds Validate enforces.
@@ -72,13 +72,14 @@ func (e *ValidationError) add(field, format string, args ...any) {
 // feedback; the sender's dial-time guard is the real SSRF defence.
 //
 // Decisions worth knowing:
-//   - Ports: without a port, or 80/443, or one of AllowPorts. In AllowHTTP (dev) mode
-//     any port is accepted, since local receivers listen on arbitrary ports.
-//   - Hosts: IP literals in special-purpose ranges (the same lists as the dial-time
-//     guard, code.dny.dev/ssrf) are refused unless inside AllowCIDRs; so are the names
-//     localhost, *.localhost, *.local, *.internal (metadata.google.internal), and
-//     numeric-looking names (e.g. "2130706433", "0x7f.1") that some resolvers read as IPs.
-//     localhost names are accepted when AllowCIDRs contains a loopback address.
+//   - Ports: the port dialled (explicit, or the scheme's default) must be allowed by
+//     Egress (80, 443 and egress.allow_ports), whatever the scheme: the dialer applies
+//     the same rule, so a URL on another port would only ever be refused there.
+//   - Hosts: IP literals are judged by Egress exactly as the dialer judges a resolved
+//     address (special-purpose ranges refused unless inside egress.allow_cidrs); so are
+//     the names localhost, *.localhost, *.local, *.internal (metadata.google.internal),
+//     and numeric-looking names (e.g. "2130706433", "0x7f.1") that some resolvers read as
+//     IPs. localhost names are accepted when egress.allow_cidrs contains a loopback address.
 //   - Headers: Authorization IS allowed (receivers commonly require a bearer token; it is
 //     treated as sensitive and never logged). Refused (case-insensitive): webhook-*,
 //     content-*, host, user-agent, hop-by-hop headers, proxy-*, expect, cookie.
@@ -184,7 +185,7 @@ func (p Policy) validateURL(v *ValidationError, raw string) {
 		v.add("url", "must be absolute, like https://example.com/hooks")
 		return
 	case u.Scheme == "https":
-	case u.Scheme == "http" && p.AllowHTTP:
+	case u.Scheme == "http" && p.Egress.AllowHTTP:
 	case u.Scheme == "http":
 		v.add("url", "must use https")
 		return
@@ -203,45 +204,37 @@ func (p Policy) validateURL(v *ValidationError, raw string) {
 		v.add("url", "has no host")
 		return
 	}
-	if port := u.Port(); port != "" && !p.portAllowed(port) {
-		v.add("url", "port %s not allowed (80, 443%s)", port, p.extraPorts())
+	if msg := p.portProblem(u); msg != "" {
+		v.add("url", "%s", msg)
 	}
 	if msg := p.hostProblem(host); msg != "" {
 		v.add("url", "%s", msg)
 	}
 }
 
-func (p Policy) portAllowed(port string) bool {
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return false
-	}
-	if p.AllowHTTP || n == 80 || n == 443 {
-		return true
-	}
-	for _, a := range p.AllowPorts {
-		if a == n {
-			return true
+// portProblem returns why the port u would be dialled on is refused, or "".
+func (p Policy) portProblem(u *url.URL) string {
+	port := egress.DefaultPort(u.Scheme)
+	if raw := u.Port(); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("port %s is not a TCP port", raw)
 		}
+		port = n
 	}
-	return false
-}
-
-func (p Policy) extraPorts() string {
-	var b strings.Builder
-	for _, a := range p.AllowPorts {
-		b.WriteString(", " + strconv.Itoa(a))
+	if err := p.Egress.CheckPort(port); err != nil {
+		return err.Error()
 	}
-	return b.String()
+	return ""
 }
 
 // hostProblem returns why host is refused, or "".
 func (p Policy) hostProblem(host string) string {
 	if addr, err := netip.ParseAddr(host); err == nil {
-		if p.allowedAddr(addr) {
-			return ""
+		if err := p.Egress.CheckAddr(addr); err != nil {
+			return fmt.Sprintf("host %s is a private, loopback, link-local or reserved address (%v)", host, err)
 		}
-		return fmt.Sprintf("host %s is a private, loopback, link-local or reserved address", host)
+		return ""
 	}
 	name := strings.TrimSuffix(strings.ToLower(host), ".")
 	if len(name) > 253 || name == "" {
@@ -261,7 +254,7 @@ func (p Policy) hostProblem(host string) string {
 	}
 	switch {
 	case name == "localhost" || last == "localhost":
-		if p.allowsLoopback() {
+		if p.Egress.AllowsLoopback() {
 			return ""
 		}
 		return fmt.Sprintf("host %q is local", host)
@@ -278,45 +271,6 @@ func validLabel(l string) bool {
 	for i := 0; i < len(l); i++ {
 		c := l[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-func (p Policy) allowsLoopback() bool {
-	for _, pre := range p.AllowCIDRs {
-		if pre.Contains(netip.MustParseAddr("127.0.0.1")) || pre.Contains(netip.IPv6Loopback()) {
-			return true
-		}
-	}
-	return false
-}
-
-// allowedAddr mirrors the dial-time guard: IPv4 outside ssrf.IPv4DeniedPrefixes; IPv6
-// inside global unicast and outside ssrf.IPv6DeniedPrefixes; IPv4-mapped IPv6 judged as
-// IPv4; anything inside AllowCIDRs accepted.
-func (p Policy) allowedAddr(addr netip.Addr) bool {
-	addr = addr.WithZone("")
-	for _, pre := range p.AllowCIDRs {
-		if pre.Contains(addr) || pre.Contains(addr.Unmap()) {
-			return true
-		}
-	}
-	addr = addr.Unmap()
-	if addr.Is4() {
-		for _, pre := range ssrf.IPv4DeniedPrefixes {
-			if pre.Contains(addr) {
-				return false
-			}
-		}
-		return true
-	}
-	if !ssrf.IPv6GlobalUnicast.Contains(addr) {
-		return false
-	}
-	for _, pre := range ssrf.IPv6DeniedPrefixes {
-		if pre.Contains(addr) {
 			return false
 		}
 	}

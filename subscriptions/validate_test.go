@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/claimable/eventrouter/egress"
 )
 
 var testCatalogue = []string{"claim.created", "claim.closed", "claim.reopened", "contact.created"}
@@ -57,11 +59,12 @@ func TestValidateReportsEachProblemWithItsField(t *testing.T) {
 		{"unparsable url", Policy{}, func(s *Subscription) { s.URL = "https://exa mple.com/%zz" }, "url", "parse"},
 		{"relative url", Policy{}, func(s *Subscription) { s.URL = "/hooks" }, "url", "absolute"},
 		{"http refused", Policy{}, func(s *Subscription) { s.URL = "http://example.com/" }, "url", "https"},
-		{"ftp refused", Policy{AllowHTTP: true}, func(s *Subscription) { s.URL = "ftp://example.com/" }, "url", "scheme"},
+		{"ftp refused", Policy{Egress: egress.Policy{AllowHTTP: true}}, func(s *Subscription) { s.URL = "ftp://example.com/" }, "url", "scheme"},
 		{"userinfo", Policy{}, func(s *Subscription) { s.URL = "https://u:p@example.com/" }, "url", "user information"},
 		{"fragment", Policy{}, func(s *Subscription) { s.URL = "https://example.com/#x" }, "url", "fragment"},
 		{"no host", Policy{}, func(s *Subscription) { s.URL = "https:///path" }, "url", "no host"},
-		{"port not listed", Policy{AllowPorts: []int{8443}}, func(s *Subscription) { s.URL = "https://example.com:8080/" }, "url", "port 8080"},
+		{"port not listed", Policy{Egress: egress.Policy{AllowPorts: []int{8443}}}, func(s *Subscription) { s.URL = "https://example.com:8080/" }, "url", "port not allowed: 8080 (allowed: 80, 443, 8443;"},
+		{"dev mode does not open every port", Policy{Egress: egress.Policy{AllowHTTP: true}}, func(s *Subscription) { s.URL = "http://example.com:8081/" }, "url", "port not allowed: 8081 (allowed: 80, 443;"},
 		{"loopback ip", Policy{}, func(s *Subscription) { s.URL = "https://127.0.0.1/" }, "url", "private"},
 		{"private ip", Policy{}, func(s *Subscription) { s.URL = "https://10.1.2.3/" }, "url", "private"},
 		{"rfc1918 192", Policy{}, func(s *Subscription) { s.URL = "https://192.168.1.1/" }, "url", "private"},
@@ -137,11 +140,11 @@ func TestValidateAllowances(t *testing.T) {
 		policy Policy
 		url    string
 	}{
-		{"http in dev mode with any port", Policy{AllowHTTP: true}, "http://example.com:8081/x"},
-		{"listed port", Policy{AllowPorts: []int{8443}}, "https://example.com:8443/x"},
+		{"http in dev mode with a listed port", Policy{Egress: egress.Policy{AllowHTTP: true, AllowPorts: []int{8081}}}, "http://example.com:8081/x"},
+		{"listed port", Policy{Egress: egress.Policy{AllowPorts: []int{8443}}}, "https://example.com:8443/x"},
 		{"port 443 explicit", Policy{}, "https://example.com:443/x"},
-		{"allowed cidr", Policy{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, "https://10.1.2.3/x"},
-		{"localhost when loopback allowed", Policy{AllowHTTP: true, AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, "http://localhost:9000/x"},
+		{"allowed cidr", Policy{Egress: egress.Policy{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}, "https://10.1.2.3/x"},
+		{"localhost when loopback allowed", Policy{Egress: egress.Policy{AllowHTTP: true, AllowPorts: []int{9000}, AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}, "http://localhost:9000/x"},
 		{"public ipv4", Policy{}, "https://93.184.216.34/x"},
 		{"public ipv6", Policy{}, "https://[2606:2800:220:1:248:1893:25c8:1946]/x"},
 		{"trailing dot name", Policy{}, "https://example.com./x"},

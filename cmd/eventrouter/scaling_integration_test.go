@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/claimable/eventrouter/app"
+	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/receiver"
 	"github.com/claimable/eventrouter/internal/testenv"
@@ -124,7 +126,7 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := subscriptions.NewService(store, subscriptions.Policy{AllowHTTP: true, AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, time.Now)
+	svc := subscriptions.NewService(store, subscriptions.Policy{Egress: egress.Policy{AllowHTTP: true, AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, AllowPorts: []int{mustAtoi(t, u.Port())}}}, time.Now)
 	ctx := testenv.Context(t, 5*time.Minute)
 	var accounts []string
 	subsOf := map[string][]string{}
@@ -270,4 +272,13 @@ func waitRate(t *testing.T, what string, f func() int64) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
 }
