@@ -23,6 +23,7 @@ const (
 	kindForbidden      = "forbidden"
 	kindNotFound       = "not-found"
 	kindConflict       = "conflict"
+	kindPrecondition   = "precondition-failed"
 	kindLimit          = "account-limit"
 	kindTooLarge       = "body-too-large"
 	kindMediaType      = "unsupported-media-type"
@@ -91,6 +92,10 @@ func (s *Server) problemFor(r *http.Request, err error) *Problem {
 		return newProblem(http.StatusNotFound, kindNotFound, "no such resource")
 	case errors.Is(err, subscriptions.ErrAccountLimit):
 		return newProblem(http.StatusConflict, kindLimit, "the account already holds the maximum number of subscriptions")
+	case errors.Is(err, subscriptions.ErrVersionMismatch):
+		return preconditionFailed()
+	case errors.Is(err, subscriptions.ErrContended):
+		return newProblem(http.StatusConflict, kindConflict, "the subscription is being changed concurrently; retry")
 	case errors.Is(err, subscriptions.ErrConflict):
 		return newProblem(http.StatusConflict, kindConflict, "a subscription with that identity already exists")
 	case errors.Is(err, subscriptions.ErrUnavailable):

@@ -38,6 +38,7 @@ func (s *Server) secrets(sub *subscriptions.Subscription) secretView {
 func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, who principal) {
 	if sub, ok := s.load(w, r, who); ok {
 		w.Header().Set("Cache-Control", "no-store")
+		setETag(w, sub)
 		writeJSON(w, http.StatusOK, s.secrets(sub))
 	}
 }
@@ -63,15 +64,21 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, who princi
 		}
 		grace = d
 	}
+	version, p := ifMatch(r)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	sub, ok := s.load(w, r, who)
 	if !ok {
 		return
 	}
-	rotated, err := s.deps.Subscriptions.Rotate(r.Context(), sub.ID, grace)
+	rotated, err := s.deps.Subscriptions.Rotate(r.Context(), sub.ID, grace, version)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	setETag(w, rotated)
 	writeJSON(w, http.StatusOK, s.secrets(rotated))
 }

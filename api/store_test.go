@@ -73,8 +73,12 @@ func (f *fakeStore) Update(_ context.Context, sub *subscriptions.Subscription) e
 	if f.failWith != nil {
 		return f.failWith
 	}
-	if _, ok := f.subs[sub.ID]; !ok {
+	old, ok := f.subs[sub.ID]
+	if !ok {
 		return subscriptions.ErrNotFound
+	}
+	if old.Version != sub.Version {
+		return subscriptions.ErrVersionMismatch
 	}
 	f.version++
 	sub.Version = f.version
@@ -82,14 +86,18 @@ func (f *fakeStore) Update(_ context.Context, sub *subscriptions.Subscription) e
 	return nil
 }
 
-func (f *fakeStore) Delete(_ context.Context, id string) error {
+func (f *fakeStore) Delete(_ context.Context, id string, version int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failWith != nil {
 		return f.failWith
 	}
-	if _, ok := f.subs[id]; !ok {
+	old, ok := f.subs[id]
+	if !ok {
 		return subscriptions.ErrNotFound
+	}
+	if version != subscriptions.AnyVersion && old.Version != version {
+		return subscriptions.ErrVersionMismatch
 	}
 	delete(f.subs, id)
 	f.version++

@@ -95,6 +95,7 @@ func (s *Server) createSubscription(w http.ResponseWriter, r *http.Request, who 
 		return
 	}
 	w.Header().Set("Location", "/v1/subscriptions/"+sub.ID)
+	setETag(w, sub)
 	writeJSON(w, http.StatusCreated, subscriptionView{Subscription: sub, Secret: sub.Secrets[0].Value})
 }
 
@@ -158,6 +159,7 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, who principal) (*s
 
 func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, who principal) {
 	if sub, ok := s.load(w, r, who); ok {
+		setETag(w, sub)
 		writeJSON(w, http.StatusOK, subscriptionView{Subscription: sub})
 	}
 }
@@ -166,6 +168,11 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, who p
 	var req patchRequest
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	version, p := ifMatch(r)
+	if p != nil {
+		writeProblem(w, p)
 		return
 	}
 	sub, ok := s.load(w, r, who)
@@ -181,20 +188,26 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, who p
 		RateLimit:   req.RateLimit,
 		MaxInFlight: req.MaxInFlight,
 		Description: req.Description,
-	})
+	}, version)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	setETag(w, updated)
 	writeJSON(w, http.StatusOK, subscriptionView{Subscription: updated})
 }
 
 func (s *Server) deleteSubscription(w http.ResponseWriter, r *http.Request, who principal) {
+	version, p := ifMatch(r)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	sub, ok := s.load(w, r, who)
 	if !ok {
 		return
 	}
-	if err := s.deps.Subscriptions.Delete(r.Context(), sub.ID); err != nil {
+	if err := s.deps.Subscriptions.Delete(r.Context(), sub.ID, version); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -291,9 +291,9 @@ func Apply(ctx context.Context, p *Plan) error {
 		case ActionCreate:
 			_, err = p.svc.Create(ctx, st.input)
 		case ActionUpdate:
-			_, err = p.svc.Update(ctx, st.ID, st.patch)
+			_, err = p.svc.Update(ctx, st.ID, st.patch, subscriptions.AnyVersion) // retried on conflict
 		case ActionDelete:
-			if err = p.svc.Delete(ctx, st.ID); errors.Is(err, subscriptions.ErrNotFound) {
+			if err = p.svc.Delete(ctx, st.ID, subscriptions.AnyVersion); errors.Is(err, subscriptions.ErrNotFound) {
 				err = nil
 			}
 		}

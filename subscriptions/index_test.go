@@ -166,7 +166,7 @@ func testIndexFollowsStore(t *testing.T, store subscriptions.Store) {
 		s, ok := ix.Get("sub_1")
 		return sameIDs(matchedIDs(ix, closed), "sub_0") && ok && !s.Enabled
 	})
-	if err := store.Delete(ctx, pre.ID); err != nil {
+	if err := store.Delete(ctx, pre.ID, subscriptions.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, time.Second, "deleted subscription gone", func() bool {

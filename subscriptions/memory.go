@@ -91,6 +91,9 @@ func (m *MemoryStore) Update(ctx context.Context, sub *Subscription) error {
 	if !ok {
 		return ErrNotFound
 	}
+	if old.Version != sub.Version {
+		return ErrVersionMismatch
+	}
 	newKey := nameKey(sub.AccountID, sub.Name)
 	if sub.Name != "" && m.names[newKey] != "" && m.names[newKey] != sub.ID {
 		return ErrConflict
@@ -107,12 +110,15 @@ func (m *MemoryStore) Update(ctx context.Context, sub *Subscription) error {
 }
 
 // Delete implements Store.
-func (m *MemoryStore) Delete(ctx context.Context, id string) error {
+func (m *MemoryStore) Delete(ctx context.Context, id string, version int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, ok := m.subs[id]
 	if !ok {
 		return ErrNotFound
+	}
+	if version != AnyVersion && old.Version != version {
+		return ErrVersionMismatch
 	}
 	if old.Name != "" {
 		delete(m.names, nameKey(old.AccountID, old.Name))

@@ -36,8 +36,9 @@ type RedisOptions struct {
 	OnMigrated        func(subscriptions int64)
 }
 
-// RedisStore is the production Store. Every write runs as one Lua script that checks,
-// writes, bumps the version and appends to the change stream atomically. Every Redis
+// RedisStore is the production Store. Every write runs as one Lua script that checks
+// (existence, names, limits, and the expected version: compare-and-set), writes, bumps
+// the version and appends to the change stream atomically. Every Redis
 // failure is returned wrapping ErrUnavailable. Safe for concurrent use.
 type RedisStore struct {
 	c      redis.UniversalClient
@@ -146,6 +147,8 @@ func (s *RedisStore) run(ctx context.Context, op string, script *redis.Script, i
 		return 0, ErrAccountLimit
 	case scriptNotFound:
 		return 0, ErrNotFound
+	case scriptStale:
+		return 0, ErrVersionMismatch
 	}
 	return v, nil
 }
@@ -170,7 +173,8 @@ func (s *RedisStore) Update(ctx context.Context, sub *Subscription) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.run(ctx, "update", updateScript, sub.ID, sub.ID, data, s.opts.StreamMaxLen, sub.AccountID, sub.Name, s.keyPrefix())
+	v, err := s.run(ctx, "update", updateScript, sub.ID, sub.ID, data, s.opts.StreamMaxLen, sub.AccountID, sub.Name, s.keyPrefix(),
+		strconv.FormatInt(sub.Version, 10))
 	if err != nil {
 		return err
 	}
@@ -179,8 +183,8 @@ func (s *RedisStore) Update(ctx context.Context, sub *Subscription) error {
 }
 
 // Delete implements Store.
-func (s *RedisStore) Delete(ctx context.Context, id string) error {
-	_, err := s.run(ctx, "delete", deleteScript, id, id, s.opts.StreamMaxLen, s.keyPrefix())
+func (s *RedisStore) Delete(ctx context.Context, id string, version int64) error {
+	_, err := s.run(ctx, "delete", deleteScript, id, id, s.opts.StreamMaxLen, s.keyPrefix(), strconv.FormatInt(version, 10))
 	return err
 }
 

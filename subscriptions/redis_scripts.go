@@ -7,11 +7,13 @@ import "github.com/redis/go-redis/v9"
 // prefix passed in ARGV, which ends with HashTag: every key a script touches, declared or
 // derived, is in the same Redis Cluster slot.
 //
-// Return codes: the new version (> 0), or scriptConflict / scriptLimit / scriptNotFound.
+// Return codes: the new version (> 0), or scriptConflict / scriptLimit / scriptNotFound /
+// scriptStale.
 const (
 	scriptConflict = -1
 	scriptLimit    = -2
 	scriptNotFound = -3
+	scriptStale    = -4 // compare-and-set: the stored version is not the expected one
 )
 
 // The version is bumped and announced before the subscription keys are touched: if
@@ -40,10 +42,12 @@ if name ~= '' then redis.call('HSET', namesKey, name, id) end
 return v
 `)
 
-// KEYS: sub, all, version, changes. ARGV: id, data, maxlen, account, name, prefix.
+// KEYS: sub, all, version, changes. ARGV: id, data, maxlen, account, name, prefix,
+// expected version (the subscription's "v" the caller read; compare-and-set).
 var updateScript = redis.NewScript(luaAnnounce + `
-local id, data, maxlen, account, name, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local id, data, maxlen, account, name, prefix, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end
+if redis.call('HGET', KEYS[1], 'v') ~= expected then return -4 end
 local oldAccount = redis.call('HGET', KEYS[1], 'account')
 local oldName = redis.call('HGET', KEYS[1], 'name')
 local namesKey = prefix .. 'names:' .. account
@@ -65,10 +69,12 @@ if name ~= '' then redis.call('HSET', namesKey, name, id) end
 return v
 `)
 
-// KEYS: sub, all, version, changes. ARGV: id, maxlen, prefix.
+// KEYS: sub, all, version, changes. ARGV: id, maxlen, prefix, expected version ("0":
+// any).
 var deleteScript = redis.NewScript(luaAnnounce + `
-local id, maxlen, prefix = ARGV[1], ARGV[2], ARGV[3]
+local id, maxlen, prefix, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end
+if expected ~= '0' and redis.call('HGET', KEYS[1], 'v') ~= expected then return -4 end
 local account = redis.call('HGET', KEYS[1], 'account')
 local name = redis.call('HGET', KEYS[1], 'name')
 local v = announce(KEYS[3], KEYS[4], maxlen, id, 'delete')

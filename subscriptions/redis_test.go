@@ -96,7 +96,7 @@ func TestRedisStoreErrorsWrapUnavailable(t *testing.T) {
 	ctx := context.Background()
 	checks := map[string]error{
 		"Create": s.Create(ctx, storetest.NewSub("a"), 0),
-		"Delete": s.Delete(ctx, "sub_x"),
+		"Delete": s.Delete(ctx, "sub_x", subscriptions.AnyVersion),
 		"Watch":  s.Watch(ctx, 0, func(subscriptions.Change) {}),
 	}
 	_, checks["Get"] = s.Get(ctx, "sub_x")
@@ -127,7 +127,7 @@ func TestRedisStoreKeysShareOneHashTag(t *testing.T) {
 	if err := s.Update(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(ctx, b.ID); err != nil {
+	if err := s.Delete(ctx, b.ID, subscriptions.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	keys := mr.Keys()

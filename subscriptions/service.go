@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// Service is the one place subscriptions are written: the admin API and the routes file
-// both go through it, so defaults, validation, secret handling and timestamps are the
-// same whichever door a change comes in by. It is safe for concurrent use; it holds no
-// state besides its Store.
+// Service is the one place subscriptions are written: the admin API, the routes file and
+// the sender's auto-disable all go through it, so defaults, validation, secret handling
+// and timestamps are the same whichever door a change comes in by. It is safe for
+// concurrent use; it holds no state besides its Store.
 //
-// Updates are read-modify-write without a compare-and-set: two concurrent writers of
-// the same subscription may lose one of the two changes (last write wins).
+// Every change is read-modify-write with a compare-and-set on the version read (see
+// mutate): two concurrent writers of one subscription never lose either change.
 type Service struct {
 	store  Store
 	policy Policy
@@ -107,63 +107,63 @@ func (s *Service) Create(ctx context.Context, in Input) (*Subscription, error) {
 
 // Update applies p to the subscription id and returns the result. Re-enabling a
 // subscription clears its DisabledReason; disabling through a patch records no reason
-// (a user did it). Errors: ErrNotFound, *ValidationError, ErrUnavailable.
-func (s *Service) Update(ctx context.Context, id string, p Patch) (*Subscription, error) {
-	sub, err := s.store.Get(ctx, id)
-	if err != nil || p.Empty() {
-		return sub, err // an empty patch writes nothing (no version bump, no announcement)
-	}
-	now := s.now().UTC()
-	var extra []FieldError
-	if p.URL != nil {
-		sub.URL = *p.URL
-	}
-	if p.Events != nil {
-		sub.Events = slices.Clone(*p.Events)
-	}
-	if p.Filter != nil {
-		sub.Filter = *p.Filter
-	}
-	if p.Enabled != nil {
-		if *p.Enabled || sub.Enabled {
-			sub.DisabledReason = "" // a system reason is kept only while still disabled
+// (a user did it).
+//
+// The write is a compare-and-set against the version read: with ifVersion ==
+// AnyVersion a concurrent change makes Update read again and re-apply p (so neither
+// change is lost); with ifVersion set, a subscription at any other version is
+// ErrVersionMismatch. An empty patch writes nothing (no version bump, no announcement).
+// Errors: ErrNotFound, *ValidationError, ErrVersionMismatch, ErrContended, ErrUnavailable.
+func (s *Service) Update(ctx context.Context, id string, p Patch, ifVersion int64) (*Subscription, error) {
+	return s.mutate(ctx, id, ifVersion, func(sub *Subscription, now time.Time) (bool, error) {
+		if p.Empty() {
+			return false, nil
 		}
-		sub.Enabled = *p.Enabled
-	}
-	if p.Headers != nil {
-		sub.Headers = maps.Clone(*p.Headers)
-	}
-	if p.RateLimit != nil {
-		sub.RateLimit = *p.RateLimit
-	}
-	if p.MaxInFlight != nil {
-		sub.MaxInFlight = *p.MaxInFlight
-	}
-	if p.Description != nil {
-		sub.Description = *p.Description
-	}
-	if p.Secret != nil && (len(sub.Secrets) == 0 || sub.Secrets[0].Value != *p.Secret) {
-		if err := CheckSecret(*p.Secret); err != nil {
-			extra = append(extra, FieldError{Field: "secret", Message: err.Error()})
-		} else {
-			rotateTo(sub, *p.Secret, s.policy.RotationGrace, now)
+		var extra []FieldError
+		if p.URL != nil {
+			sub.URL = *p.URL
 		}
-	}
-	if err := s.validate(sub, extra...); err != nil {
-		return nil, err
-	}
-	sub.UpdatedAt = now
-	if err := s.store.Update(ctx, sub); err != nil {
-		return nil, err
-	}
-	return sub, nil
+		if p.Events != nil {
+			sub.Events = slices.Clone(*p.Events)
+		}
+		if p.Filter != nil {
+			sub.Filter = *p.Filter
+		}
+		if p.Enabled != nil {
+			if *p.Enabled || sub.Enabled {
+				sub.DisabledReason = "" // a system reason is kept only while still disabled
+			}
+			sub.Enabled = *p.Enabled
+		}
+		if p.Headers != nil {
+			sub.Headers = maps.Clone(*p.Headers)
+		}
+		if p.RateLimit != nil {
+			sub.RateLimit = *p.RateLimit
+		}
+		if p.MaxInFlight != nil {
+			sub.MaxInFlight = *p.MaxInFlight
+		}
+		if p.Description != nil {
+			sub.Description = *p.Description
+		}
+		if p.Secret != nil && (len(sub.Secrets) == 0 || sub.Secrets[0].Value != *p.Secret) {
+			if err := CheckSecret(*p.Secret); err != nil {
+				extra = append(extra, FieldError{Field: "secret", Message: err.Error()})
+			} else {
+				rotateTo(sub, *p.Secret, s.policy.RotationGrace, now)
+			}
+		}
+		return true, s.validate(sub, extra...)
+	})
 }
 
 // Rotate gives the subscription a fresh current secret. The previous current secret
 // stays valid for grace (0: Policy.RotationGrace); a grace above Policy.RotationGraceMax
 // or below zero is a *ValidationError on field "grace". Previous secrets already expired
-// are dropped; previous secrets still valid keep their own expiry.
-func (s *Service) Rotate(ctx context.Context, id string, grace time.Duration) (*Subscription, error) {
+// are dropped; previous secrets still valid keep their own expiry. The write is a
+// compare-and-set like Update's: the secret returned is the one stored.
+func (s *Service) Rotate(ctx context.Context, id string, grace time.Duration, ifVersion int64) (*Subscription, error) {
 	switch {
 	case grace < 0:
 		return nil, &ValidationError{Problems: []FieldError{{Field: "grace", Message: "must not be negative"}}}
@@ -175,34 +175,27 @@ func (s *Service) Rotate(ctx context.Context, id string, grace time.Duration) (*
 			Message: fmt.Sprintf("must be at most %s", s.policy.RotationGraceMax),
 		}}}
 	}
-	sub, err := s.store.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	now := s.now().UTC()
-	rotateTo(sub, NewSecret(), grace, now)
-	sub.UpdatedAt = now
-	if err := s.store.Update(ctx, sub); err != nil {
-		return nil, err
-	}
-	return sub, nil
+	return s.mutate(ctx, id, ifVersion, func(sub *Subscription, now time.Time) (bool, error) {
+		rotateTo(sub, NewSecret(), grace, now)
+		return true, nil
+	})
 }
 
 // Disable turns the subscription off for reason (e.g. "endpoint_gone"); the sender calls
 // it on 410 Gone or persistent failure. Disabling an already disabled subscription
-// changes nothing and returns nil. Errors: ErrNotFound, ErrUnavailable.
+// changes nothing and returns nil. It is a compare-and-set retried on conflict, so a
+// concurrent user change is neither lost nor overwritten. Errors: ErrNotFound,
+// ErrContended, ErrUnavailable.
 func (s *Service) Disable(ctx context.Context, id, reason string) error {
-	sub, err := s.store.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !sub.Enabled {
-		return nil
-	}
-	sub.Enabled = false
-	sub.DisabledReason = reason
-	sub.UpdatedAt = s.now().UTC()
-	return s.store.Update(ctx, sub)
+	_, err := s.mutate(ctx, id, AnyVersion, func(sub *Subscription, _ time.Time) (bool, error) {
+		if !sub.Enabled {
+			return false, nil
+		}
+		sub.Enabled = false
+		sub.DisabledReason = reason
+		return true, nil
+	})
+	return err
 }
 
 // Get returns the subscription or ErrNotFound.
@@ -210,9 +203,10 @@ func (s *Service) Get(ctx context.Context, id string) (*Subscription, error) {
 	return s.store.Get(ctx, id)
 }
 
-// Delete removes the subscription; ErrNotFound if absent.
-func (s *Service) Delete(ctx context.Context, id string) error {
-	return s.store.Delete(ctx, id)
+// Delete removes the subscription; ErrNotFound if absent. With ifVersion set, only a
+// subscription still at that version (else ErrVersionMismatch).
+func (s *Service) Delete(ctx context.Context, id string, ifVersion int64) error {
+	return s.store.Delete(ctx, id, ifVersion)
 }
 
 // List returns one page ordered by id and the cursor of the next page ("" at the end).

@@ -72,8 +72,12 @@ func (m *serviceTestStore) Update(_ context.Context, sub *Subscription) error {
 	if m.fail != nil {
 		return m.fail
 	}
-	if _, ok := m.subs[sub.ID]; !ok {
+	old, ok := m.subs[sub.ID]
+	if !ok {
 		return ErrNotFound
+	}
+	if old.Version != sub.Version {
+		return ErrVersionMismatch
 	}
 	m.version++
 	sub.Version = m.version
@@ -81,11 +85,15 @@ func (m *serviceTestStore) Update(_ context.Context, sub *Subscription) error {
 	return nil
 }
 
-func (m *serviceTestStore) Delete(_ context.Context, id string) error {
+func (m *serviceTestStore) Delete(_ context.Context, id string, version int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.subs[id]; !ok {
+	old, ok := m.subs[id]
+	if !ok {
 		return ErrNotFound
+	}
+	if version != AnyVersion && old.Version != version {
+		return ErrVersionMismatch
 	}
 	delete(m.subs, id)
 	return nil
@@ -221,7 +229,7 @@ func TestServiceUpdateAppliesOnlyGivenFields(t *testing.T) {
 	clock.Advance(time.Minute)
 	url := "https://other.example.com/y"
 	events := []string{"claim.closed", "contact.created"}
-	got, err := svc.Update(t.Context(), sub.ID, Patch{URL: &url, Events: &events})
+	got, err := svc.Update(t.Context(), sub.ID, Patch{URL: &url, Events: &events}, AnyVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +248,7 @@ func TestServiceUpdateValidatesResultAndKeepsStoreUnchanged(t *testing.T) {
 	svc, store, _ := newTestService(t)
 	sub, _ := svc.Create(t.Context(), validInput())
 	empty := []string{}
-	_, err := svc.Update(t.Context(), sub.ID, Patch{Events: &empty})
+	_, err := svc.Update(t.Context(), sub.ID, Patch{Events: &empty}, AnyVersion)
 	if got := problemFields(t, err); !slices.Equal(got, []string{"events"}) {
 		t.Fatalf("fields %v", got)
 	}
@@ -248,11 +256,11 @@ func TestServiceUpdateValidatesResultAndKeepsStoreUnchanged(t *testing.T) {
 	if len(stored.Events) != 1 {
 		t.Fatalf("invalid update reached the store: %v", stored.Events)
 	}
-	same, err := svc.Update(t.Context(), sub.ID, Patch{})
+	same, err := svc.Update(t.Context(), sub.ID, Patch{}, AnyVersion)
 	if err != nil || same.Version != sub.Version {
 		t.Fatalf("empty patch: version %d→%d, %v", sub.Version, same.Version, err)
 	}
-	if _, err := svc.Update(t.Context(), "sub_missing", Patch{}); !errors.Is(err, ErrNotFound) {
+	if _, err := svc.Update(t.Context(), "sub_missing", Patch{}, AnyVersion); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
 }
@@ -275,7 +283,7 @@ func TestServiceDisableIsIdempotentAndReenableClearsReason(t *testing.T) {
 		t.Fatalf("second disable changed it: version %d→%d reason %q", first.Version, second.Version, second.DisabledReason)
 	}
 	on := true
-	got, err := svc.Update(t.Context(), sub.ID, Patch{Enabled: &on})
+	got, err := svc.Update(t.Context(), sub.ID, Patch{Enabled: &on}, AnyVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +299,7 @@ func TestServiceRotateKeepsPreviousForGraceThenDropsIt(t *testing.T) {
 	svc, _, clock := newTestService(t)
 	sub, _ := svc.Create(t.Context(), validInput())
 	old := sub.Secrets[0].Value
-	got, err := svc.Rotate(t.Context(), sub.ID, 0)
+	got, err := svc.Rotate(t.Context(), sub.ID, 0, AnyVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +316,7 @@ func TestServiceRotateKeepsPreviousForGraceThenDropsIt(t *testing.T) {
 		t.Fatalf("valid secrets during grace: %d", len(v))
 	}
 	clock.Advance(25 * time.Hour)
-	again, err := svc.Rotate(t.Context(), sub.ID, time.Hour)
+	again, err := svc.Rotate(t.Context(), sub.ID, time.Hour, AnyVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,12 +332,12 @@ func TestServiceRotateRejectsGraceOutOfBounds(t *testing.T) {
 	svc, _, _ := newTestService(t)
 	sub, _ := svc.Create(t.Context(), validInput())
 	for _, g := range []time.Duration{8 * 24 * time.Hour, -time.Second} {
-		_, err := svc.Rotate(t.Context(), sub.ID, g)
+		_, err := svc.Rotate(t.Context(), sub.ID, g, AnyVersion)
 		if got := problemFields(t, err); !slices.Equal(got, []string{"grace"}) {
 			t.Errorf("grace %v: fields %v", g, got)
 		}
 	}
-	if _, err := svc.Rotate(t.Context(), "sub_missing", 0); !errors.Is(err, ErrNotFound) {
+	if _, err := svc.Rotate(t.Context(), "sub_missing", 0, AnyVersion); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
 }
@@ -338,19 +346,19 @@ func TestServiceSecretPatchRotatesWithDefaultGrace(t *testing.T) {
 	svc, _, clock := newTestService(t)
 	sub, _ := svc.Create(t.Context(), validInput())
 	next := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	got, err := svc.Update(t.Context(), sub.ID, Patch{Secret: &next})
+	got, err := svc.Update(t.Context(), sub.ID, Patch{Secret: &next}, AnyVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Secrets) != 2 || got.Secrets[0].Value != next || !got.Secrets[1].ExpiresAt.Equal(clock.Now().Add(24*time.Hour)) {
 		t.Fatalf("secrets %+v", got.Secrets)
 	}
-	same, err := svc.Update(t.Context(), sub.ID, Patch{Secret: &next})
+	same, err := svc.Update(t.Context(), sub.ID, Patch{Secret: &next}, AnyVersion)
 	if err != nil || len(same.Secrets) != 2 {
 		t.Fatalf("same secret again rotated: %+v, %v", same.Secrets, err)
 	}
 	bad := "nope"
-	_, err = svc.Update(t.Context(), sub.ID, Patch{Secret: &bad})
+	_, err = svc.Update(t.Context(), sub.ID, Patch{Secret: &bad}, AnyVersion)
 	if got := problemFields(t, err); !slices.Equal(got, []string{"secret"}) {
 		t.Fatalf("fields %v", got)
 	}
@@ -363,7 +371,7 @@ func TestServiceStoreUnavailablePassesThrough(t *testing.T) {
 	if _, err := svc.Create(t.Context(), validInput()); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("create: %v", err)
 	}
-	if _, err := svc.Rotate(t.Context(), sub.ID, 0); !errors.Is(err, ErrUnavailable) {
+	if _, err := svc.Rotate(t.Context(), sub.ID, 0, AnyVersion); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("rotate: %v", err)
 	}
 	if err := svc.Disable(t.Context(), sub.ID, "x"); !errors.Is(err, ErrUnavailable) {

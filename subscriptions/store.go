@@ -16,7 +16,14 @@ var (
 	// ErrUnavailable wraps a failure to reach the backing store (Redis down); the API
 	// answers 503 for it.
 	ErrUnavailable = errors.New("subscriptions: store unavailable")
+	// ErrVersionMismatch: a compare-and-set write found the subscription at another
+	// version than the one the caller read or named (it changed meanwhile). Nothing was
+	// written. The API answers 412 when the client named the version (If-Match).
+	ErrVersionMismatch = errors.New("subscriptions: subscription changed since it was read")
 )
+
+// AnyVersion, as the expected version of a write, skips the compare-and-set.
+const AnyVersion int64 = 0
 
 // ListOptions selects a page of subscriptions ordered by id.
 type ListOptions struct {
@@ -42,10 +49,14 @@ type Store interface {
 	Create(ctx context.Context, sub *Subscription, maxPerAccount int) error
 	// Get returns the subscription or ErrNotFound.
 	Get(ctx context.Context, id string) (*Subscription, error)
-	// Update replaces the stored subscription with sub (same ID) and sets sub.Version.
+	// Update replaces the stored subscription with sub (same ID) and sets sub.Version,
+	// only if the stored subscription is still at sub.Version, the version the caller
+	// read (compare-and-set, checked atomically with the write); otherwise it returns
+	// ErrVersionMismatch and writes nothing. ErrNotFound if absent.
 	Update(ctx context.Context, sub *Subscription) error
-	// Delete removes it; ErrNotFound if absent.
-	Delete(ctx context.Context, id string) error
+	// Delete removes it; ErrNotFound if absent. With version != AnyVersion it deletes
+	// only a subscription still at that version, else ErrVersionMismatch.
+	Delete(ctx context.Context, id string, version int64) error
 	// List returns one page ordered by id and the cursor of the next page ("" at the end).
 	// A Limit outside 0..MaxListLimit is refused with ErrBadLimit.
 	List(ctx context.Context, opts ListOptions) (subs []*Subscription, next string, err error)

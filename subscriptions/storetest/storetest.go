@@ -28,6 +28,8 @@ func Run(t *testing.T, newStore func(t *testing.T) subscriptions.Store) {
 	t.Run("CreateConflict", func(t *testing.T) { testConflict(t, newStore(t)) })
 	t.Run("AccountLimit", func(t *testing.T) { testAccountLimit(t, newStore(t)) })
 	t.Run("UpdateAndDelete", func(t *testing.T) { testUpdateDelete(t, newStore(t)) })
+	t.Run("CompareAndSet", func(t *testing.T) { testCompareAndSet(t, newStore(t)) })
+	t.Run("ConcurrentWritersLoseNothing", func(t *testing.T) { testConcurrentCAS(t, newStore(t)) })
 	t.Run("ListPagination", func(t *testing.T) { testList(t, newStore(t)) })
 	t.Run("LoadAndVersion", func(t *testing.T) { testLoad(t, newStore(t)) })
 	t.Run("WatchDeliversEveryChangeInOrder", func(t *testing.T) { testWatch(t, newStore(t)) })
@@ -169,13 +171,13 @@ func testUpdateDelete(t *testing.T, s subscriptions.Store) {
 	if err := s.Update(ctx(t), NewSub("acct_a")); !errors.Is(err, subscriptions.ErrNotFound) {
 		t.Fatalf("Update missing: %v, want ErrNotFound", err)
 	}
-	if err := s.Delete(ctx(t), sub.ID); err != nil {
+	if err := s.Delete(ctx(t), sub.ID, subscriptions.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Get(ctx(t), sub.ID); !errors.Is(err, subscriptions.ErrNotFound) {
 		t.Fatalf("Get after delete: %v, want ErrNotFound", err)
 	}
-	if err := s.Delete(ctx(t), sub.ID); !errors.Is(err, subscriptions.ErrNotFound) {
+	if err := s.Delete(ctx(t), sub.ID, subscriptions.AnyVersion); !errors.Is(err, subscriptions.ErrNotFound) {
 		t.Fatalf("second Delete: %v, want ErrNotFound", err)
 	}
 	subs, _, _ := s.List(ctx(t), subscriptions.ListOptions{AccountID: "acct_a"})
@@ -254,7 +256,7 @@ func testLoad(t *testing.T, s subscriptions.Store) {
 	if err := s.Update(ctx(t), want[1]); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(ctx(t), want[3].ID); err != nil {
+	if err := s.Delete(ctx(t), want[3].ID, subscriptions.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	want = append(want[:3], want[4:]...)
@@ -291,7 +293,7 @@ func testWatch(t *testing.T, s subscriptions.Store) {
 	if err := s.Update(ctx(t), a); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(ctx(t), pre.ID); err != nil {
+	if err := s.Delete(ctx(t), pre.ID, subscriptions.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	want := []subscriptions.Change{
