@@ -23,7 +23,7 @@ func TestRedisStoreMigratesLegacyKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := old.Delete(ctx, gone.ID); err != nil {
+	if err := old.Delete(ctx, gone.ID, subscriptions.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	// Rewrite every key as the previous release named it (no hash tag).
