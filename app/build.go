@@ -147,12 +147,7 @@ func buildRouter(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 	}
 	sys.Router = r
 	sys.Runners = append(sys.Runners, r)
-	ops.AddCheck("router_group", func(context.Context) error {
-		if !r.Ready() {
-			return errors.New("router has not joined its consumer group")
-		}
-		return nil
-	})
+	ops.AddCheck("router_group", r.Ready)
 	return nil
 }
 
@@ -197,12 +192,7 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 	}
 	sys.Sender = s
 	sys.Runners = append(sys.Runners, s)
-	ops.AddCheck("sender_group", func(context.Context) error {
-		if !s.Ready() {
-			return errors.New("sender has not joined its consumer group")
-		}
-		return nil
-	})
+	ops.AddCheck("sender_group", s.Ready)
 	return nil
 }
 

@@ -274,6 +274,7 @@ func (s *Sender) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 			}
 		}
 	}
+	s.member.Assigned(assigned)
 	s.log.Info("partitions assigned", zap.Any("partitions", assigned))
 }
 
@@ -294,6 +295,7 @@ func (s *Sender) lost(ctx context.Context, _ *kgo.Client, lost map[string][]int3
 // then closed so late completions cannot touch them. On loss nothing is waited for,
 // committed or handed off.
 func (s *Sender) release(ctx context.Context, tps map[string][]int32, commit bool) {
+	s.member.Released(tps)
 	gone := map[*partition]bool{}
 	s.partsMu.Lock()
 	for topic, ps := range tps {

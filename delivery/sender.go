@@ -16,6 +16,7 @@ import (
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/membership"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -200,8 +201,9 @@ type Sender struct {
 	disabledAt map[string]time.Time // subscriptions this process disabled, until the index agrees
 	clean      map[string]bool      // subscriptions whose failing-since clock is known clear
 
-	ready   atomic.Bool
+	ready   atomic.Bool // polling (not starting, not shutting down)
 	running atomic.Bool
+	member  *membership.Tracker // owned partitions, for Ready
 }
 
 // New builds a Sender; it validates cfg and creates (but does not connect) the Kafka
@@ -239,6 +241,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 		now: deps.Now, metrics: m, tiers: newTiers(cfg.Topics.RetryPrefix, cfg.Delivery.RetrySchedule),
 		slots: make(chan struct{}, cfg.Delivery.MaxInFlight), parts: map[topicPartition]*partition{},
 		disabledAt: map[string]time.Time{}, clean: map[string]bool{},
+		member: membership.New(cfg.Delivery.Group),
 	}
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
 	s.lanes = newLanes(cfg.MaxQueuedPerSubscription, s.maxInFlight, s.process, func(q, a int) {
@@ -268,6 +271,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 		return nil, fmt.Errorf("delivery: kafka client: %w", err)
 	}
 	s.cl = cl
+	s.member.Attach(cl)
 	s.pauser = newPauser(cl)
 	log.Info("sender configured", zap.String("group", cfg.Delivery.Group), zap.String("deliveries", cfg.Topics.Deliveries),
 		zap.Strings("retry_tiers", s.tiers.topics()), zap.String("dlq", cfg.Topics.DLQ),
@@ -276,8 +280,16 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 	return s, nil
 }
 
-// Ready reports whether Run is polling (for /readyz).
-func (s *Sender) Ready() bool { return s.ready.Load() }
+// Ready returns nil when the sender is doing its job (for /readyz): Run is polling,
+// the broker answers, and the sender owns partitions of its group or the group is
+// stable with it as a standby (more senders than partitions). Otherwise the error says
+// what is missing, e.g. the group is PreparingRebalance after a crashed member.
+func (s *Sender) Ready(ctx context.Context) error {
+	if !s.ready.Load() {
+		return errors.New("sender is not polling (starting or shutting down)")
+	}
+	return s.member.Check(ctx)
+}
 
 // Run consumes until ctx is canceled, then shuts down gracefully: it stops fetching,
 // lets fetched work finish within DrainTimeout, abandons what is left (uncommitted, so
@@ -323,6 +335,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // shutdown: stop fetching, abandon queued work, drain in-flight work, commit, leave.
 func (s *Sender) shutdown() {
 	s.ready.Store(false)
+	s.member.Detach()
 	s.cl.PauseFetchTopics(append([]string{s.cfg.Topics.Deliveries}, s.tiers.topics()...)...)
 	s.pauser.stop()
 	// Let fetched work finish within the drain deadline, then abandon the rest.

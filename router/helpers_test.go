@@ -157,7 +157,7 @@ func (e *env) start(t *testing.T, cfg Config, m Matcher, p Parser) *running {
 			t.Errorf("router Run: %v", err)
 		}
 	})
-	waitFor(t, "router joins its group", r.Ready)
+	waitFor(t, "router joins its group", func() bool { return r.Ready(ctx) == nil })
 	return &running{Router: r, reg: reg, stop: stop}
 }
 

@@ -126,11 +126,12 @@ func (r *Router) clientOptions(shared []kgo.Opt, reg prometheus.Registerer) []kg
 }
 
 func (r *Router) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
-	r.ready.Store(true)
+	r.member.Assigned(assigned)
 	r.log.Info("partitions assigned", zap.Any("partitions", sortedParts(assigned)))
 }
 
 func (r *Router) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	r.member.Released(revoked)
 	r.metrics.forget(revoked)
 	if len(revoked) > 0 {
 		r.log.Info("partitions revoked", zap.Any("partitions", sortedParts(revoked)))
@@ -138,7 +139,7 @@ func (r *Router) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string]
 }
 
 func (r *Router) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	r.ready.Store(false)
+	r.member.Released(lost)
 	r.metrics.forget(lost)
 	r.log.Warn("partitions lost", zap.Any("partitions", sortedParts(lost)))
 }

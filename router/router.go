@@ -25,6 +25,7 @@ import (
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/membership"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -198,7 +199,7 @@ type Router struct {
 	parser  Parser
 	metrics *metrics
 	log     *zap.Logger
-	ready   atomic.Bool
+	member  *membership.Tracker // owned partitions of the current session, for Ready
 	ran     atomic.Bool
 	// reg receives each session's client metrics (kprom).
 	reg prometheus.Registerer
@@ -224,7 +225,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("router: register metrics: %w", err)
 	}
-	r := &Router{cfg: cfg, matcher: deps.Matcher, parser: deps.Parser, metrics: m, log: log}
+	r := &Router{cfg: cfg, matcher: deps.Matcher, parser: deps.Parser, metrics: m, log: log, member: membership.New(cfg.Group)}
 	r.txnID = transactionalID(cfg)
 	r.opts = r.clientOptions(deps.KafkaOpts, reg)
 	r.reg = reg
@@ -248,9 +249,10 @@ func transactionalID(cfg Config) string {
 // TransactionalID returns this instance's transactional id (for logs and tests).
 func (r *Router) TransactionalID() string { return r.txnID }
 
-// Ready reports whether the router has joined its group and holds its assignment
-// (possibly empty, when there are more routers than partitions).
-func (r *Router) Ready() bool { return r.ready.Load() }
+// Ready returns nil when the router is doing its job (for /readyz): its session runs,
+// the broker answers, and it owns ingest partitions or the group is stable with it as a
+// standby (more routers than partitions). Otherwise the error says what is missing.
+func (r *Router) Ready(ctx context.Context) error { return r.member.Check(ctx) }
 
 // Run consumes until ctx is canceled, then finishes (commits) the batch in hand, leaves
 // the group and returns nil. When the transactional session fails — franz-go reports a
@@ -305,8 +307,9 @@ func (r *Router) runSession(ctx context.Context) (progressed bool, err error) {
 	if err != nil {
 		return false, &clientError{err}
 	}
+	r.member.Attach(sess.Client())
 	defer func() {
-		r.ready.Store(false)
+		r.member.Detach()
 		sess.Close() // leaves the group
 	}()
 	r.log.Info("router started", append(r.optionFields,

@@ -317,7 +317,7 @@ func TestRouterWaitsForTheSubscriptionIndex(t *testing.T) {
 	go func() { done <- r.Run(ctx) }()
 	// While the index is not ready the router must not join (and so cannot consume).
 	for range 20 {
-		if r.Ready() {
+		if r.Ready(ctx) == nil {
 			t.Fatal("router joined its group before the subscription index was ready")
 		}
 		if gi := e.c.GroupInfo("g-wait"); gi != nil && len(gi.Members) > 0 {
