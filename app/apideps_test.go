@@ -12,15 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/internal/receiver"
 	"github.com/claimable/eventrouter/subscriptions"
-	"github.com/claimable/eventrouter/topics"
 )
 
 const testToken = "admin-token-for-tests-0001"
@@ -36,19 +32,7 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Delivery.RetrySchedule = []time.Duration{100 * time.Millisecond}
-	specs := topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, true)
-	names := make([]string, len(specs))
-	for i, s := range specs {
-		names[i] = s.Name
-	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, names...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	mini := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mini.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	cluster, rdb := fakeInfra(t, cfg)
 
 	recv := receiver.New(nil)
 	srv := httptest.NewServer(recv)

@@ -32,6 +32,15 @@ func kfakeReadinessEnv(t *testing.T) (*readinessEnv, *kfake.Cluster) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Delivery.RetrySchedule = []time.Duration{time.Second}
+	cluster, rdb := fakeInfra(t, cfg)
+	cfg.Kafka.Brokers = cluster.ListenAddrs()
+	return &readinessEnv{cfg: cfg, rdb: rdb, seeds: cluster.ListenAddrs()}, cluster
+}
+
+// fakeInfra starts a one-broker kfake cluster holding every topic of cfg (2 partitions
+// each) and a miniredis, both stopped when the test ends.
+func fakeInfra(t *testing.T, cfg config.Config) (*kfake.Cluster, *redis.Client) {
+	t.Helper()
 	specs := topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, true)
 	names := make([]string, len(specs))
 	for i, s := range specs {
@@ -45,8 +54,7 @@ func kfakeReadinessEnv(t *testing.T) (*readinessEnv, *kfake.Cluster) {
 	mini := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mini.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	cfg.Kafka.Brokers = cluster.ListenAddrs()
-	return &readinessEnv{cfg: cfg, rdb: rdb, seeds: cluster.ListenAddrs()}, cluster
+	return cluster, rdb
 }
 
 // runRoles builds and runs roles with cfg until the test ends; it returns the ops
