@@ -1,9 +1,12 @@
 package subscriptions
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/claimable/eventrouter/events"
 )
@@ -22,7 +25,9 @@ import (
 //
 // Strings are double-quoted Go string literals. Comparisons are exact and case-sensitive.
 // Example: `source == "api" and performed_by not in ["import-bot", "sync"]`.
-// The empty filter matches every event.
+// The empty filter matches every event. A filter outside this language — one that
+// reads the event's object, such as `claim.type == "theft"` — is compiled as a data
+// predicate instead (predicate.go).
 
 // Bounds on a filter, so that hostile input gets a precise error, not a deep recursion.
 const (
@@ -32,8 +37,11 @@ const (
 )
 
 // Filter is a compiled filter expression. It is immutable and safe for concurrent use.
+// An envelope-only filter compiles to root (the allocation-free fast path); one that
+// needs the event's object compiles to prog, a data predicate (predicate.go).
 type Filter struct {
-	root *fnode // nil: match everything
+	root *fnode      // nil and prog nil: match everything
+	prog *vm.Program // a data predicate; root is nil then
 	src  string
 }
 
@@ -41,6 +49,9 @@ type Filter struct {
 type FilterError struct {
 	Pos int    // 1-based byte column
 	Msg string // e.g. `expected "==", "!=", "in" or "not in", found "="`
+	// bound marks a size limit (depth, list length): final, whichever engine would run
+	// the filter.
+	bound bool
 }
 
 func (e *FilterError) Error() string { return fmt.Sprintf("filter: col %d: %s", e.Pos, e.Msg) }
@@ -95,22 +106,55 @@ func CompileFilter(s string) (*Filter, error) {
 		return &Filter{src: s}, nil
 	}
 	root, err := p.expr(0)
-	if err != nil {
+	if err == nil && p.tok.kind != tkEOF {
+		err = p.errf("expected \"and\", \"or\" or end of filter")
+	}
+	if err == nil {
+		return &Filter{root: root, src: s}, nil
+	}
+	var fe *FilterError
+	if errors.As(err, &fe) && fe.bound {
 		return nil, err
 	}
-	if p.tok.kind != tkEOF {
-		return nil, p.errf("expected \"and\", \"or\" or end of filter")
+	// Beyond the envelope language: a data predicate, if it compiles as one. When
+	// neither compiles, the envelope parser's error is the precise one, unless it
+	// stopped at an object name (`claim.type …`), where expr's error explains.
+	prog, perr := compilePredicate(s)
+	if perr == nil {
+		return &Filter{prog: prog, src: s}, nil
 	}
-	return &Filter{root: root, src: s}, nil
+	if fe != nil && usesObject(s, fe) {
+		return nil, perr
+	}
+	return nil, err
 }
+
+// HasDataPredicate reports whether the filter looks into the event's object (and so
+// decodes it when evaluated), rather than only at envelope fields.
+func (f *Filter) HasDataPredicate() bool { return f != nil && f.prog != nil }
+
+// active reports whether the filter can reject an event.
+func (f *Filter) active() bool { return f != nil && (f.root != nil || f.prog != nil) }
 
 // String returns the source text the filter was compiled from.
 func (f *Filter) String() string { return f.src }
 
 // Match reports whether e satisfies the filter. A nil Filter matches everything.
-// It does not allocate.
+// It does not allocate unless the filter is a data predicate.
 func (f *Filter) Match(e *events.Event) bool {
-	if f == nil || f.root == nil {
+	var d dataScope
+	return f.match(e, &d)
+}
+
+// match is Match with the event's decoded object shared through d across the filters
+// of one index lookup.
+func (f *Filter) match(e *events.Event, d *dataScope) bool {
+	switch {
+	case f == nil:
+		return true
+	case f.prog != nil:
+		return d.run(f.prog, e)
+	case f.root == nil:
 		return true
 	}
 	return f.root.eval(e)
@@ -274,7 +318,7 @@ func (p *fparser) isWord(w string) bool { return p.tok.kind == tkIdent && p.tok.
 
 func (p *fparser) expr(depth int) (*fnode, error) {
 	if depth > MaxFilterDepth {
-		return nil, &FilterError{Pos: p.tok.pos + 1, Msg: fmt.Sprintf("nested deeper than %d levels", MaxFilterDepth)}
+		return nil, &FilterError{Pos: p.tok.pos + 1, Msg: fmt.Sprintf("nested deeper than %d levels", MaxFilterDepth), bound: true}
 	}
 	left, err := p.and(depth)
 	if err != nil {
@@ -309,7 +353,7 @@ func (p *fparser) and(depth int) (*fnode, error) {
 
 func (p *fparser) unary(depth int) (*fnode, error) {
 	if depth > MaxFilterDepth {
-		return nil, &FilterError{Pos: p.tok.pos + 1, Msg: fmt.Sprintf("nested deeper than %d levels", MaxFilterDepth)}
+		return nil, &FilterError{Pos: p.tok.pos + 1, Msg: fmt.Sprintf("nested deeper than %d levels", MaxFilterDepth), bound: true}
 	}
 	switch {
 	case p.isWord("not"):
@@ -340,7 +384,7 @@ func (p *fparser) cmp() (*fnode, error) {
 	}
 	field, ok := filterFields[p.tok.text]
 	if !ok {
-		return nil, &FilterError{Pos: p.tok.pos + 1, Msg: fmt.Sprintf("unknown field %q, expected one of %s", p.tok.text, fieldList())}
+		return nil, &FilterError{Pos: p.tok.pos + 1, Msg: fmt.Sprintf("unknown field %q, expected one of %s, or the event's object (%s)", p.tok.text, fieldList(), objectList())}
 	}
 	p.next()
 	n := &fnode{field: field}
@@ -388,7 +432,7 @@ func (p *fparser) list() ([]string, error) {
 			return nil, p.errf("expected a quoted string")
 		}
 		if len(out) == MaxFilterList {
-			return nil, &FilterError{Pos: p.tok.pos + 1, Msg: fmt.Sprintf("list longer than %d strings", MaxFilterList)}
+			return nil, &FilterError{Pos: p.tok.pos + 1, Msg: fmt.Sprintf("list longer than %d strings", MaxFilterList), bound: true}
 		}
 		out = append(out, p.tok.text)
 		p.next()

@@ -46,7 +46,7 @@ func newAccountSubs(entries []*entry, catalogue []string) *accountSubs {
 			for _, p := range en.sub.Events {
 				if matchPattern(p, name) {
 					c := cand{sub: en.sub}
-					if en.filter.root != nil {
+					if en.filter.active() {
 						c.filter = en.filter
 					}
 					list = append(list, c)
@@ -71,16 +71,17 @@ func newAccountSubs(entries []*entry, catalogue []string) *accountSubs {
 
 // match appends the subscriptions selecting e; it does not allocate when dst has room.
 func (a *accountSubs) match(e *events.Event, dst []*Subscription) []*Subscription {
+	var d dataScope // decodes the object once, only if a data predicate asks for it
 	if list, ok := a.byEvent[e.EventName]; ok {
 		for i := range list {
-			if list[i].filter == nil || list[i].filter.Match(e) {
+			if list[i].filter == nil || list[i].filter.match(e, &d) {
 				dst = append(dst, list[i].sub)
 			}
 		}
 		return dst
 	}
 	for _, en := range a.entries { // a name outside the catalogue: only wildcards can match
-		if en.matches(e) {
+		if en.matches(e, &d) {
 			dst = append(dst, en.sub)
 		}
 	}
@@ -101,11 +102,12 @@ func newEntry(sub *Subscription) *entry {
 
 func (en *entry) matchable() bool { return en.sub.Enabled && !en.broken }
 
-// matches reports whether the entry selects e. It does not allocate.
-func (en *entry) matches(e *events.Event) bool {
+// matches reports whether the entry selects e. It does not allocate unless its filter
+// is a data predicate.
+func (en *entry) matches(e *events.Event, d *dataScope) bool {
 	for _, p := range en.sub.Events {
 		if matchPattern(p, e.EventName) {
-			return en.filter.Match(e)
+			return en.filter.match(e, d)
 		}
 	}
 	return false

@@ -16,8 +16,9 @@ type Subscription struct {
 	URL       string `json:"url"`
 	// Events holds exact catalogue names, "<object>.*" wildcards, or "*".
 	Events []string `json:"events"`
-	// Filter is an optional predicate over envelope fields (see filter.go), e.g.
-	// `source == "api"`. Empty means every event that Events selects.
+	// Filter is an optional predicate over envelope fields (filter.go), e.g.
+	// `source == "api"`, or over the event's object too (predicate.go), e.g.
+	// `claim.type == "theft"`. Empty means every event that Events selects.
 	Filter      string            `json:"filter,omitempty"`
 	Enabled     bool              `json:"enabled"`
 	Secrets     []Secret          `json:"-"`
