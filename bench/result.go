@@ -43,13 +43,13 @@ type Result struct {
 	// measured window, whoever used it; HarnessCPUSeconds is the benchmark process's
 	// own CPU then (load generator, receiver with signature checks, stage tap). Beside
 	// the roles' CPU they show whether the machine, not a role, was the limit.
-	MachineBusy       float64     `json:"machine_busy"`
-	HarnessCPUSeconds float64     `json:"harness_cpu_s"`
+	MachineBusy       float64 `json:"machine_busy"`
+	HarnessCPUSeconds float64 `json:"harness_cpu_s"`
 	// Disturbance says whether other work competed for the machine; a disturbed run's
 	// targets are reported as not judged.
 	Disturbance Disturbance `json:"disturbance"`
-	Counts            Counts      `json:"counts"`
-	Roles             []RoleUsage `json:"roles"`
+	Counts      Counts      `json:"counts"`
+	Roles       []RoleUsage `json:"roles"`
 	// CPUPerDeliveryMS is the CPU of every eventrouter role over the measured window
 	// (producing and draining) divided by the deliveries made.
 	CPUPerDeliveryMS float64 `json:"cpu_per_delivery_ms"`
