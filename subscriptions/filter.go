@@ -169,19 +169,7 @@ func (n *fnode) eval(e *events.Event) bool {
 	case fopNot:
 		return !n.left.eval(e)
 	}
-	var v string
-	switch n.field {
-	case fieldSource:
-		v = e.Source
-	case fieldPerformedBy:
-		v = e.PerformedBy
-	case fieldEventName:
-		v = e.EventName
-	case fieldObject:
-		v = e.Object
-	case fieldAccountID:
-		v = e.AccountID
-	}
+	v := n.fieldValue(e)
 	switch n.op {
 	case fopEq:
 		return v == n.value
