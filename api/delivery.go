@@ -15,17 +15,28 @@ var ErrNotFound = errors.New("api: not found")
 
 // Attempt is one logged HTTP attempt as the API shows it.
 type Attempt struct {
-	DeliveryID     string    `json:"delivery_id"`
-	EventID        string    `json:"event_id"`
-	SubscriptionID string    `json:"subscription_id"`
-	Attempt        int       `json:"attempt"`
-	At             time.Time `json:"at"`
+	DeliveryID     string `json:"delivery_id"`
+	EventID        string `json:"event_id"`
+	EventName      string `json:"event_name,omitempty"`
+	SubscriptionID string `json:"subscription_id"`
+	Attempt        int    `json:"attempt"`
+	// At is when the attempt started; LatencyMS how long it took, to the end of the
+	// response body or the failure.
+	At        time.Time `json:"at"`
+	LatencyMS int64     `json:"latency_ms"`
 	// Reason is a delivery.Reason code ("ok", "timeout", "http_status", …).
-	Reason    string `json:"reason"`
-	Status    int    `json:"status,omitempty"`
-	LatencyMS int64  `json:"latency_ms"`
-	// Error is a short, secret-free description of a transport failure.
+	Reason string `json:"reason"`
+	// Status is the endpoint's HTTP status; absent when no response arrived.
+	Status int `json:"status,omitempty"`
+	// ResponseBody is the first bytes of the endpoint's response body: at most 1 KiB,
+	// valid UTF-8.
+	ResponseBody string `json:"response_body,omitempty"`
+	// Error says why the attempt failed (transport error or status), at most 512 bytes,
+	// never a secret; the endpoint's URL appears without query string or userinfo.
 	Error string `json:"error,omitempty"`
+	// Final is true on the attempt that finished the delivery: delivered, or sent to
+	// the DLQ.
+	Final bool `json:"final"`
 }
 
 // DeliveryStatus is one delivery (one event for one subscription) and its attempts.
@@ -33,8 +44,10 @@ type DeliveryStatus struct {
 	ID             string `json:"id"`
 	SubscriptionID string `json:"subscription_id"`
 	EventID        string `json:"event_id"`
-	// State is "pending", "delivered", "retrying" or "dead" (in the DLQ).
-	State    string    `json:"state"`
+	EventName      string `json:"event_name,omitempty"`
+	// State is "delivered", "retrying" or "dead" (in the DLQ).
+	State string `json:"state"`
+	// Attempts are oldest first.
 	Attempts []Attempt `json:"attempts"`
 }
 
@@ -69,7 +82,7 @@ type testRequest struct {
 
 func notImplemented(w http.ResponseWriter) {
 	writeProblem(w, newProblem(http.StatusNotImplemented, kindNotImplemented,
-		"this endpoint arrives with the delivery stage"))
+		"this server was built without the delivery stage that serves this endpoint"))
 }
 
 func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, who principal) {

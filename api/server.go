@@ -1,6 +1,5 @@
 // Package api is the admin REST API: subscriptions CRUD, secrets and their rotation,
-// the event catalogue and, once the delivery stage plugs in, attempts, redelivery and
-// test events. JSON over HTTP behind bearer tokens (admin, or scoped to one account);
+// the event catalogue, delivery attempts, redelivery and test events. JSON over HTTP behind bearer tokens (admin, or scoped to one account);
 // errors are RFC 9457 application/problem+json. The OpenAPI document is api/openapi.yaml,
 // served at GET /v1/openapi.yaml.
 package api

@@ -78,7 +78,8 @@ func (d *deliveryAPI) GetDelivery(ctx context.Context, id string) (*api.Delivery
 	if err != nil {
 		return nil, err
 	}
-	out := &api.DeliveryStatus{ID: st.ID, SubscriptionID: st.SubscriptionID, EventID: st.EventID, State: apiState(st.Status)}
+	out := &api.DeliveryStatus{ID: st.ID, SubscriptionID: st.SubscriptionID, EventID: st.EventID,
+		EventName: st.EventName, State: apiState(st.Status)}
 	for _, a := range st.Attempts {
 		out.Attempts = append(out.Attempts, apiAttempt(a))
 	}
@@ -163,8 +164,9 @@ func readRecord(ctx context.Context, base *kgo.Client, topic string, partition i
 
 func apiAttempt(a delivery.Attempt) api.Attempt {
 	return api.Attempt{
-		DeliveryID: a.DeliveryID, EventID: a.EventID, SubscriptionID: a.SubscriptionID,
-		Attempt: a.Attempt, At: a.At, Reason: string(a.Reason), Status: a.Status, LatencyMS: a.LatencyMS,
+		DeliveryID: a.DeliveryID, EventID: a.EventID, EventName: a.EventName, SubscriptionID: a.SubscriptionID,
+		Attempt: a.Attempt, At: a.At, LatencyMS: a.LatencyMS, Reason: string(a.Reason), Status: a.Status,
+		ResponseBody: a.Response, Error: a.Error, Final: a.Final,
 	}
 }
 

@@ -28,7 +28,8 @@ type stack struct {
 	url  string
 }
 
-func startStack(t *testing.T) *stack {
+// startStack starts the stack; mutate adjusts the configuration first.
+func startStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Delivery.RetrySchedule = []time.Duration{100 * time.Millisecond}
@@ -48,6 +49,9 @@ func startStack(t *testing.T) *stack {
 	cfg.API.AdminTokens = []string{testToken}
 	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Ops.Listen = "127.0.0.1:0"
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	ops := NewOps(cfg.Ops.Listen, zap.NewNop())
 	sys, err := Build(cfg, Roles{Router: true, Sender: true, API: true}, Infra{Redis: rdb}, zap.NewNop(), ops)
 	if err != nil {

@@ -24,10 +24,12 @@ const (
 	StatusDeadLettered = "dead_lettered"
 )
 
-// maxResponseLog bounds Attempt.Response; maxAttemptsPerDelivery bounds one delivery's
-// history (10 scheduled attempts, plus redrives).
+// maxResponseLog bounds Attempt.Response, maxErrorLog Attempt.Error;
+// maxAttemptsPerDelivery bounds one delivery's history (10 scheduled attempts, plus
+// redrives).
 const (
 	maxResponseLog         = 1 << 10
+	maxErrorLog            = 512
 	maxAttemptsPerDelivery = 100
 )
 
@@ -46,6 +48,11 @@ type Attempt struct {
 	// Response is the first bytes of the response body: at most 1 KiB, valid UTF-8
 	// (Record truncates and repairs it).
 	Response string `json:"response,omitempty"`
+	// Error says why the attempt failed, from the transport error or the status
+	// ("delivery: endpoint answered 500 Internal Server Error", "… connection refused"):
+	// at most 512 bytes, valid UTF-8, the endpoint's URL redacted (subscriptions.RedactURL).
+	// Empty on success.
+	Error string `json:"error,omitempty"`
 	// Topic, Partition and Offset locate the Kafka record this attempt was made from.
 	Topic     string `json:"topic,omitempty"`
 	Partition int32  `json:"partition"`
@@ -141,6 +148,7 @@ func (l *AttemptLog) RecordBatch(ctx context.Context, as []Attempt) error {
 			continue
 		}
 		a.Response = truncateUTF8(a.Response, maxResponseLog)
+		a.Error = truncateUTF8(a.Error, maxErrorLog)
 		b, err := json.Marshal(a)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("delivery: attempt log: encode %s: %w", a.DeliveryID, err))

@@ -112,6 +112,7 @@ func TestAttemptLogSanitisesResponseAndRequiresIDs(t *testing.T) {
 	ctx := context.Background()
 	a := attempt("dlv_r", 1, ReasonHTTPStatus, false)
 	a.Response = strings.Repeat("é", 600) + "\xff\xfe" // 1200+ bytes, invalid tail
+	a.Error = "dial: " + strings.Repeat("ü", 400)      // 800+ bytes
 	if err := l.Record(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +122,9 @@ func TestAttemptLogSanitisesResponseAndRequiresIDs(t *testing.T) {
 	}
 	if r := got[0].Response; len(r) > 1024 || !utf8.ValidString(r) || !strings.HasPrefix(r, "éé") {
 		t.Fatalf("stored response: %d bytes, valid UTF-8 %v", len(r), utf8.ValidString(r))
+	}
+	if e := got[0].Error; len(e) > 512 || !utf8.ValidString(e) || !strings.HasPrefix(e, "dial: üü") {
+		t.Fatalf("stored error: %d bytes, valid UTF-8 %v", len(e), utf8.ValidString(e))
 	}
 	for field, bad := range map[string]Attempt{
 		"delivery_id":     {SubscriptionID: "s"},

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -593,10 +594,16 @@ func (s *Sender) recordAttempt(_ context.Context, j *job, res Result, at time.Ti
 		return
 	}
 	d := j.d
+	// Only the excerpt the log keeps is copied (the body may be 64 KiB); a few bytes
+	// more let RecordBatch cut on a rune boundary.
+	body := res.Body[:min(len(res.Body), maxResponseLog+utf8.UTFMax)]
 	a := Attempt{DeliveryID: d.ID, SubscriptionID: d.SubscriptionID, AccountID: d.AccountID, EventID: d.EventID,
 		EventName: d.EventName, Attempt: d.Attempt, At: at, Status: res.Status, Reason: res.Reason,
-		LatencyMS: res.Latency.Milliseconds(), Response: string(res.Body), Topic: j.rec.Topic,
+		LatencyMS: res.Latency.Milliseconds(), Response: string(body), Topic: j.rec.Topic,
 		Partition: j.rec.Partition, Offset: j.rec.Offset, Final: final}
+	if res.Err != nil {
+		a.Error = res.Err.Error()
+	}
 	s.attemptW.add(a)
 }
 
