@@ -30,6 +30,17 @@ type breaker struct {
 	state    BreakerState
 	failures int       // consecutive failures while closed
 	since    time.Time // when opened, or when the probe was handed out
+	// probed is closed when the half-open probe's outcome is recorded; nil unless
+	// half-open. Deliveries that meet a half-open circuit wait on it (see Wait).
+	probed chan struct{}
+}
+
+// settle ends a half-open period: whoever waits for the probe's outcome is woken.
+func (br *breaker) settle() {
+	if br.probed != nil {
+		close(br.probed)
+		br.probed = nil
+	}
 }
 
 // Breakers holds one circuit breaker per subscription. State is in-process: one sender
@@ -76,8 +87,27 @@ func (b *Breakers) Allow(subID string) (allowed bool, probe bool) {
 	if now.Sub(br.since) < b.cooldown {
 		return false, false
 	}
-	br.state, br.since = HalfOpen, now
+	br.settle() // a probe never recorded is handed out again: wake its waiters
+	br.state, br.since, br.probed = HalfOpen, now, make(chan struct{})
 	return true, true
+}
+
+// Wait describes a refused call: next is when the circuit will let a call through
+// again (the next probe: the end of the cool-down, or, while a probe is in flight, the
+// time it would be handed out again), and probing, when not nil, is closed as soon as
+// the probe in flight is recorded. Closed circuits return the zero time and nil.
+func (b *Breakers) Wait(subID string) (next time.Time, probing <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	br := b.m[subID]
+	if br == nil || br.state == Closed {
+		return time.Time{}, nil
+	}
+	next = br.since.Add(b.cooldown)
+	if br.state == HalfOpen {
+		return next, br.probed
+	}
+	return next, nil
 }
 
 // Record reports the outcome of a call. A success closes the circuit and resets the
@@ -87,11 +117,14 @@ func (b *Breakers) Allow(subID string) (allowed bool, probe bool) {
 func (b *Breakers) Record(subID string, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	br := b.m[subID]
 	if ok {
+		if br != nil {
+			br.settle()
+		}
 		delete(b.m, subID)
 		return
 	}
-	br := b.m[subID]
 	if br == nil {
 		br = &breaker{}
 		b.m[subID] = br
@@ -104,6 +137,7 @@ func (b *Breakers) Record(subID string, ok bool) {
 		}
 	case HalfOpen:
 		br.state, br.since = Open, b.now()
+		br.settle()
 	}
 }
 
@@ -121,6 +155,9 @@ func (b *Breakers) State(subID string) BreakerState {
 // Forget drops subID's state, e.g. when its partition is revoked from this sender.
 func (b *Breakers) Forget(subID string) {
 	b.mu.Lock()
+	if br := b.m[subID]; br != nil {
+		br.settle()
+	}
 	delete(b.m, subID)
 	b.mu.Unlock()
 }

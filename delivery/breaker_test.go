@@ -137,3 +137,39 @@ func TestBreakerLostProbeIsReissued(t *testing.T) {
 		t.Fatal("lost probe was never reissued")
 	}
 }
+
+// Wait tells a refused caller when the next probe is due and, while the probe is in
+// flight, signals its outcome.
+func TestBreakerWaitReportsNextProbeAndProbeOutcome(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := NewBreakers(1, 30*time.Second, func() time.Time { return now })
+	if next, probing := b.Wait("s"); !next.IsZero() || probing != nil {
+		t.Fatalf("closed: Wait = %v, %v", next, probing)
+	}
+	b.Record("s", false) // opens at 1000
+	if next, probing := b.Wait("s"); !next.Equal(now.Add(30*time.Second)) || probing != nil {
+		t.Fatalf("open: Wait = %v, %v; want the end of the cool-down and no probe", next, probing)
+	}
+	now = now.Add(31 * time.Second)
+	if ok, probe := b.Allow("s"); !ok || !probe {
+		t.Fatal("the probe was not handed out after the cool-down")
+	}
+	_, probing := b.Wait("s")
+	if probing == nil {
+		t.Fatal("half-open: no probe channel")
+	}
+	select {
+	case <-probing:
+		t.Fatal("probe channel closed before the probe was recorded")
+	default:
+	}
+	b.Record("s", true)
+	select {
+	case <-probing:
+	default:
+		t.Fatal("probe channel not closed when the probe succeeded")
+	}
+	if ok, _ := b.Allow("s"); !ok {
+		t.Fatal("circuit not closed after a successful probe")
+	}
+}

@@ -98,6 +98,9 @@ func (s *Sender) park(ctx context.Context, j *job, reason Reason, delay time.Dur
 	d.Reason = string(reason)
 	d.NotBefore = s.now().Add(delay)
 	t := s.tiers.forDelay(delay)
+	if reason == ReasonCircuitOpen {
+		t = s.tiers.covering(delay) // wait out the cool-down in one write (see parkUntilProbe)
+	}
 	if err := s.produceAcked(ctx, d.Record(t.topic)); err != nil {
 		return false
 	}

@@ -29,6 +29,7 @@ type metrics struct {
 	tierLag      *prometheus.GaugeVec   // tier
 	backlog      prometheus.Gauge       // deliveries topic, this process's partitions
 	retried      *prometheus.CounterVec // tier, reason
+	reparked     *prometheus.CounterVec // reason
 	dlq          *prometheus.CounterVec // reason
 	disabled     *prometheus.CounterVec // reason
 	skipped      *prometheus.CounterVec // reason
@@ -85,6 +86,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Records of the deliveries topic not yet fetched on this process's partitions (high watermark minus position, at last fetch)."}),
 		retried: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retry_parked_total",
 			Help: "Deliveries handed to a retry tier (produce acknowledged), by tier and reason."}, []string{"tier", "reason"}),
+		reparked: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retry_reparked_total",
+			Help: "Deliveries taken from a retry tier and parked again without an attempt (circuit_open: still open at its probe time; other reasons: a hop), by reason."}, []string{"reason"}),
 		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dlq_total",
 			Help: "Deliveries written to the DLQ (produce acknowledged), by reason."}, []string{"reason"}),
 		disabled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "auto_disabled_total",
@@ -103,7 +106,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		lagByTP: map[topicPartition]int64{},
 	}
 	for _, c := range []prometheus.Collector{m.attempts, m.attemptSecs, m.endToEnd, m.inFlight, m.queued,
-		m.lanes, m.breakersOpen, m.breakerOpen, m.tierLag, m.backlog, m.retried, m.dlq, m.disabled, m.skipped,
+		m.lanes, m.breakersOpen, m.breakerOpen, m.tierLag, m.backlog, m.retried, m.reparked, m.dlq, m.disabled, m.skipped,
 		m.invalid, m.produceErrs, m.commitErrs, m.attemptLogDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -39,6 +39,7 @@ type Poster interface {
 // CircuitBreakers is the per-subscription breaker state (implemented by *Breakers).
 type CircuitBreakers interface {
 	Allow(subID string) (allowed bool, probe bool)
+	Wait(subID string) (next time.Time, probing <-chan struct{})
 	Record(subID string, ok bool)
 	State(subID string) BreakerState
 }
@@ -513,11 +514,12 @@ func (s *Sender) handle(ctx context.Context, j *job) bool {
 	}
 	if now := s.now(); d.NotBefore.After(now) {
 		// Surfaced from a tier before its due time (a hop; see tiers): park it again.
-		return s.park(ctx, j, Reason(d.Reason), d.NotBefore.Sub(now))
+		return s.repark(ctx, j, Reason(d.Reason), d.NotBefore.Sub(now))
 	}
-	if allowed, _ := s.breakers.Allow(sub.ID); !allowed {
-		s.metrics.skipped.WithLabelValues(string(ReasonCircuitOpen)).Inc()
-		return s.park(ctx, j, ReasonCircuitOpen, s.cfg.Delivery.BreakerCooldown)
+	if allowed, next, err := s.admit(ctx, sub.ID); err != nil {
+		return false // shutting down
+	} else if !allowed {
+		return s.parkUntilProbe(ctx, j, next)
 	}
 	if sub.RateLimit > 0 {
 		if err := s.limiters.Wait(ctx, sub.ID, sub.RateLimit); err != nil {

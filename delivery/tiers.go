@@ -74,6 +74,19 @@ func (t tiers) forDelay(w time.Duration) tier {
 	return best
 }
 
+// covering returns the shortest tier that holds a delivery for w without a hop (its
+// delay plus slack reaches w), or the longest tier when none does. Used for waits that
+// do not depend on the retry schedule (an open circuit's cool-down): one write per wait,
+// at the price of possibly queueing behind that tier's earlier records.
+func (t tiers) covering(w time.Duration) tier {
+	for _, x := range t.list {
+		if time.Duration(float64(x.delay)*(1+tierSlack)) >= w {
+			return x
+		}
+	}
+	return t.list[len(t.list)-1]
+}
+
 // first is the shortest tier (backpressure, open circuits when no cool-down fits).
 func (t tiers) first() tier { return t.list[0] }
 
