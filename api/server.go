@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -73,6 +74,7 @@ type Server struct {
 	log     *zap.Logger
 	auth    *authenticator
 	metrics *metrics
+	parser  *events.Parser // explain parses posted events as the router does
 	handler http.Handler
 }
 
@@ -106,7 +108,11 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: deps, log: log, auth: auth, metrics: m}
+	cat, err := events.NewCatalogue(cfg.EventTypes)
+	if err != nil {
+		return nil, fmt.Errorf("api: event types: %w", err)
+	}
+	s := &Server{cfg: cfg, deps: deps, log: log, auth: auth, metrics: m, parser: events.NewParser(cat, int(cfg.MaxBodyBytes))}
 	mux := http.NewServeMux()
 	for _, rt := range routeTable {
 		mux.Handle(rt.pattern(), s.wrap(rt))
