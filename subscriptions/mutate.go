@@ -34,6 +34,7 @@ func (s *Service) mutate(ctx context.Context, id string, ifVersion int64, change
 			return nil, ErrVersionMismatch
 		}
 		now := s.now().UTC()
+		pruneSecrets(sub, now) // before change validates: stale secrets never block a write
 		write, err := change(sub, now)
 		if err != nil {
 			return nil, err

@@ -161,8 +161,10 @@ func (s *Service) Update(ctx context.Context, id string, p Patch, ifVersion int6
 // Rotate gives the subscription a fresh current secret. The previous current secret
 // stays valid for grace (0: Policy.RotationGrace); a grace above Policy.RotationGraceMax
 // or below zero is a *ValidationError on field "grace". Previous secrets already expired
-// are dropped; previous secrets still valid keep their own expiry. The write is a
-// compare-and-set like Update's: the secret returned is the one stored.
+// are dropped, previous secrets still valid keep their own expiry, and beyond MaxSecrets
+// in all the oldest are dropped (pruneSecrets). The result is validated like any update
+// (*ValidationError). The write is a compare-and-set like Update's: the secret returned
+// is the one stored.
 func (s *Service) Rotate(ctx context.Context, id string, grace time.Duration, ifVersion int64) (*Subscription, error) {
 	switch {
 	case grace < 0:
@@ -177,7 +179,7 @@ func (s *Service) Rotate(ctx context.Context, id string, grace time.Duration, if
 	}
 	return s.mutate(ctx, id, ifVersion, func(sub *Subscription, now time.Time) (bool, error) {
 		rotateTo(sub, NewSecret(), grace, now)
-		return true, nil
+		return true, s.validate(sub)
 	})
 }
 
@@ -235,16 +237,37 @@ func (s *Service) validate(sub *Subscription, extra ...FieldError) error {
 	return v
 }
 
-// rotateTo makes secret the current one; the old current one expires after grace, and
-// previous secrets already expired at now are dropped.
+// rotateTo makes secret the current one; the old current one expires after grace.
+// pruneSecrets then drops expired and excess previous secrets.
 func rotateTo(sub *Subscription, secret string, grace time.Duration, now time.Time) {
-	kept := []Secret{{Value: secret, CreatedAt: now}}
+	secrets := make([]Secret, 0, len(sub.Secrets)+1)
+	secrets = append(secrets, Secret{Value: secret, CreatedAt: now})
 	for i, old := range sub.Secrets {
 		if i == 0 || old.ExpiresAt.IsZero() {
 			old.ExpiresAt = now.Add(grace)
 		}
-		if now.Before(old.ExpiresAt) {
-			kept = append(kept, old)
+		secrets = append(secrets, old)
+	}
+	sub.Secrets = secrets
+	pruneSecrets(sub, now)
+}
+
+// pruneSecrets drops the previous secrets expired at now and, beyond MaxSecrets in all,
+// the oldest previous ones (Secrets is newest first). Every write runs it, so the
+// secrets never exceed what Validate accepts and a subscription stored before the cap
+// heals at its next write instead of failing validation on every PATCH.
+//
+// Dropping the oldest rather than refusing the rotation: rotating is what an operator
+// does when a secret has leaked, and it must never be blocked; a receiver still on a
+// secret MaxSecrets-1 rotations old has had every one of those grace periods to switch.
+func pruneSecrets(sub *Subscription, now time.Time) {
+	kept := sub.Secrets[:0:0]
+	for i, sec := range sub.Secrets {
+		if len(kept) == MaxSecrets {
+			break
+		}
+		if i == 0 || now.Before(sec.ExpiresAt) {
+			kept = append(kept, sec)
 		}
 	}
 	sub.Secrets = kept

@@ -48,10 +48,15 @@ type Secret struct {
 }
 
 // ValidSecrets returns the secrets that may sign a request at now: the current one and
-// every previous one not yet expired.
+// the previous ones not yet expired, newest first, at most MaxSecrets (so a request never
+// carries more than MaxSecrets signatures, even for a subscription stored before
+// rotation was capped).
 func (s *Subscription) ValidSecrets(now time.Time) []string {
-	out := make([]string, 0, len(s.Secrets))
+	out := make([]string, 0, min(len(s.Secrets), MaxSecrets))
 	for _, sec := range s.Secrets {
+		if len(out) == MaxSecrets {
+			break
+		}
 		if sec.ExpiresAt.IsZero() || now.Before(sec.ExpiresAt) {
 			out = append(out, sec.Value)
 		}
