@@ -152,10 +152,14 @@ func printBanner(w io.Writer, cfg config.Config, sub *subscriptions.Subscription
 Produce your own events and watch them arrive:
   go run ./cmd/eventrouter emit --brokers %s --event claim.closed --account %s
 
+Ask why a subscription did (or did not) get an event, given the event as produced:
+  go run ./cmd/eventrouter explain --api http://%s --token %s --subscription %s -f event.json
+
 Ctrl-C stops everything.
 
 `, cfg.Kafka.Brokers[0], cfg.Topics.Ingest, cfg.Redis.Addr, displayAddr(cfg.API.Listen), cfg.API.AdminTokens[0],
-		displayAddr(cfg.Ops.Listen), recvPort, sub.ID, sub.AccountID, cfg.Kafka.Brokers[0], sub.AccountID)
+		displayAddr(cfg.Ops.Listen), recvPort, sub.ID, sub.AccountID, cfg.Kafka.Brokers[0], sub.AccountID,
+		displayAddr(cfg.API.Listen), cfg.API.AdminTokens[0], sub.ID)
 }
 
 func displayAddr(listen string) string {
