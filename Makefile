@@ -10,7 +10,7 @@ INTEGRATION_TIMEOUT ?= 30m
 FUZZTIME      ?= 10s
 BENCH_RUNS    ?= 3
 
-.PHONY: all build test integration bench bench-smoke lint fmt dev fuzz chaos chaos-short ci-extra clean
+.PHONY: all build test integration bench bench-smoke lint fmt dev fuzz chaos chaos-short ci-extra redis-cluster-test clean
 
 all: lint test build
 
@@ -46,9 +46,11 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
 	$(GO) vet -tags chaos $(PKGS)
+	$(GO) vet -tags rediscluster $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 	$(GO) run $(STATICCHECK) -tags integration $(PKGS)
 	$(GO) run $(STATICCHECK) -tags chaos $(PKGS)
+	$(GO) run $(STATICCHECK) -tags rediscluster $(PKGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
@@ -73,8 +75,16 @@ chaos: services-up
 chaos-short: services-up
 	CHAOS_SHORT=1 $(GO) test -tags chaos -count=1 -p 1 -timeout 12m -v ./chaos
 
-## ci-extra: what CI runs after the integration tier: short benchmark, short fault suite, fuzzing
-ci-extra: bench-smoke chaos-short
+## redis-cluster-test: the Redis Cluster tier on a real 3-master cluster (started, then
+## stopped): store conformance, index live refresh, attempt log, master failover under load
+redis-cluster-test: redis-cluster-up
+	@rc=0; $(GO) test -tags rediscluster -race -count=1 -p 1 -timeout 6m -run RedisCluster \
+	  ./app ./delivery ./subscriptions || rc=$$?; \
+	$(MAKE) --no-print-directory redis-cluster-down; exit $$rc
+
+## ci-extra: what CI runs after the integration tier: short benchmark, short fault suite,
+## the Redis Cluster tier, fuzzing
+ci-extra: bench-smoke chaos-short redis-cluster-test
 	$(MAKE) fuzz FUZZTIME=8s
 
 clean:

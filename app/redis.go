@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -51,8 +52,20 @@ func NewRedis(cfg config.Redis) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.IsClusterMode {
+		co := opts.Cluster()
+		co.ClusterStateReloadInterval = ClusterStateRefresh
+		return redis.NewClusterClient(co), nil
+	}
 	return redis.NewUniversalClient(opts), nil
 }
+
+// ClusterStateRefresh bounds how long a cluster client keeps using a slot map that no
+// longer matches the cluster. go-redis re-reads it at once on a MOVED reply, but a
+// master that crashed sends no reply: with go-redis's default (60 s) every command for
+// its slots failed for up to a minute after its replica had taken over. A refresh is
+// one CLUSTER SLOTS, asked only while commands are being sent.
+const ClusterStateRefresh = 2 * time.Second
 
 // StoreOptions returns the subscription store's options for this Redis: its key prefix
 // and, except on Redis Cluster (which never held the old layout), the one-time move of

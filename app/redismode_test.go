@@ -65,8 +65,12 @@ func TestNewRedisClusterModeOneSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = c.Close() }()
-	if _, ok := c.(*redis.ClusterClient); !ok {
+	cc, ok := c.(*redis.ClusterClient)
+	if !ok {
 		t.Fatalf("cluster mode made a %T, want *redis.ClusterClient", c)
+	}
+	if got := cc.Options().ClusterStateReloadInterval; got != app.ClusterStateRefresh {
+		t.Errorf("slot map refreshed every %s, want %s (a crashed master sends no MOVED)", got, app.ClusterStateRefresh)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
