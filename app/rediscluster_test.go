@@ -42,17 +42,6 @@ func masterOf(ctx context.Context, c *redis.ClusterClient, key string) (string, 
 	return "", fmt.Errorf("slot %d not served", slot)
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // clusterLoad writes until stopped: each writer creates subscriptions and updates them,
 // bumping a counter kept in the description, and records a delivery attempt per write
 // in the attempt log. It remembers what was acknowledged: per subscription the highest
@@ -143,7 +132,7 @@ func TestRedisClusterFailoverUnderLoad(t *testing.T) {
 	ixDone := make(chan error, 1)
 	go func() { ixDone <- ix.Run(ixCtx) }()
 	t.Cleanup(func() { stopIndex(); <-ixDone })
-	eventually(t, 10*time.Second, "index ready", ix.Ready)
+	testenv.Eventually(t, 10*time.Second, "index ready", ix.Ready)
 
 	versionKey := prefix + subscriptions.HashTag + "version"
 	victim, err := masterOf(ctx, admin, versionKey)
@@ -161,19 +150,19 @@ func TestRedisClusterFailoverUnderLoad(t *testing.T) {
 		go func() { defer wg.Done(); load.run(lctx, "acct_"+strconv.Itoa(w)) }()
 	}
 	defer func() { stop(); wg.Wait() }()
-	eventually(t, 30*time.Second, "writes under way before the failover", func() bool { return load.progress() >= 200 })
+	testenv.Eventually(t, 30*time.Second, "writes under way before the failover", func() bool { return load.progress() >= 200 })
 
 	testenv.RedisClusterScript(t, "kill", victimPort)
 	killed := time.Now()
 	var promoted string
-	eventually(t, 60*time.Second, "a replica promoted for the store's slot", func() bool {
+	testenv.Eventually(t, 60*time.Second, "a replica promoted for the store's slot", func() bool {
 		m, err := masterOf(ctx, admin, versionKey)
 		promoted = m
 		return err == nil && m != victim
 	})
 	promotion := time.Since(killed)
 	before := load.progress()
-	eventually(t, 30*time.Second, "writes resumed on the new master", func() bool { return load.progress() >= before+200 })
+	testenv.Eventually(t, 30*time.Second, "writes resumed on the new master", func() bool { return load.progress() >= before+200 })
 	resumed := time.Since(killed)
 	stop()
 	wg.Wait()
@@ -213,7 +202,7 @@ func TestRedisClusterFailoverUnderLoad(t *testing.T) {
 	}
 
 	// The index converges on the store's content and is fresh.
-	eventually(t, 30*time.Second, "index equal to the store after the failover", func() bool {
+	testenv.Eventually(t, 30*time.Second, "index equal to the store after the failover", func() bool {
 		v, subs, err := store.Load(ctx)
 		if err != nil || ix.Stale() || ix.Version() != v || ix.Len() != len(subs) {
 			return false

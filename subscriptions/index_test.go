@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 	"github.com/claimable/eventrouter/subscriptions/storetest"
 )
@@ -106,13 +107,7 @@ func TestIndexBrokenFilterNeverMatches(t *testing.T) {
 
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, d, what, cond)
 }
 
 func runIndex(t *testing.T, store subscriptions.Store, opts subscriptions.IndexOptions, reg prometheus.Registerer) *subscriptions.Index {

@@ -122,3 +122,16 @@ func envOr(key, def string) string {
 	}
 	return def
 }
+
+// Eventually polls cond every 5 ms until it holds, and fails the test naming what was
+// awaited if it does not within d. Deadlines should be generous: the machine may be busy.
+func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
