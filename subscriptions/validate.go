@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/claimable/eventrouter/egress"
 )
@@ -86,12 +85,19 @@ func (e *ValidationError) add(field, format string, args ...any) {
 //   - Secrets may be empty (the service generates one); each must be "whsec_" + standard
 //     base64 of 24–64 bytes; the first is the current one (no ExpiresAt), later ones
 //     must carry an ExpiresAt.
+//   - Text: no field may hold control characters (U+0000–U+001F, U+007F–U+009F),
+//     Unicode bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E,
+//     U+2066–U+2069) or U+2028/U+2029 (see text.go); a filter may still span lines and a
+//     header value hold tabs. account_id and name also refuse every space and invisible
+//     formatting character (Unicode Cf).
 func (p Policy) Validate(sub *Subscription) error {
 	var v ValidationError
 	p.validateAccount(&v, sub)
 	p.validateURL(&v, sub.URL)
 	p.validateEvents(&v, sub.Events)
-	if _, err := CompileFilter(sub.Filter); err != nil {
+	if msg := textProblem(sub.Filter, '\t', '\n', '\r'); msg != "" {
+		v.add("filter", "%s", msg)
+	} else if _, err := CompileFilter(sub.Filter); err != nil {
 		v.add("filter", "%s", strings.TrimPrefix(err.Error(), "filter: "))
 	}
 	validateHeaders(&v, sub.Headers)
@@ -103,8 +109,8 @@ func (p Policy) Validate(sub *Subscription) error {
 	}
 	if len(sub.Description) > MaxDescriptionLen {
 		v.add("description", "is %d bytes, at most %d allowed", len(sub.Description), MaxDescriptionLen)
-	} else if !utf8.ValidString(sub.Description) {
-		v.add("description", "is not valid UTF-8")
+	} else if msg := textProblem(sub.Description); msg != "" {
+		v.add("description", "%s", msg)
 	}
 	validateSecrets(&v, sub.Secrets)
 	if len(v.Problems) > 0 {
@@ -119,26 +125,16 @@ func (p Policy) validateAccount(v *ValidationError, sub *Subscription) {
 		v.add("account_id", "is required")
 	case len(sub.AccountID) > MaxAccountIDLen:
 		v.add("account_id", "is longer than %d bytes", MaxAccountIDLen)
-	case !printableNoSpace(sub.AccountID):
-		v.add("account_id", "must not contain spaces or control characters")
+	default:
+		if msg := identifierProblem(sub.AccountID); msg != "" {
+			v.add("account_id", "%s", msg)
+		}
 	}
 	if len(sub.Name) > MaxNameLen {
 		v.add("name", "is longer than %d bytes", MaxNameLen)
-	} else if sub.Name != "" && !printableNoSpace(sub.Name) {
-		v.add("name", "must not contain spaces or control characters")
+	} else if msg := identifierProblem(sub.Name); msg != "" {
+		v.add("name", "%s", msg)
 	}
-}
-
-func printableNoSpace(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r <= ' ' || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 func (p Policy) validateEvents(v *ValidationError, evs []string) {
@@ -169,6 +165,10 @@ func (p Policy) validateURL(v *ValidationError, raw string) {
 	}
 	if len(raw) > MaxURLLen {
 		v.add("url", "is longer than %d bytes", MaxURLLen)
+		return
+	}
+	if msg := textProblem(raw); msg != "" {
+		v.add("url", "%s", msg)
 		return
 	}
 	u, err := url.Parse(raw)
@@ -327,11 +327,8 @@ func validateHeaders(v *ValidationError, h map[string]string) {
 			v.add(field, "value longer than %d bytes", MaxHeaderValueLen)
 			continue
 		}
-		for i := 0; i < len(value); i++ {
-			if c := value[i]; c < ' ' && c != '\t' || c == 0x7f {
-				v.add(field, "value contains a control character")
-				break
-			}
+		if msg := textProblem(value, '\t'); msg != "" {
+			v.add(field, "value %s", msg)
 		}
 	}
 	if total > MaxHeadersBytes {
