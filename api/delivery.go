@@ -13,6 +13,10 @@ import (
 // delivery; the API answers 404.
 var ErrNotFound = errors.New("api: not found")
 
+// ErrBadCursor is what an Attempts implementation returns (wrapped) for an ?after= it
+// never issued; the API answers 400 bad-request naming the after parameter.
+var ErrBadCursor = errors.New("api: not a cursor returned by this endpoint")
+
 // Attempt is one logged HTTP attempt as the API shows it.
 type Attempt struct {
 	DeliveryID     string `json:"delivery_id"`

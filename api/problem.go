@@ -88,6 +88,9 @@ func (s *Server) problemFor(r *http.Request, err error) *Problem {
 	case errors.As(err, &v):
 		return newProblem(http.StatusUnprocessableEntity, kindValidation,
 			"the request is well-formed but some fields are invalid; see errors", v.Problems...)
+	case errors.Is(err, ErrBadCursor):
+		return newProblem(http.StatusBadRequest, kindBadRequest, "invalid query parameter after",
+			subscriptions.FieldError{Field: "after", Message: "must be a next cursor returned by this endpoint"})
 	case errors.Is(err, subscriptions.ErrNotFound), errors.Is(err, ErrNotFound):
 		return newProblem(http.StatusNotFound, kindNotFound, "no such resource")
 	case errors.Is(err, subscriptions.ErrAccountLimit):

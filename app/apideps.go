@@ -42,7 +42,7 @@ func (d *deliveryAPI) ListAttempts(ctx context.Context, subID, after string, lim
 	if after != "" {
 		n, err := strconv.Atoi(after)
 		if err != nil || n < 0 {
-			return nil, "", &subscriptions.ValidationError{Problems: []subscriptions.FieldError{{Field: "after", Message: "not a cursor returned by this endpoint"}}}
+			return nil, "", fmt.Errorf("attempts: %w", api.ErrBadCursor)
 		}
 		skip = n
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/claimable/eventrouter/api"
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -109,5 +111,16 @@ func TestAttemptsShowResponseBodyAndError(t *testing.T) {
 	if len(dl.Attempts) != 2 || dl.Attempts[0].Attempt != 1 || dl.EventName != "claim.closed" ||
 		dl.Attempts[0].Error == "" || dl.Attempts[1].Error != refusedAttempts[0].Error {
 		t.Fatalf("delivery %+v", dl)
+	}
+}
+
+// TestAttemptsCursorNotIssuedIsBadCursor: the attempt log's cursor is a position; one it
+// never issued is api.ErrBadCursor (400 bad-request naming after), not a 422.
+func TestAttemptsCursorNotIssuedIsBadCursor(t *testing.T) {
+	d := &deliveryAPI{}
+	for _, after := range []string{"abc", "-1", "1e3"} {
+		if _, _, err := d.ListAttempts(context.Background(), "sub_1", after, 10); !errors.Is(err, api.ErrBadCursor) {
+			t.Errorf("after=%q: err = %v, want api.ErrBadCursor", after, err)
+		}
 	}
 }
