@@ -14,6 +14,18 @@
 # start and stop keep the data: a restarted broker has the same topics, offsets
 # and transactions. Only wipe (used by scripts/services-up.sh) deletes them.
 # Readiness is checked over the Kafka protocol by internal/tools/kafkaready.
+#
+# One node of a multi-broker cluster (scripts/kafka-cluster.sh) is this same
+# script with its paths and identity overridden through the environment:
+#   KAFKA_NAME         lock and log name (default kafka)
+#   KAFKA_DIR          config, data, logs and pidfile (default .run/kafka)
+#   KAFKA_TEMPLATE     server.properties template (default deploy/local/server.properties.tmpl)
+#   KAFKA_NODE_ID      node.id (default 1)
+#   KAFKA_QUORUM       controller.quorum.voters, for a static multi-node quorum
+#   KAFKA_CLUSTER_ID   cluster id to format with (default: a new random one);
+#                      with KAFKA_QUORUM set the format is static (no --standalone)
+#   KAFKA_READY_BROKERS  ready once the metadata lists this many brokers (default 1)
+# The jars always come from .run/kafka/lib (KAFKA_LIB_DIR), fetched once.
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -23,9 +35,16 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-90s}"
 KAFKA_STOP_GRACE="${KAFKA_STOP_GRACE:-30}"
 
+KAFKA_NAME="${KAFKA_NAME:-kafka}"
+LOG_NAME="$KAFKA_NAME"
+KAFKA_NODE_ID="${KAFKA_NODE_ID:-1}"
+KAFKA_QUORUM="${KAFKA_QUORUM:-}"
+KAFKA_READY_BROKERS="${KAFKA_READY_BROKERS:-1}"
+
 DEPLOY_DIR="$ROOT_DIR/deploy/local"
-KAFKA_DIR="$RUN_DIR/kafka"
-LIB_DIR="$KAFKA_DIR/lib"
+KAFKA_TEMPLATE="${KAFKA_TEMPLATE:-$DEPLOY_DIR/server.properties.tmpl}"
+KAFKA_DIR="${KAFKA_DIR:-$RUN_DIR/kafka}"
+LIB_DIR="${KAFKA_LIB_DIR:-$RUN_DIR/kafka/lib}"
 DATA_DIR="$KAFKA_DIR/data"
 LOG_DIR="$KAFKA_DIR/logs"
 PROPS="$KAFKA_DIR/server.properties"
@@ -56,13 +75,15 @@ cmd_fetch() {
 	command -v mvn >/dev/null || die "mvn not found: run scripts/ci-deps.sh"
 	log "copying Kafka jars from deploy/local/pom.xml to $LIB_DIR"
 	rm -rf "$LIB_DIR.new"
-	mkdir -p "$KAFKA_DIR"
+	local mvn_log
+	mvn_log="$(dirname "$LIB_DIR")/mvn.log"
+	mkdir -p "$(dirname "$LIB_DIR")"
 	# Maven writes errors to stdout: keep its output in a file, show it on failure.
 	if ! mvn -B -q -f "$DEPLOY_DIR/pom.xml" dependency:copy-dependencies \
 		-DoutputDirectory="$LIB_DIR.new" -DincludeScope=runtime \
-		>"$KAFKA_DIR/mvn.log" 2>&1; then
-		tail -n 40 "$KAFKA_DIR/mvn.log" >&2
-		die "mvn dependency:copy-dependencies failed; see $KAFKA_DIR/mvn.log"
+		>"$mvn_log" 2>&1; then
+		tail -n 40 "$mvn_log" >&2
+		die "mvn dependency:copy-dependencies failed; see $mvn_log"
 	fi
 	rm -rf "$LIB_DIR"
 	mv "$LIB_DIR.new" "$LIB_DIR"
@@ -73,31 +94,23 @@ render_props() {
 	sed -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
 		-e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
 		-e "s#@DATA_DIR@#$DATA_DIR#g" \
-		"$DEPLOY_DIR/server.properties.tmpl" >"$PROPS.tmp"
+		-e "s#@NODE_ID@#$KAFKA_NODE_ID#g" \
+		-e "s#@QUORUM_VOTERS@#$KAFKA_QUORUM#g" \
+		"$KAFKA_TEMPLATE" >"$PROPS.tmp"
 	mv "$PROPS.tmp" "$PROPS"
-}
-
-# random_cluster_id prints a Kafka cluster id (16 random bytes, URL-safe
-# base64 without padding, not starting with '-'), as StorageTool random-uuid
-# would, without paying for a JVM start.
-random_cluster_id() {
-	local id
-	while :; do
-		id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-		[[ "$id" != -* ]] && break
-	done
-	echo "$id"
 }
 
 format_if_empty() {
 	[[ -f "$DATA_DIR/meta.properties" ]] && return 0
-	local id
-	id=$(random_cluster_id)
+	local id mode=(--standalone)
+	id="${KAFKA_CLUSTER_ID:-$(random_cluster_id)}"
+	# A static quorum (controller.quorum.voters) is formatted without --standalone.
+	[[ -z "$KAFKA_QUORUM" ]] || mode=()
 	log "formatting $DATA_DIR (cluster id $id)"
 	mkdir -p "$DATA_DIR"
 	java -cp "$LIB_DIR/*" -Dlog4j2.configurationFile="$DEPLOY_DIR/log4j2.properties" \
 		-Dkafka.logs.dir="$LOG_DIR" \
-		kafka.tools.StorageTool format --standalone -t "$id" -c "$PROPS" \
+		kafka.tools.StorageTool format "${mode[@]}" -t "$id" -c "$PROPS" \
 		>"$LOG_DIR/format.log" 2>&1 || {
 		tail -n 20 "$LOG_DIR/format.log" >&2
 		die "kafka storage format failed"
@@ -107,13 +120,14 @@ format_if_empty() {
 
 build_ready_tool() {
 	mkdir -p "$(dirname "$READY_BIN")"
-	(cd "$ROOT_DIR" && go build -o "$READY_BIN" ./internal/tools/kafkaready) ||
+	# Locked: the nodes of a cluster start (and build this) concurrently.
+	(cd "$ROOT_DIR" && flock "$READY_BIN.lock" go build -o "$READY_BIN" ./internal/tools/kafkaready) ||
 		die "building internal/tools/kafkaready failed"
 }
 
 wait_ready() {
 	local pid=$1 timeout=$2
-	"$READY_BIN" -brokers "$BOOTSTRAP" -timeout "$timeout" -pid "$pid" \
+	"$READY_BIN" -brokers "$BOOTSTRAP" -timeout "$timeout" -pid "$pid" -min-brokers "$KAFKA_READY_BROKERS" \
 		-log "$LOG_DIR/server.log,$LOG_DIR/kafka.out"
 }
 
@@ -167,7 +181,7 @@ cmd_stop() {
 		log "not running"
 		return 0
 	fi
-	stop_pid kafka "$pid" "$KAFKA_STOP_GRACE"
+	stop_pid "$KAFKA_NAME" "$pid" "$KAFKA_STOP_GRACE"
 	rm -f "$PIDFILE"
 	log "stopped"
 }
@@ -207,7 +221,8 @@ cmd_status() {
 }
 
 case "${1:-}" in
-fetch | start | stop | kill | restart | wipe) take_lock kafka ;;
+fetch) take_lock kafka ;; # the jars are shared by every node
+start | stop | kill | restart | wipe) take_lock "$KAFKA_NAME" ;;
 esac
 
 case "${1:-}" in

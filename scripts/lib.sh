@@ -10,7 +10,8 @@ set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN_DIR="${EVENTROUTER_RUN_DIR:-$ROOT_DIR/.run}"
 
-log() { printf '%s %s\n' "[$(basename "$0" .sh)]" "$*" >&2; }
+# LOG_NAME overrides the [script] prefix (a cluster node logs as its node).
+log() { printf '%s %s\n' "[${LOG_NAME:-$(basename "$0" .sh)}]" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # now_ms prints a monotonic-enough wall clock in milliseconds.
@@ -81,4 +82,16 @@ take_lock() {
 	mkdir -p "$RUN_DIR"
 	exec 9>"$RUN_DIR/.$1.lock"
 	flock -w 180 9 || die "another $1 start/stop has held $RUN_DIR/.$1.lock for 180s"
+}
+
+# random_cluster_id prints a Kafka cluster id (16 random bytes, URL-safe
+# base64 without padding, not starting with '-'), as StorageTool random-uuid
+# would, without paying for a JVM start.
+random_cluster_id() {
+	local id
+	while :; do
+		id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+		[[ "$id" != -* ]] && break
+	done
+	echo "$id"
 }

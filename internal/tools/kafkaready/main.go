@@ -1,5 +1,6 @@
 // Command kafkaready waits until a Kafka broker answers over the Kafka
-// protocol: a Metadata request must list at least one broker and a controller.
+// protocol: a Metadata request must list at least one broker (-min-brokers: that
+// many, for a node of a multi-broker cluster) and a controller.
 // scripts/kafka.sh uses it instead of sleeping; it starts in milliseconds,
 // where a JVM-based check (BrokerApiVersionsCommand) costs a second or more
 // per poll on a two-core machine.
@@ -20,8 +21,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func main() {
@@ -30,10 +31,11 @@ func main() {
 	pid := flag.Int("pid", 0, "broker process id; fail fast if it exits (0: do not check)")
 	logs := flag.String("log", "", "comma-separated log files whose tails are printed on failure")
 	tail := flag.Int("tail", 40, "lines of each log file to print on failure")
+	minBrokers := flag.Int("min-brokers", 1, "ready once the metadata lists at least this many brokers")
 	flag.Parse()
 
 	start := time.Now()
-	md, err := wait(strings.Split(*brokers, ","), *timeout, *pid)
+	md, err := wait(strings.Split(*brokers, ","), *timeout, *pid, max(*minBrokers, 1))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kafkaready: %v\n", err)
 		for _, f := range strings.Split(*logs, ",") {
@@ -44,12 +46,18 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("kafkaready: %s ready after %s (cluster %s, %d broker(s), controller %d)\n",
-		*brokers, time.Since(start).Round(time.Millisecond), md.Cluster, len(md.Brokers), md.Controller)
+		*brokers, time.Since(start).Round(time.Millisecond), clusterID(md), len(md.Brokers), md.ControllerID)
 }
 
-// wait polls BrokerMetadata until it succeeds, the deadline passes, or the
-// broker process dies.
-func wait(seeds []string, timeout time.Duration, pid int) (kadm.Metadata, error) {
+// wait polls BrokerMetadata until it lists minBrokers brokers and a controller, the
+// deadline passes, or the broker process dies. A cluster node lists only the brokers
+// registered (and unfenced) with the controllers, so minBrokers = cluster size means
+// the node has joined and caught up with the cluster metadata.
+//
+// It sends Metadata requests itself rather than through kadm.BrokerMetadata, which
+// answers from the client's metadata cache: a node polled while the cluster forms
+// would keep seeing the broker list of its first answer.
+func wait(seeds []string, timeout time.Duration, pid, minBrokers int) (*kmsg.MetadataResponse, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
@@ -60,35 +68,45 @@ func wait(seeds []string, timeout time.Duration, pid int) (kadm.Metadata, error)
 		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
 	)
 	if err != nil {
-		return kadm.Metadata{}, err
+		return nil, err
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
 
 	var last error
 	for {
 		if pid > 0 && !alive(pid) {
-			return kadm.Metadata{}, fmt.Errorf("broker process %d exited before it was ready (last error: %v)", pid, last)
+			return nil, fmt.Errorf("broker process %d exited before it was ready (last error: %v)", pid, last)
 		}
 		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
-		md, err := adm.BrokerMetadata(attempt)
+		req := kmsg.NewPtrMetadataRequest()
+		req.Topics = []kmsg.MetadataRequestTopic{} // brokers and controller only
+		md, err := req.RequestWith(attempt, cl)
 		cancelAttempt()
 		switch {
 		case err != nil:
 			last = err
 		case len(md.Brokers) == 0:
 			last = errors.New("metadata lists no brokers")
-		case md.Controller < 0:
+		case len(md.Brokers) < minBrokers:
+			last = fmt.Errorf("metadata lists %d of %d brokers", len(md.Brokers), minBrokers)
+		case md.ControllerID < 0:
 			last = errors.New("metadata names no controller")
 		default:
 			return md, nil
 		}
 		select {
 		case <-ctx.Done():
-			return kadm.Metadata{}, fmt.Errorf("%s not ready within %s (last error: %v)", strings.Join(seeds, ","), timeout, last)
+			return nil, fmt.Errorf("%s not ready within %s (last error: %v)", strings.Join(seeds, ","), timeout, last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func clusterID(md *kmsg.MetadataResponse) string {
+	if md.ClusterID == nil {
+		return "?"
+	}
+	return *md.ClusterID
 }
 
 // alive reports whether pid exists and is not a zombie. The broker is a child
