@@ -29,12 +29,22 @@ type Result struct {
 	Err     error // set when Status is StatusFailed
 }
 
-// Create creates every spec'd topic that does not exist yet. It is idempotent: an
+// ErrReplicationFactor is returned (wrapped) by Create when a spec asks for more
+// replicas than the cluster has brokers.
+var ErrReplicationFactor = errors.New("replication factor exceeds the number of brokers")
+
+// Create creates every spec'd topic that does not exist yet. It first checks that no
+// spec asks for more replicas than the cluster has live brokers: if one does, it
+// creates nothing and returns an error wrapping ErrReplicationFactor that names the
+// factor, the broker count and topics.replication_factor. It is idempotent: an
 // existing topic is reported as StatusExists, with a Warning when its partition count
 // differs from the spec, and is left untouched (configs included). It returns one
 // Result per spec, in spec order, and a non-nil error joining every failure (each
 // naming its topic) when any topic could not be created.
 func Create(ctx context.Context, adm *kadm.Client, specs []Spec) ([]Result, error) {
+	if err := checkReplication(ctx, adm, specs); err != nil {
+		return nil, err
+	}
 	results := make([]Result, 0, len(specs))
 	var errs []error
 	var existing []string
@@ -79,4 +89,29 @@ func Create(ctx context.Context, adm *kadm.Client, specs []Spec) ([]Result, erro
 		}
 	}
 	return results, errors.Join(errs...)
+}
+
+// checkReplication refuses specs whose replication factor exceeds the brokers the
+// cluster lists (live, registered brokers). The broker would refuse them too, but
+// topic by topic and in its own words (INVALID_REPLICATION_FACTOR); this says once
+// which setting to change. A factor ≤ 0 (the broker's default) is the broker's to check.
+func checkReplication(ctx context.Context, adm *kadm.Client, specs []Spec) error {
+	var want int16
+	for _, s := range specs {
+		want = max(want, s.ReplicationFactor)
+	}
+	if want <= 1 {
+		return nil
+	}
+	md, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		return fmt.Errorf("topics: list brokers to check the replication factor: %w", err)
+	}
+	brokers := md.Brokers
+	if int(want) > len(brokers) {
+		return fmt.Errorf("topics: %w: topics.replication_factor is %d but the cluster has %d live broker(s) (%v); "+
+			"set topics.replication_factor to at most %d, or start the missing brokers",
+			ErrReplicationFactor, want, len(brokers), brokers.NodeIDs(), len(brokers))
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,5 +216,65 @@ func TestDescribeReportsPartitionsMissingTopicsAndLag(t *testing.T) {
 		if len(ln) <= col || ln[col-1] != ' ' || ln[col] == ' ' {
 			t.Errorf("misaligned row %q (ROLE at %d)", ln, col)
 		}
+	}
+}
+
+func TestCreateRefusesReplicationFactorAboveBrokers(t *testing.T) {
+	for _, tc := range []struct {
+		brokers, rf int
+		refused     bool
+	}{
+		{brokers: 1, rf: 3, refused: true},
+		{brokers: 3, rf: 4, refused: true},
+		{brokers: 3, rf: 3},
+		{brokers: 1, rf: 1},
+	} {
+		t.Run(fmt.Sprintf("rf%d-on-%d-brokers", tc.rf, tc.brokers), func(t *testing.T) {
+			_, _, adm := newCluster(t, kfake.NumBrokers(tc.brokers))
+			ctx := testContext(t)
+			cfg := testConfig()
+			cfg.ReplicationFactor = tc.rf
+			specs := Specs(cfg, testSchedule, true)
+
+			res, err := Create(ctx, adm, specs)
+			names := make([]string, len(specs))
+			for i, s := range specs {
+				names[i] = s.Name
+			}
+			details, lerr := adm.ListTopics(ctx, names...)
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if !tc.refused {
+				if err != nil {
+					t.Fatalf("Create with rf %d on %d brokers: %v", tc.rf, tc.brokers, err)
+				}
+				for _, s := range specs {
+					d := details[s.Name]
+					if d.Err != nil || len(d.Partitions) == 0 || len(d.Partitions[0].Replicas) != tc.rf {
+						t.Errorf("%s: %+v, want %d replicas", s.Name, d, tc.rf)
+					}
+				}
+				return
+			}
+			if !errors.Is(err, ErrReplicationFactor) || res != nil {
+				t.Fatalf("Create = %v, %v; want ErrReplicationFactor and no results", res, err)
+			}
+			msg := err.Error()
+			for _, want := range []string{
+				"topics.replication_factor is " + strconv.Itoa(tc.rf),
+				strconv.Itoa(tc.brokers) + " live broker(s)",
+				"at most " + strconv.Itoa(tc.brokers),
+			} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not say %q", msg, want)
+				}
+			}
+			for name, d := range details {
+				if d.Err == nil {
+					t.Errorf("topic %s was created although the factor was refused", name)
+				}
+			}
+		})
 	}
 }

@@ -26,7 +26,8 @@ func newTopicsCmd() *cobra.Command {
 		Long: `Creates the deliveries, retry tier, DLQ and invalid topics (and the ingest topics with
 --include-ingest) with topics.partitions, topics.replication_factor and the configured
 retention. Topics that exist are reported, not changed; a partition count that differs
-from the configuration is reported as a warning.`,
+from the configuration is reported as a warning. A topics.replication_factor larger
+than the cluster's live brokers is refused before anything is created.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ingest, _ := cmd.Flags().GetBool("include-ingest")
