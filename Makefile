@@ -10,7 +10,7 @@ INTEGRATION_TIMEOUT ?= 30m
 FUZZTIME      ?= 10s
 BENCH_RUNS    ?= 3
 
-.PHONY: all build test integration bench bench-smoke lint fmt dev fuzz chaos chaos-short ci-extra redis-cluster-test clean
+.PHONY: all build test integration bench bench-smoke lint fmt dev fuzz chaos chaos-short chaos-cluster chaos-cluster-short chaos-cluster-run ci-extra redis-cluster-test clean
 
 all: lint test build
 
@@ -45,11 +45,11 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
-	$(GO) vet -tags chaos $(PKGS)
+	$(GO) vet -tags chaos,cluster $(PKGS)
 	$(GO) vet -tags rediscluster $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 	$(GO) run $(STATICCHECK) -tags integration $(PKGS)
-	$(GO) run $(STATICCHECK) -tags chaos $(PKGS)
+	$(GO) run $(STATICCHECK) -tags chaos,cluster $(PKGS)
 	$(GO) run $(STATICCHECK) -tags rediscluster $(PKGS)
 
 fmt:
@@ -74,6 +74,21 @@ chaos: services-up
 ## chaos-short: CI's fault suite, every scenario shortened (about 4 minutes on 2 cores)
 chaos-short: services-up
 	CHAOS_SHORT=1 $(GO) test -tags chaos -count=1 -p 1 -timeout 12m -v ./chaos
+
+## chaos-cluster: the multi-broker fault scenarios (leader kill -9, rolling restart) on the
+## 3-broker cluster of `make cluster-up`, which it starts and always stops afterwards
+chaos-cluster: services-up
+	@$(MAKE) --no-print-directory chaos-cluster-run CHAOS_CLUSTER_ENV=
+
+## chaos-cluster-short: the same, shortened for CI (CHAOS_SHORT=1)
+chaos-cluster-short: services-up
+	@$(MAKE) --no-print-directory chaos-cluster-run CHAOS_CLUSTER_ENV=CHAOS_SHORT=1
+
+chaos-cluster-run:
+	@set -e; trap 'scripts/kafka-cluster.sh down' EXIT; \
+	scripts/kafka-cluster.sh up; \
+	env $(CHAOS_CLUSTER_ENV) EVENTROUTER_TEST_KAFKA_CLUSTER=$$(scripts/kafka-cluster.sh seeds) \
+	  $(GO) test -tags chaos,cluster -count=1 -p 1 -timeout 30m -v -run '^TestCluster' ./chaos
 
 ## redis-cluster-test: the Redis Cluster tier on a real 3-master cluster (started, then
 ## stopped): store conformance, index live refresh, attempt log, master failover under load

@@ -41,16 +41,7 @@ func TestBrokerRestart(t *testing.T) {
 	outage := time.Since(t0)
 
 	// Roles must not have exited; give them time to reconnect and report ready.
-	for _, p := range []*proc{router, sender} {
-		if !p.alive() {
-			t.Errorf("FINDING: %s exited while the broker was down: %v", p.name, p.unexpectedExits())
-			sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			if err := p.start(sctx); err != nil {
-				t.Errorf("restart %s: %v", p.name, err)
-			}
-			cancel()
-		}
-	}
+	s.reviveRoles(ctx, "while the broker was down", router, sender)
 	recovered := s.waitReadyAll(ctx, 2*time.Minute)
 
 	prod := <-loadDone
@@ -82,4 +73,21 @@ func (s *stack) waitReadyAll(ctx context.Context, limit time.Duration) time.Dura
 		}
 	}
 	return time.Since(t0)
+}
+
+// reviveRoles fails the test for every role that exited during a fault (when says
+// which) and starts it again, so the scenario can still count what was lost.
+func (s *stack) reviveRoles(ctx context.Context, when string, roles ...*proc) {
+	s.t.Helper()
+	for _, p := range roles {
+		if p.alive() {
+			continue
+		}
+		s.t.Errorf("FINDING: %s exited %s: %v", p.name, when, p.unexpectedExits())
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		if err := p.start(sctx); err != nil {
+			s.t.Errorf("restart %s: %v", p.name, err)
+		}
+		cancel()
+	}
 }

@@ -69,19 +69,27 @@ func (g *loadGen) one(ctx context.Context, acct string) string {
 // run produces rate events per second for d (or until ctx ends), then waits (at most
 // 3 minutes: the broker may be coming back) for every acknowledgement.
 func (g *loadGen) run(ctx context.Context, rate int, d time.Duration) produced {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	return g.runUntil(ctx, rate, timer.C)
+}
+
+// runUntil is run for a load whose end is not known in advance: it produces until stop
+// fires (or ctx ends), then waits for the acknowledgements as run does.
+func (g *loadGen) runUntil(ctx context.Context, rate int, stop <-chan time.Time) produced {
 	start := time.Now()
-	runCtx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	sent := 0
-	for runCtx.Err() == nil {
+	for running := true; running && ctx.Err() == nil; {
 		due := int(time.Since(start).Seconds() * float64(rate))
 		for ; sent < due; sent++ {
 			g.one(ctx, g.s.accts[sent%len(g.s.accts)])
 		}
 		select {
-		case <-runCtx.Done():
+		case <-stop:
+			running = false
+		case <-ctx.Done():
 		case <-tick.C:
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,19 +44,19 @@ func pick[T any](full, shortVal T) T {
 	return full
 }
 
-// service runs scripts/<name>.sh <verb> (kafka or redis), bounded by 3 minutes. The
-// scripts directory is ../scripts, or $CHAOS_SCRIPTS (for a copy of the tree run
-// against the services of another checkout).
-func service(name, verb string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+// service runs scripts/<name>.sh <args> (kafka, redis or kafka-cluster), bounded by 5
+// minutes. The scripts directory is ../scripts, or $CHAOS_SCRIPTS (for a copy of the
+// tree run against the services of another checkout).
+func service(name string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := "../scripts"
 	if d := os.Getenv("CHAOS_SCRIPTS"); d != "" {
 		dir = d
 	}
-	out, err := exec.CommandContext(ctx, filepath.Join(dir, name+".sh"), verb).CombinedOutput()
+	out, err := exec.CommandContext(ctx, filepath.Join(dir, name+".sh"), args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("scripts/%s.sh %s: %v\n%s", name, verb, err, out)
+		return fmt.Errorf("scripts/%s.sh %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return nil
 }

@@ -45,6 +45,10 @@ type options struct {
 	ingestConfigs map[string]string
 	// env is appended to every role's environment (EVENTROUTER_*=…).
 	env []string
+	// seeds are the brokers (default: the shared test broker, testenv.Kafka).
+	seeds []string
+	// replication is every topic's replication factor (default 1).
+	replication int
 }
 
 func (o *options) defaults() {
@@ -103,7 +107,10 @@ type stack struct {
 func newStack(t *testing.T, o options) *stack {
 	t.Helper()
 	o.defaults()
-	seeds := testenv.Kafka(t)
+	seeds := o.seeds
+	if len(seeds) == 0 {
+		seeds = testenv.Kafka(t)
+	}
 	testenv.Redis(t)
 	s := &stack{t: t, id: randomID(), seeds: seeds, ledger: newLedger(), status: map[string]int{}, delay: map[string]time.Duration{}, firstAt: map[string]time.Time{}, byAcct: map[string][]sub{}}
 	s.configure(o)
@@ -162,6 +169,7 @@ func (s *stack) configure(o options) {
 	cfg.Topics.DLQ = p + "webhooks.dlq"
 	cfg.Topics.RetryPrefix = p + "webhooks.retry."
 	cfg.Topics.Partitions = o.partitions
+	cfg.Topics.ReplicationFactor = max(o.replication, 1)
 	cfg.Topics.Retention = time.Hour
 	cfg.Topics.DLQRetention = time.Hour
 	cfg.Router.Group = p + "router"
@@ -189,6 +197,7 @@ func (s *stack) configure(o options) {
 		"EVENTROUTER_TOPICS_DLQ=" + cfg.Topics.DLQ,
 		"EVENTROUTER_TOPICS_RETRY_PREFIX=" + cfg.Topics.RetryPrefix,
 		"EVENTROUTER_TOPICS_PARTITIONS=" + strconv.Itoa(cfg.Topics.Partitions),
+		"EVENTROUTER_TOPICS_REPLICATION_FACTOR=" + strconv.Itoa(cfg.Topics.ReplicationFactor),
 		"EVENTROUTER_ROUTER_GROUP=" + cfg.Router.Group,
 		"EVENTROUTER_ROUTER_TRANSACTIONAL_ID_PREFIX=" + cfg.Router.TransactionalIDPrefix,
 		"EVENTROUTER_DELIVERY_GROUP=" + cfg.Delivery.Group,
