@@ -208,14 +208,14 @@ cmd_status() {
 	local pid
 	pid=$(kafka_pid)
 	if [[ -z "$pid" ]]; then
-		echo "kafka: stopped"
+		echo "$KAFKA_NAME: stopped"
 		return 1
 	fi
 	build_ready_tool
 	if wait_ready "$pid" 3s >/dev/null 2>&1; then
-		echo "kafka: running (pid $pid) on $BOOTSTRAP, data $DATA_DIR"
+		echo "$KAFKA_NAME: running (pid $pid) on $BOOTSTRAP, data $DATA_DIR"
 	else
-		echo "kafka: process $pid alive but not answering on $BOOTSTRAP"
+		echo "$KAFKA_NAME: process $pid alive but not answering on $BOOTSTRAP"
 		return 1
 	fi
 }
