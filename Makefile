@@ -97,9 +97,9 @@ redis-cluster-test: redis-cluster-up
 	  ./app ./delivery ./subscriptions || rc=$$?; \
 	$(MAKE) --no-print-directory redis-cluster-down; exit $$rc
 
-## ci-extra: what CI runs after the integration tier: short benchmark, short fault suite,
-## the Redis Cluster tier, fuzzing
-ci-extra: bench-smoke chaos-short redis-cluster-test
+## ci-extra: what CI runs after the integration tier: short benchmark, short fault suite
+## (single broker, then the 3-broker cluster), the Redis Cluster tier, fuzzing
+ci-extra: bench-smoke chaos-short chaos-cluster-short redis-cluster-test
 	$(MAKE) fuzz FUZZTIME=8s
 
 clean:
