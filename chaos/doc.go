@@ -19,5 +19,8 @@
 // CHAOS_RESULTS=<file> appends one JSON line per scenario with its figures.
 // The scenarios that stop the broker and Redis restart them in t.Cleanup, so a failing
 // test still leaves the services running; they use scripts/kafka.sh and scripts/redis.sh.
+// The multi-broker scenarios (cluster_*_test.go, build tags `chaos cluster`) run against
+// the 3-node cluster of scripts/kafka-cluster.sh instead: `make chaos-cluster` starts it,
+// runs them and stops it; EVENTROUTER_TEST_KAFKA_CLUSTER names its brokers.
 // Results and how to read them: docs/reliability.md.
 package chaos
