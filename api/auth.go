@@ -12,6 +12,10 @@ import (
 type principal struct {
 	admin   bool
 	account string
+	// name is the token's place in the configuration ("admin_tokens[0]",
+	// "account_tokens[2]"): what the access log shows and rate limits are kept by,
+	// never the token itself.
+	name string
 }
 
 // sees reports whether the principal may see and change resources of account.
@@ -47,7 +51,8 @@ func newAuthenticator(admin, account []string) (*authenticator, error) {
 		return nil
 	}
 	for i, t := range admin {
-		if err := add(fmt.Sprintf("admin_tokens[%d]", i), strings.TrimSpace(t), principal{admin: true}); err != nil {
+		where := fmt.Sprintf("admin_tokens[%d]", i)
+		if err := add(where, strings.TrimSpace(t), principal{admin: true, name: where}); err != nil {
 			return nil, err
 		}
 	}
@@ -58,7 +63,7 @@ func newAuthenticator(admin, account []string) (*authenticator, error) {
 		if !ok || acct == "" {
 			return nil, fmt.Errorf("api: %s: want account_id=token", where)
 		}
-		if err := add(where, token, principal{account: acct}); err != nil {
+		if err := add(where, token, principal{account: acct, name: where}); err != nil {
 			return nil, err
 		}
 	}

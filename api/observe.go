@@ -12,6 +12,9 @@ import (
 // requestInfo is filled in while a request is served, for the access log and metrics.
 type requestInfo struct {
 	route string // the matched route pattern; "" when the mux matched nothing
+	// principal names the token that authenticated the request ("admin_tokens[0]"),
+	// "" when none did.
+	principal string
 }
 
 type requestInfoKey struct{}
@@ -39,19 +42,32 @@ func (s *Server) wrap(rt route) http.Handler {
 					"send Authorization: Bearer <token> with an admin or account token"))
 				return
 			}
+			if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+				info.principal = who.name
+			}
+		}
+		if wait, ok := s.limits.allow(who, rt.class()); !ok {
+			tooManyRequests(w, wait, rt.class())
+			return
 		}
 		rt.handler(s, w, r, who)
 	})
 }
 
-// observe is the outermost middleware: access log, metrics, panic recovery, and
-// problem+json bodies for the mux's own 404 and 405 answers.
+// observe is the outermost middleware: access log, metrics, panic recovery, the
+// request header limit, and problem+json bodies for the mux's own 404 and 405 answers.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		info := &requestInfo{}
 		sw := &statusWriter{ResponseWriter: w, info: info}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		if headerBytes(r) > MaxHeaderBytes {
+			// Written past sw, which would turn an unrouted error into a 404.
+			sw.wrote, sw.status = true, http.StatusRequestHeaderFieldsTooLarge
+			writeProblem(w, newProblem(http.StatusRequestHeaderFieldsTooLarge, kindHeadersTooLarge,
+				fmt.Sprintf("the request line and headers exceed %d bytes", MaxHeaderBytes)))
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -69,8 +85,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				zap.String("method", r.Method),
 				zap.String("route", route),
 				zap.Int("status", sw.status),
-				zap.Duration("latency", latency))
+				zap.Duration("latency", latency),
+				zap.String("principal", info.principal),
+				zap.String("client", r.RemoteAddr))
 		}()
+		if sw.wrote {
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
 }

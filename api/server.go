@@ -41,6 +41,15 @@ type Config struct {
 	EventTypes []string
 	// ShutdownTimeout bounds the graceful shutdown of Run (default 10 s).
 	ShutdownTimeout time.Duration
+	// WriteRate and WriteBurst bound each token's writes (POST, PATCH, DELETE): a token
+	// bucket per token, refilled at WriteRate per second, holding WriteBurst. TestRate
+	// and TestBurst do the same, separately, for POST …/test. Past the limit the API
+	// answers 429 with Retry-After. A rate of 0 means no limit (the zero Config);
+	// eventrouter's configuration defaults to 10/s, burst 20, and 1/s, burst 5.
+	WriteRate  float64
+	WriteBurst int
+	TestRate   float64
+	TestBurst  int
 }
 
 // ConfigFrom builds the API's Config from the configuration sections it draws on.
@@ -52,6 +61,10 @@ func ConfigFrom(api config.API, events config.Events, ops config.Ops) Config {
 		MaxBodyBytes:    api.MaxBodyBytes,
 		EventTypes:      events.Catalogue,
 		ShutdownTimeout: ops.ShutdownTimeout,
+		WriteRate:       api.WriteRate,
+		WriteBurst:      api.WriteBurst,
+		TestRate:        api.TestRate,
+		TestBurst:       api.TestBurst,
 	}
 }
 
@@ -75,6 +88,7 @@ type Server struct {
 	auth    *authenticator
 	metrics *metrics
 	parser  *events.Parser // explain parses posted events as the router does
+	limits  *rateLimits
 	handler http.Handler
 }
 
@@ -112,7 +126,8 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: event types: %w", err)
 	}
-	s := &Server{cfg: cfg, deps: deps, log: log, auth: auth, metrics: m, parser: events.NewParser(cat, int(cfg.MaxBodyBytes))}
+	s := &Server{cfg: cfg, deps: deps, log: log, auth: auth, metrics: m, parser: events.NewParser(cat, int(cfg.MaxBodyBytes)),
+		limits: newRateLimits(cfg, auth)}
 	mux := http.NewServeMux()
 	for _, rt := range routeTable {
 		mux.Handle(rt.pattern(), s.wrap(rt))
@@ -142,8 +157,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+		// Go answers a request over this limit itself, in plain text; observe answers
+		// one over MaxHeaderBytes (well below it) with problem+json.
+		MaxHeaderBytes: serverMaxHeaderBytes,
+		ErrorLog:       zap.NewStdLog(s.log.Named("http")),
 	}
 	s.log.Info("api listening", zap.String("addr", ln.Addr().String()))
 	errc := make(chan error, 1)

@@ -197,6 +197,12 @@ type API struct {
 	// AccountTokens are "account_id=token" pairs: the token sees only that account.
 	AccountTokens []string `mapstructure:"account_tokens" yaml:"account_tokens" secret:"true"`
 	MaxBodyBytes  int64    `mapstructure:"max_body_bytes" yaml:"max_body_bytes"`
+	// WriteRate (per second) and WriteBurst bound each token's writes; TestRate and
+	// TestBurst its test events. 0 disables a limit.
+	WriteRate  float64 `mapstructure:"write_rate" yaml:"write_rate"`
+	WriteBurst int     `mapstructure:"write_burst" yaml:"write_burst"`
+	TestRate   float64 `mapstructure:"test_rate" yaml:"test_rate"`
+	TestBurst  int     `mapstructure:"test_burst" yaml:"test_burst"`
 }
 
 // Ops configures the operations listener every role runs and its shutdown.
@@ -275,7 +281,7 @@ func Default() Config {
 			IndexMaxBackoff:  5 * time.Second,
 		},
 		Egress: Egress{},
-		API:    API{Listen: ":8080", MaxBodyBytes: 64 << 10},
+		API:    API{Listen: ":8080", MaxBodyBytes: 64 << 10, WriteRate: 10, WriteBurst: 20, TestRate: 1, TestBurst: 5},
 		Ops:    Ops{Listen: ":9090", ShutdownTimeout: 30 * time.Second},
 	}
 }

@@ -181,6 +181,18 @@ func (c Config) validateAccess(p *Problems) {
 	if c.API.MaxBodyBytes < 1<<10 || c.API.MaxBodyBytes > 16<<20 {
 		p.add("api.max_body_bytes", strconv.FormatInt(c.API.MaxBodyBytes, 10), "must be 1024..16777216")
 	}
+	for _, l := range []struct {
+		key   string
+		rate  float64
+		burst int
+	}{{"api.write", c.API.WriteRate, c.API.WriteBurst}, {"api.test", c.API.TestRate, c.API.TestBurst}} {
+		if !(l.rate >= 0 && l.rate <= 1e6) { // also refuses NaN
+			p.add(l.key+"_rate", strconv.FormatFloat(l.rate, 'g', -1, 64), "must be 0 (no limit) to 1000000 requests per second")
+		}
+		if l.rate > 0 {
+			intRange(p, l.key+"_burst", l.burst, 1, 1_000_000)
+		}
+	}
 }
 
 // AccountTokens parses API.AccountTokens into token → account id.
