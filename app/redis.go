@@ -75,6 +75,8 @@ func StoreOptions(cfg config.Redis, encryptionKey []byte, log *zap.Logger) subsc
 		Prefix:            cfg.KeyPrefix,
 		EncryptionKey:     encryptionKey,
 		MigrateLegacyKeys: cfg.Mode != config.RedisCluster,
+		WaitReplicas:      cfg.WaitReplicas,
+		WaitTimeout:       cfg.WaitTimeout,
 		OnMigrated: func(n int64) {
 			log.Info("subscription store keys moved to the hash-tagged layout (docs/redis-layout.md)", zap.Int64("subscriptions", n))
 		},

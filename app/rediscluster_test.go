@@ -111,18 +111,32 @@ func (l *clusterLoad) progress() int { l.mu.Lock(); defer l.mu.Unlock(); return 
 // TestRedisClusterFailoverUnderLoad kills -9 the master holding the subscription
 // store's slot while writers create and update subscriptions, record delivery attempts,
 // and an index follows the store — all through the application's own cluster client
-// (app.NewRedis). A replica must take over, writes must resume, every acknowledged write
-// must still be there, and the index must converge on exactly the store's content. The
-// killed node is restarted afterwards and rejoins as a replica.
+// (app.NewRedis, app.StoreOptions). A replica must take over, writes must resume, and
+// the index must converge on exactly the store's content. The killed node is restarted
+// afterwards and rejoins as a replica.
+//
+// With redis.wait_replicas 1 no acknowledged subscription write may be lost. With the
+// default (0) Redis replicates asynchronously and a write acknowledged in the last
+// moment before the crash can be lost; the test reports what it saw (docs/reliability.md).
+// Attempt-log writes never wait for replicas (the log is best effort): their losses are
+// reported, not failed.
 func TestRedisClusterFailoverUnderLoad(t *testing.T) {
+	t.Run("wait_replicas=1", func(t *testing.T) { testClusterFailover(t, 1) })
+	t.Run("wait_replicas=0", func(t *testing.T) { testClusterFailover(t, 0) })
+}
+
+func testClusterFailover(t *testing.T, waitReplicas int) {
 	admin := testenv.RedisCluster(t)
 	prefix := testenv.RedisClusterPrefix(t)
-	rdb, err := app.NewRedis(config.Redis{Mode: config.RedisCluster, Addrs: testenv.RedisClusterAddrs()})
+	cfg := config.Redis{Mode: config.RedisCluster, Addrs: testenv.RedisClusterAddrs(), KeyPrefix: prefix, WaitReplicas: waitReplicas, WaitTimeout: time.Second}
+	rdb, err := app.NewRedis(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := subscriptions.NewRedisStore(rdb, subscriptions.RedisOptions{Prefix: prefix, WatchBlock: 200 * time.Millisecond})
+	opts := app.StoreOptions(cfg, nil, zap.NewNop())
+	opts.WatchBlock = 200 * time.Millisecond
+	store, err := subscriptions.NewRedisStore(rdb, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,13 +175,23 @@ func TestRedisClusterFailoverUnderLoad(t *testing.T) {
 		return err == nil && m != victim
 	})
 	promotion := time.Since(killed)
+	if waitReplicas > 0 {
+		// The promoted master has no replica until the killed node is back: writes are
+		// refused as unconfirmed (the price of WAIT), until it rejoins as a replica.
+		testenv.Eventually(t, 30*time.Second, "writes refused as unconfirmed while the new master has no replica", func() bool {
+			load.mu.Lock()
+			defer load.mu.Unlock()
+			return load.last != nil && strings.Contains(load.last.Error(), "of 1 replicas")
+		})
+		testenv.RedisClusterScript(t, "start")
+	}
 	before := load.progress()
 	testenv.Eventually(t, 30*time.Second, "writes resumed on the new master", func() bool { return load.progress() >= before+200 })
 	resumed := time.Since(killed)
 	stop()
 	wg.Wait()
-	t.Logf("master %s killed; %s promoted after %s; writes resumed %s after the kill; %d writes acknowledged, %d failed (last: %v)",
-		victim, promoted, promotion.Round(time.Millisecond), resumed.Round(time.Millisecond), load.ok, load.fails, load.last)
+	t.Logf("wait_replicas %d: master %s killed; %s promoted after %s; writes resumed %s after the kill; %d writes acknowledged, %d failed (last: %v)",
+		waitReplicas, victim, promoted, promotion.Round(time.Millisecond), resumed.Round(time.Millisecond), load.ok, load.fails, load.last)
 
 	// Nothing acknowledged is lost: subscriptions, their last acknowledged update, attempts.
 	_, stored, err := store.Load(ctx)
@@ -184,21 +208,21 @@ func TestRedisClusterFailoverUnderLoad(t *testing.T) {
 		switch {
 		case !ok:
 			lost++
-			t.Errorf("acknowledged create of %s lost", id)
+			t.Logf("acknowledged create of %s lost", id)
 		case counterOf(s) < n:
 			lost++
-			t.Errorf("%s: acknowledged update n=%d lost (stored %s)", id, n, s.Description)
+			t.Logf("%s: acknowledged update n=%d lost (stored %s)", id, n, s.Description)
 		}
 	}
 	lostAttempts := 0
 	for _, dlv := range load.dlvs {
 		if _, err := load.log.Delivery(ctx, dlv); err != nil {
 			lostAttempts++
-			t.Errorf("acknowledged attempt of %s: %v", dlv, err)
 		}
 	}
-	if lost > 0 || lostAttempts > 0 {
-		t.Fatalf("lost to the failover: %d of %d acknowledged subscriptions, %d of %d acknowledged attempts", lost, len(load.acked), lostAttempts, len(load.dlvs))
+	t.Logf("lost to the failover: %d of %d acknowledged subscription writes, %d of %d acknowledged attempts", lost, len(load.acked), lostAttempts, len(load.dlvs))
+	if lost > 0 && waitReplicas > 0 {
+		t.Fatalf("%d acknowledged subscription writes lost with wait_replicas %d", lost, waitReplicas)
 	}
 
 	// The index converges on the store's content and is fresh.

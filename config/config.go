@@ -74,7 +74,11 @@ type Redis struct {
 	DB               int    `mapstructure:"db" yaml:"db"`
 	// KeyPrefix namespaces every key eventrouter writes, e.g. "er:".
 	KeyPrefix string `mapstructure:"key_prefix" yaml:"key_prefix"`
-	TLS       TLS    `mapstructure:"tls" yaml:"tls"`
+	// WaitReplicas > 0: each subscription write waits (Redis WAIT, up to WaitTimeout) for
+	// that many replicas, so a failover cannot lose an acknowledged change.
+	WaitReplicas int           `mapstructure:"wait_replicas" yaml:"wait_replicas"`
+	WaitTimeout  time.Duration `mapstructure:"wait_timeout" yaml:"wait_timeout"`
+	TLS          TLS           `mapstructure:"tls" yaml:"tls"`
 }
 
 // Topics names every topic the system uses and how `topics create` makes them.
@@ -224,7 +228,7 @@ func Default() Config {
 	return Config{
 		Log:   Log{Level: "info", Format: "json"},
 		Kafka: Kafka{Brokers: []string{"127.0.0.1:9092"}, ClientID: "eventrouter"},
-		Redis: Redis{Mode: RedisSingle, Addr: "127.0.0.1:6379", Addrs: []string{}, KeyPrefix: "er:"},
+		Redis: Redis{Mode: RedisSingle, Addr: "127.0.0.1:6379", Addrs: []string{}, KeyPrefix: "er:", WaitTimeout: time.Second},
 		Topics: Topics{
 			Ingest:            []string{"claims.events", "contacts.events"},
 			Deliveries:        "webhooks.deliveries",

@@ -137,6 +137,8 @@ func TestEveryValidationErrorNamesItsKey(t *testing.T) {
 		{"redis.addr", func(c *Config) { c.Redis.Addr = "redis" }, "host:port"},
 		{"redis.db", func(c *Config) { c.Redis.DB = 16 }, "0..15"},
 		{"redis.mode", func(c *Config) { c.Redis.Mode = "replicated" }, `"cluster"`},
+		{"redis.wait_replicas", func(c *Config) { c.Redis.WaitReplicas = -1 }, "0..5"},
+		{"redis.wait_timeout", func(c *Config) { c.Redis.WaitTimeout = 5 * time.Second }, "between"},
 		{"redis.addrs", func(c *Config) { c.Redis.Addrs = []string{"a:1", "b:2"} }, "single mode uses redis.addr"},
 		{"redis.addrs[1]", func(c *Config) { c.Redis.Mode = RedisCluster; c.Redis.Addrs = []string{"a:1", "b"} }, "host:port"},
 		{"redis.db", func(c *Config) { c.Redis.Mode = RedisCluster; c.Redis.DB = 2 }, "0 in cluster mode"},

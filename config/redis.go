@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Redis deployment modes (redis.mode).
@@ -34,6 +35,13 @@ func (r Redis) validate(p *Problems) {
 		p.add("redis.db", fmt.Sprint(r.DB), "must be 0..15")
 	}
 	tlsFiles(p, "redis.tls", r.TLS)
+	if r.WaitReplicas < 0 || r.WaitReplicas > 5 {
+		p.add("redis.wait_replicas", fmt.Sprint(r.WaitReplicas), "must be 0..5")
+	}
+	// go-redis reads a pipeline's answers with its 3 s read timeout, WAIT's included.
+	if r.WaitTimeout < 10*time.Millisecond || r.WaitTimeout > 2*time.Second {
+		p.add("redis.wait_timeout", r.WaitTimeout.String(), "must be between 10ms and 2s")
+	}
 	switch r.Mode {
 	case RedisSingle:
 		if len(r.Addrs) > 0 {

@@ -34,6 +34,11 @@ type RedisOptions struct {
 	// Single server or Sentinel only; OnMigrated, if set, hears how many moved.
 	MigrateLegacyKeys bool
 	OnMigrated        func(subscriptions int64)
+	// WaitReplicas > 0 makes every write wait (Redis WAIT, up to WaitTimeout) until that
+	// many replicas have it, so a master crash cannot lose an acknowledged write; a
+	// write fewer replicas confirm in time returns ErrUnavailable (redis_wait.go).
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // RedisStore is the production Store. Every write runs as one Lua script that checks
@@ -136,7 +141,7 @@ func (s *RedisStore) run(ctx context.Context, op string, script *redis.Script, i
 		return 0, err
 	}
 	keys := []string{s.subKey(id), s.allKey(), s.versionKey(), s.changesKey()}
-	v, err := script.Run(ctx, s.c, keys, args...).Int64()
+	v, err := s.eval(ctx, script, keys, args...)
 	if err != nil {
 		return 0, unavailable(op, err)
 	}

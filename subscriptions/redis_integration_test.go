@@ -5,6 +5,7 @@ package subscriptions_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,32 @@ func BenchmarkRedisLoad100k(b *testing.B) {
 		if len(got) != len(subs) {
 			b.Fatalf("loaded %d, want %d", len(got), len(subs))
 		}
+	}
+}
+
+// With WaitReplicas a write is confirmed only once replicas have it. The shared test
+// Redis has none: the write happens on the master but must be reported as unconfirmed
+// (ErrUnavailable, within the timeout), never as a plain success.
+func TestRedisStoreWaitReplicasRealRedis(t *testing.T) {
+	c, prefix := testenv.RedisDB(t)
+	s, err := subscriptions.NewRedisStore(c, subscriptions.RedisOptions{Prefix: prefix, WaitReplicas: 1, WaitTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testenv.Context(t, 10*time.Second)
+	sub := storetest.NewSub("acct_a")
+	t0 := time.Now()
+	err = s.Create(ctx, sub, 0)
+	if !errors.Is(err, subscriptions.ErrUnavailable) || !strings.Contains(err.Error(), "0 of 1 replicas") {
+		t.Fatalf("create without replicas: %v, want ErrUnavailable naming 0 of 1 replicas", err)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Fatalf("unconfirmed write took %s, want about the 100ms wait timeout", d)
+	}
+	if _, err := s.Get(ctx, sub.ID); err != nil {
+		t.Fatalf("the unconfirmed write is on the master, as documented: Get = %v", err)
+	}
+	if err := s.Create(ctx, sub, 0); !errors.Is(err, subscriptions.ErrConflict) {
+		t.Fatalf("retried create: %v, want ErrConflict (no WAIT verdict for a refused write)", err)
 	}
 }

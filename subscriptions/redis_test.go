@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -138,5 +139,19 @@ func TestRedisStoreKeysShareOneHashTag(t *testing.T) {
 		if !strings.HasPrefix(k, "er:"+subscriptions.HashTag) {
 			t.Errorf("key %q does not start with the prefix and hash tag %q", k, "er:"+subscriptions.HashTag)
 		}
+	}
+}
+
+// WaitReplicas: miniredis has no replicas, so WAIT confirms none and the write, which
+// did happen, is reported as unconfirmed rather than as a success.
+func TestRedisStoreWaitReplicasUnconfirmed(t *testing.T) {
+	s, _, _ := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:", WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	ctx := context.Background()
+	sub := storetest.NewSub("acct_a")
+	if err := s.Create(ctx, sub, 0); !errors.Is(err, subscriptions.ErrUnavailable) || !strings.Contains(err.Error(), "0 of 1 replicas") {
+		t.Fatalf("create: %v, want ErrUnavailable naming 0 of 1 replicas", err)
+	}
+	if _, err := s.Get(ctx, sub.ID); err != nil {
+		t.Fatalf("the write is on the master: Get = %v", err)
 	}
 }

@@ -18,9 +18,12 @@ import (
 // scripts/redis-cluster.sh starts (make redis-cluster-up); make redis-cluster-test runs
 // them. The failover test is in app (it uses the application's cluster client).
 
-func clusterStore(t *testing.T, c redis.UniversalClient, prefix string, key []byte) *subscriptions.RedisStore {
+func clusterStore(t *testing.T, c redis.UniversalClient, prefix string, key []byte, waitReplicas int) *subscriptions.RedisStore {
 	t.Helper()
-	s, err := subscriptions.NewRedisStore(c, subscriptions.RedisOptions{Prefix: prefix, EncryptionKey: key, WatchBlock: 200 * time.Millisecond})
+	s, err := subscriptions.NewRedisStore(c, subscriptions.RedisOptions{
+		Prefix: prefix, EncryptionKey: key, WatchBlock: 200 * time.Millisecond,
+		WaitReplicas: waitReplicas, WaitTimeout: time.Second,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,11 +33,20 @@ func clusterStore(t *testing.T, c redis.UniversalClient, prefix string, key []by
 func TestRedisStoreConformanceRedisCluster(t *testing.T) {
 	c := testenv.RedisCluster(t)
 	storetest.Run(t, func(t *testing.T) subscriptions.Store {
-		return clusterStore(t, c, testenv.RedisClusterPrefix(t), bytes.Repeat([]byte{9}, 32))
+		return clusterStore(t, c, testenv.RedisClusterPrefix(t), bytes.Repeat([]byte{9}, 32), 0)
+	})
+}
+
+// Every master has one replica: with WaitReplicas 1 each write is confirmed by it (WAIT
+// is sent on the connection of the master holding the store's slot).
+func TestRedisStoreConformanceWaitReplicaRedisCluster(t *testing.T) {
+	c := testenv.RedisCluster(t)
+	storetest.Run(t, func(t *testing.T) subscriptions.Store {
+		return clusterStore(t, c, testenv.RedisClusterPrefix(t), nil, 1)
 	})
 }
 
 func TestIndexFollowsRedisCluster(t *testing.T) {
 	c := testenv.RedisCluster(t)
-	testIndexFollowsStore(t, clusterStore(t, c, testenv.RedisClusterPrefix(t), nil))
+	testIndexFollowsStore(t, clusterStore(t, c, testenv.RedisClusterPrefix(t), nil, 0))
 }
