@@ -26,6 +26,8 @@ type createRequest struct {
 	RateLimit   float64           `json:"rate_limit_per_sec"`
 	MaxInFlight int               `json:"max_in_flight"`
 	Description string            `json:"description"`
+	Payload     string            `json:"payload"`
+	Redact      []string          `json:"redact"`
 }
 
 // patchRequest is the body of PATCH /v1/subscriptions/{id}: absent (or null) fields are
@@ -39,6 +41,8 @@ type patchRequest struct {
 	RateLimit   *float64           `json:"rate_limit_per_sec"`
 	MaxInFlight *int               `json:"max_in_flight"`
 	Description *string            `json:"description"`
+	Payload     *string            `json:"payload"`
+	Redact      *[]string          `json:"redact"`
 }
 
 // subscriptionView is a subscription as the API shows it. Secret is set only in the
@@ -89,6 +93,8 @@ func (s *Server) createSubscription(w http.ResponseWriter, r *http.Request, who 
 		RateLimit:   req.RateLimit,
 		MaxInFlight: req.MaxInFlight,
 		Description: req.Description,
+		Payload:     req.Payload,
+		Redact:      req.Redact,
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -188,6 +194,8 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, who p
 		RateLimit:   req.RateLimit,
 		MaxInFlight: req.MaxInFlight,
 		Description: req.Description,
+		Payload:     req.Payload,
+		Redact:      req.Redact,
 	}, version)
 	if err != nil {
 		s.fail(w, r, err)

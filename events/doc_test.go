@@ -80,6 +80,25 @@ func docExamples(t *testing.T) string {
 		}
 		b.WriteString("#### `" + name + "`\n\n" + docBlurb[name] + "\n\n```json\n" + ind.String() + "\n```\n\n")
 	}
+	b.WriteString("### Shaped payloads\n\nThe same `contact.created` event as above, for a subscription with " +
+		"`\"payload\": \"thin\"`, and for one with `\"redact\": [\"contact.email\", \"contact.phone\"]`. " +
+		"Each is signed as sent.\n\n")
+	ci := len(testCatalogue) - 1
+	contact := Sample(testCatalogue[ci], docAccount, sampleObjectID(testCatalogue[ci]), ci, sampleTime)
+	for _, ex := range []struct {
+		title string
+		shape Shape
+	}{{"`payload: thin`", Shape{Thin: true}}, {"`redact: [contact.email, contact.phone]`", Shape{Redact: []string{"contact.email", "contact.phone"}}}} {
+		body, err := RenderShaped(contact, ex.shape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ind bytes.Buffer
+		if err := json.Indent(&ind, body, "", "  "); err != nil {
+			t.Fatalf("%s: shaped body is not JSON: %v", ex.title, err)
+		}
+		b.WriteString("#### " + ex.title + "\n\n```json\n" + ind.String() + "\n```\n\n")
+	}
 	b.WriteString(docEnd)
 	return b.String()
 }

@@ -48,7 +48,8 @@ type routed struct {
 
 // route handles one ingest record and appends the records to produce for it to out:
 // invalid → one record for the invalid topic; valid and matched → one delivery per
-// subscription, all sharing one rendered body; valid and unmatched → nothing. subs is
+// subscription, all sharing one rendered body except those whose payload is shaped
+// (thin or redacted), which get their own; valid and unmatched → nothing. subs is
 // scratch space, returned for reuse.
 //
 // route does no I/O and touches no batch state, so workers run it concurrently; the
@@ -73,6 +74,19 @@ func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions
 	body := events.Render(ev)
 	start := len(out)
 	for _, sub := range subs {
+		subBody := body
+		if shape := sub.Shape(); !shape.IsFull() {
+			// Shaped per subscription (thin, redacted), before signing. The parser only
+			// accepts an object as data, so this fails only on a bug: quarantine the
+			// whole event rather than send a partial fan-out.
+			b, err := events.RenderShaped(ev, shape)
+			if err != nil {
+				clear(out[start:])
+				out = append(out[:start], r.invalidRecord(rec, string(events.ReasonInvalidField), err.Error()))
+				return routed{end: len(out), eventName: ev.EventName, fanout: len(subs), reason: string(events.ReasonInvalidField)}, out, subs
+			}
+			subBody = b
+		}
 		d := events.Delivery{
 			ID:             events.DeliveryID(ev.ID, sub.ID),
 			SubscriptionID: sub.ID,
@@ -82,7 +96,7 @@ func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions
 			ObjectID:       ev.ObjectID,
 			Attempt:        1,
 			OccurredAt:     ev.OccurredAt,
-			Body:           body,
+			Body:           subBody,
 		}
 		o := d.Record(r.cfg.DeliveriesTopic)
 		if n := recordSize(o); n > r.cfg.MaxRecordBytes {

@@ -46,6 +46,9 @@ type Route struct {
 	RateLimit   float64           `yaml:"rate_limit_per_sec"`
 	MaxInFlight int               `yaml:"max_in_flight"`
 	Description string            `yaml:"description"`
+	// Payload ("full" or "thin") and Redact ("contact.email", …) shape the body.
+	Payload string   `yaml:"payload"`
+	Redact  []string `yaml:"redact"`
 }
 
 // Secret is a signing secret that never prints its value, whatever the format verb.

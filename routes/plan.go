@@ -165,6 +165,8 @@ func desired(r Route) *subscriptions.Subscription {
 		RateLimit:   r.RateLimit,
 		MaxInFlight: r.MaxInFlight,
 		Description: r.Description,
+		Payload:     r.Payload,
+		Redact:      r.Redact,
 		Name:        r.Name,
 	}
 }
@@ -176,6 +178,7 @@ func createStep(r Route) Step {
 		AccountID: r.AccountID, URL: r.URL, Events: r.Events, Filter: r.Filter, Enabled: &enabled,
 		Secret: string(r.Secret), Headers: r.Headers, RateLimit: r.RateLimit,
 		MaxInFlight: r.MaxInFlight, Description: r.Description, Name: r.Name,
+		Payload: r.Payload, Redact: r.Redact,
 	}}
 	add := func(field, val string) {
 		if val != "" {
@@ -194,6 +197,10 @@ func createStep(r Route) Step {
 		add("max_in_flight", strconv.Itoa(d.MaxInFlight))
 	}
 	add("description", d.Description)
+	add("payload", d.Payload)
+	if len(d.Redact) > 0 {
+		add("redact", showList(d.Redact))
+	}
 	if r.Secret != "" {
 		add("secret", "(set)")
 	} else {
@@ -253,6 +260,15 @@ func updateStep(r Route, cur *subscriptions.Subscription) Step {
 	if d.Description != cur.Description {
 		st.patch.Description = &d.Description
 		change("description", cur.Description, d.Description)
+	}
+	if d.Payload != cur.Payload {
+		st.patch.Payload = &d.Payload
+		change("payload", cur.Payload, d.Payload)
+	}
+	if !slices.Equal(d.Redact, cur.Redact) {
+		r := slices.Clone(d.Redact)
+		st.patch.Redact = &r
+		change("redact", showList(cur.Redact), showList(d.Redact))
 	}
 	if r.Secret != "" && (len(cur.Secrets) == 0 || cur.Secrets[0].Value != string(r.Secret)) {
 		s := string(r.Secret)

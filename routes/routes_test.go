@@ -290,3 +290,36 @@ func TestPrintedPlanNeverShowsQueryStrings(t *testing.T) {
 		t.Fatalf("an unparseable URL's error must name the field, never echo the URL: %v", err)
 	}
 }
+
+func TestRoutesFileShapesThePayloadIdempotently(t *testing.T) {
+	svc := newService(t)
+	shaped := strings.Replace(baseFile, "    events: [\"claim.*\"]", "    events: [\"claim.*\"]\n    payload: thin\n    redact: [claim.assignee.email]", 1)
+	if shaped == baseFile {
+		t.Fatal("the test file did not change: fix the replacement")
+	}
+	f := parse(t, shaped)
+	if err := Apply(t.Context(), plan(t, svc, f, false)); err != nil {
+		t.Fatal(err)
+	}
+	subs, _, _ := svc.List(t.Context(), subscriptions.ListOptions{AccountID: "acct_acme"})
+	var claims *subscriptions.Subscription
+	for _, s := range subs {
+		if s.Name == "acme-claims" {
+			claims = s
+		}
+	}
+	if claims == nil || claims.Payload != "thin" || len(claims.Redact) != 1 || claims.Redact[0] != "claim.assignee.email" {
+		t.Fatalf("stored route = %+v", claims)
+	}
+	if p := plan(t, svc, parse(t, shaped), false); p.HasChanges() {
+		t.Fatalf("re-plan of the same file has changes: %s", actions(p))
+	}
+	p := plan(t, svc, parse(t, baseFile), false)
+	var changed []string
+	for _, c := range p.Steps[0].Changes {
+		changed = append(changed, c.Field)
+	}
+	if strings.Join(changed, ",") != "payload,redact" {
+		t.Errorf("dropping the shape changes %v, want payload,redact", changed)
+	}
+}

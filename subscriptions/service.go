@@ -49,6 +49,9 @@ type Input struct {
 	RateLimit   float64
 	MaxInFlight int
 	Description string
+	// Payload and Redact shape the webhook body (Subscription.Payload, Redact).
+	Payload string
+	Redact  []string
 	// Name is the routes-file key; empty for subscriptions created through the API.
 	Name string
 }
@@ -63,6 +66,8 @@ type Patch struct {
 	RateLimit   *float64
 	MaxInFlight *int
 	Description *string
+	Payload     *string
+	Redact      *[]string
 	// Secret, when set and different from the current secret, makes it the current
 	// secret; the replaced one stays valid for Policy.RotationGrace (as with Rotate).
 	Secret *string
@@ -87,6 +92,8 @@ func (s *Service) Create(ctx context.Context, in Input) (*Subscription, error) {
 		RateLimit:   in.RateLimit,
 		MaxInFlight: in.MaxInFlight,
 		Description: in.Description,
+		Payload:     in.Payload,
+		Redact:      slices.Clone(in.Redact),
 		Name:        in.Name,
 		CreatedAt:   now,
 		UpdatedAt:   now,
@@ -146,6 +153,12 @@ func (s *Service) Update(ctx context.Context, id string, p Patch, ifVersion int6
 		}
 		if p.Description != nil {
 			sub.Description = *p.Description
+		}
+		if p.Payload != nil {
+			sub.Payload = *p.Payload
+		}
+		if p.Redact != nil {
+			sub.Redact = slices.Clone(*p.Redact)
 		}
 		if p.Secret != nil && (len(sub.Secrets) == 0 || sub.Secrets[0].Value != *p.Secret) {
 			if err := CheckSecret(*p.Secret); err != nil {

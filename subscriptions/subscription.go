@@ -4,6 +4,7 @@
 package subscriptions
 
 import (
+	"github.com/claimable/eventrouter/events"
 	"sort"
 	"time"
 )
@@ -26,6 +27,11 @@ type Subscription struct {
 	RateLimit   float64           `json:"rate_limit_per_sec,omitempty"` // 0: no limit
 	MaxInFlight int               `json:"max_in_flight,omitempty"`      // 0: the sender's default
 	Description string            `json:"description,omitempty"`
+	// Payload is "full" (or empty: the object as produced) or "thin" (the envelope and
+	// the object's id only); Redact removes object fields ("contact.email"). Both shape
+	// the body at render time, before it is signed (events.Shape).
+	Payload string   `json:"payload,omitempty"`
+	Redact  []string `json:"redact,omitempty"`
 	// Name is the stable key of a subscription declared in a routes file; empty otherwise.
 	Name string `json:"name,omitempty"`
 	// DisabledReason says why Enabled is false when the system disabled it
@@ -35,6 +41,11 @@ type Subscription struct {
 	UpdatedAt      time.Time `json:"updated_at"`
 	// Version is the store's version at this subscription's last change.
 	Version int64 `json:"version"`
+}
+
+// Shape is how this subscription's webhook bodies are rendered.
+func (s *Subscription) Shape() events.Shape {
+	return events.Shape{Thin: s.Payload == events.PayloadThin, Redact: s.Redact}
 }
 
 // Secret is one signing secret ("whsec_" + base64 of 24–32 random bytes). The first

@@ -4,9 +4,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/claimable/eventrouter/events"
 	"math"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,6 +101,12 @@ func (p Policy) Validate(sub *Subscription) error {
 		v.add("filter", "%s", msg)
 	} else if _, err := CompileFilter(sub.Filter); err != nil {
 		v.add("filter", "%s", strings.TrimPrefix(err.Error(), "filter: "))
+	}
+	shape := events.ValidateShape(sub.Payload, sub.Redact, p.objects())
+	for _, field := range []string{"payload", "redact"} {
+		if msg, bad := shape[field]; bad {
+			v.add(field, "%s", msg)
+		}
 	}
 	validateHeaders(&v, sub.Headers)
 	if math.IsNaN(sub.RateLimit) || sub.RateLimit < 0 || sub.RateLimit > MaxRateLimit {
@@ -370,4 +378,16 @@ func CheckSecret(s string) error {
 		return fmt.Errorf("decodes to %d bytes, want %d to %d", len(b), MinSecretBytes, MaxSecretBytes)
 	}
 	return nil
+}
+
+// objects are the object types of the policy's catalogue ("claim", "contact"), the
+// first segment of each event name.
+func (p Policy) objects() []string {
+	var out []string
+	for _, name := range p.Catalogue {
+		if obj, _, ok := strings.Cut(name, "."); ok && !slices.Contains(out, obj) {
+			out = append(out, obj)
+		}
+	}
+	return out
 }
