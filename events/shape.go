@@ -68,7 +68,6 @@ func ValidateShape(payload string, redact []string, objects []string) map[string
 	return problems
 }
 
-
 // RenderShaped returns the body for a subscription of shape s: Render(e) when s is
 // full; otherwise the same envelope with the object thinned or redacted. A redacted
 // object is re-encoded from its decoded form: its keys come out sorted and numbers keep
