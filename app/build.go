@@ -136,7 +136,9 @@ func buildRouter(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 	if err != nil {
 		return err
 	}
-	r, err := router.New(router.ConfigFrom(cfg.Router, cfg.Topics, cfg.Kafka), router.Deps{
+	rc := router.ConfigFrom(cfg.Router, cfg.Topics, cfg.Kafka)
+	rc.InstanceID = memberInstanceID(cfg.Kafka, cfg.Ops.Listen, "router", hostName)
+	r, err := router.New(rc, router.Deps{
 		KafkaOpts:  sys.KafkaOpts,
 		Matcher:    sys.Index,
 		Parser:     events.NewParser(cat, cfg.Events.MaxBytes),
@@ -166,7 +168,7 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 	s, err := delivery.New(delivery.Config{
 		Delivery:                 cfg.Delivery,
 		Topics:                   cfg.Topics,
-		InstanceID:               cfg.Kafka.InstanceID,
+		InstanceID:               memberInstanceID(cfg.Kafka, cfg.Ops.Listen, "sender", hostName),
 		MaxQueuedPerSubscription: cfg.Delivery.MaxQueuedPerSubscription,
 		CommitInterval:           cfg.Delivery.CommitInterval,
 		DrainTimeout:             cfg.Delivery.DrainTimeout,

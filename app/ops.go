@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"sort"
@@ -29,6 +30,7 @@ type Ops struct {
 	mu     sync.Mutex
 	checks map[string]Check
 	bound  chan string
+	ln     net.Listener // bound by Listen, or by Run
 }
 
 // NewOps returns an ops listener on addr with a fresh registry holding the Go runtime
@@ -90,12 +92,32 @@ func (o *Ops) ready(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"ready": status == http.StatusOK, "checks": result})
 }
 
-// Run serves until ctx ends, then shuts down within five seconds.
-func (o *Ops) Run(ctx context.Context) error {
+// Listen binds the listener's address now, so that a process whose port is taken
+// fails before it joins any consumer group (the derived static member ids rely on
+// one process per port and host; see memberInstanceID). Run serves on it.
+func (o *Ops) Listen() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ln != nil {
+		return nil
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
+		return fmt.Errorf("ops.listen: %w", err)
+	}
+	o.ln = ln
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down within five seconds. It binds the
+// address unless Listen did.
+func (o *Ops) Run(ctx context.Context) error {
+	if err := o.Listen(); err != nil {
 		return err
 	}
+	o.mu.Lock()
+	ln := o.ln
+	o.mu.Unlock()
 	o.bound <- ln.Addr().String()
 	o.log.Info("ops listener started", zap.String("addr", ln.Addr().String()))
 	srv := &http.Server{Handler: o.Handler(), ReadHeaderTimeout: 5 * time.Second}

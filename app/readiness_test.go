@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,6 +62,14 @@ func fakeInfra(t *testing.T, cfg config.Config) (*kfake.Cluster, *redis.Client) 
 // handler.
 func (e *readinessEnv) runRoles(t *testing.T, cfg config.Config, roles Roles) http.Handler {
 	t.Helper()
+	h, _ := e.startRoles(t, cfg, roles)
+	return h
+}
+
+// startRoles is runRoles that also returns a graceful stop (SIGTERM's path), which
+// the test's end calls if the test did not.
+func (e *readinessEnv) startRoles(t *testing.T, cfg config.Config, roles Roles) (http.Handler, func()) {
+	t.Helper()
 	ops := NewOps("127.0.0.1:0", zap.NewNop())
 	sys, err := Build(cfg, roles, Infra{Redis: e.rdb}, zap.NewNop(), ops)
 	if err != nil {
@@ -69,14 +78,18 @@ func (e *readinessEnv) runRoles(t *testing.T, cfg config.Config, roles Roles) ht
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Supervise(ctx, 30*time.Second, zap.NewNop(), sys.Runners...) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("roles: %v", err)
-		}
-		sys.Close()
-	})
-	return ops.Handler()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("roles: %v", err)
+			}
+			sys.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return ops.Handler(), stop
 }
 
 // crashedStaticMember joins group as a static member consuming topic, waits for its

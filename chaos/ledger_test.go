@@ -155,3 +155,19 @@ func (l *ledger) snapshot() map[string]want {
 	}
 	return out
 }
+
+// firstArrivalProducedAfter returns when the receiver first accepted an expected
+// delivery whose event was produced after t0: the moment the pipeline was delivering
+// new events again.
+func (l *ledger) firstArrivalProducedAfter(t0 time.Time) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var first time.Time
+	for id, w := range l.expected {
+		at, ok := l.firstByID[id]
+		if ok && w.producedAt.After(t0) && (first.IsZero() || at.Before(first)) {
+			first = at
+		}
+	}
+	return first, !first.IsZero()
+}

@@ -25,6 +25,7 @@ type proc struct {
 	logw io.Writer
 
 	mu       sync.Mutex
+	port     int // ops port, kept across restarts like a container's (it is part of the derived instance id)
 	cmd      *exec.Cmd
 	done     chan struct{}
 	expected bool // the suite is stopping or killing the running incarnation
@@ -40,9 +41,17 @@ func newProc(name, bin string, env []string, logw io.Writer) *proc {
 
 // start starts a new incarnation and waits until its /readyz answers 200 or ctx ends.
 func (p *proc) start(ctx context.Context) error {
-	port, err := freePort()
-	if err != nil {
-		return err
+	p.mu.Lock()
+	port := p.port
+	p.mu.Unlock()
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.port = port
+		p.mu.Unlock()
 	}
 	ops := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(p.bin, p.name)

@@ -48,11 +48,18 @@ type SASL struct {
 type Kafka struct {
 	Brokers  []string `mapstructure:"brokers" yaml:"brokers"`
 	ClientID string   `mapstructure:"client_id" yaml:"client_id"`
-	// InstanceID enables static group membership (KIP-345) when set: a restarted process
-	// with the same id rejoins without a rebalance. Must be unique per live process.
+	// InstanceID is this process's static group member id (KIP-345): a restarted process
+	// with the same id takes its partitions back at once, without a rebalance. Must be
+	// unique per live process of a role. Empty: derived from the host name (HOSTNAME,
+	// e.g. the pod name), the role and, when it is not 9090, the ops.listen port; see
+	// docs/operations.md.
 	InstanceID string `mapstructure:"instance_id" yaml:"instance_id"`
-	TLS        TLS    `mapstructure:"tls" yaml:"tls"`
-	SASL       SASL   `mapstructure:"sasl" yaml:"sasl"`
+	// StaticMembership, when false and InstanceID is empty, makes the router and sender
+	// dynamic group members (a crash then stalls the dead member's partitions for the
+	// session timeout and a rebalance).
+	StaticMembership bool `mapstructure:"static_membership" yaml:"static_membership"`
+	TLS              TLS  `mapstructure:"tls" yaml:"tls"`
+	SASL             SASL `mapstructure:"sasl" yaml:"sasl"`
 }
 
 // Redis configures the subscription store and attempt log connection.
@@ -227,7 +234,7 @@ var DefaultCatalogue = []string{
 func Default() Config {
 	return Config{
 		Log:   Log{Level: "info", Format: "json"},
-		Kafka: Kafka{Brokers: []string{"127.0.0.1:9092"}, ClientID: "eventrouter"},
+		Kafka: Kafka{Brokers: []string{"127.0.0.1:9092"}, ClientID: "eventrouter", StaticMembership: true},
 		Redis: Redis{Mode: RedisSingle, Addr: "127.0.0.1:6379", Addrs: []string{}, KeyPrefix: "er:", WaitTimeout: time.Second},
 		Topics: Topics{
 			Ingest:            []string{"claims.events", "contacts.events"},

@@ -131,6 +131,7 @@ func TestEveryValidationErrorNamesItsKey(t *testing.T) {
 		{"kafka.brokers", func(c *Config) { c.Kafka.Brokers = nil }, "host:port"},
 		{"kafka.brokers[0]", func(c *Config) { c.Kafka.Brokers = []string{"nohost"} }, "host:port"},
 		{"kafka.client_id", func(c *Config) { c.Kafka.ClientID = "" }, "empty"},
+		{"kafka.instance_id", func(c *Config) { c.Kafka.InstanceID = "pod 3" }, "letters, digits"},
 		{"kafka.sasl.mechanism", func(c *Config) { c.Kafka.SASL.Mechanism = "GSSAPI" }, "SCRAM-SHA-512"},
 		{"kafka.sasl.username", func(c *Config) { c.Kafka.SASL.Mechanism = "PLAIN" }, "username and password"},
 		{"kafka.tls.cert_file", func(c *Config) { c.Kafka.TLS = TLS{Enabled: true, CertFile: "c.pem"} }, "together"},

@@ -42,6 +42,9 @@ func (c Config) validateBasics(p *Problems) {
 	if c.Kafka.ClientID == "" {
 		p.add("kafka.client_id", "", "must not be empty")
 	}
+	if id := c.Kafka.InstanceID; id != "" && (!topicName.MatchString(id) || id == "." || id == "..") {
+		p.add("kafka.instance_id", strconv.Quote(id), "must be 1-249 of letters, digits, '.', '_', '-' (or empty: derived from the host name)")
+	}
 	oneOf(p, "kafka.sasl.mechanism", c.Kafka.SASL.Mechanism, "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 	if c.Kafka.SASL.Mechanism != "" && (c.Kafka.SASL.Username == "" || c.Kafka.SASL.Password == "") {
 		p.add("kafka.sasl.username", c.Kafka.SASL.Username, "SASL needs both username and password")

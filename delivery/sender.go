@@ -89,8 +89,10 @@ type Config struct {
 	// MaxPollRecords bounds one poll. Default 1000.
 	MaxPollRecords int
 	// InstanceID, when set, makes this process a static group member (KIP-345, see
-	// config.Kafka.InstanceID): a restarted sender with the same id takes its partitions
-	// back at once instead of waiting out the dead member's session timeout.
+	// config.Kafka.InstanceID): a sender restarted after a crash with the same id takes
+	// its partitions back at once instead of waiting out the dead member's session
+	// timeout. A graceful shutdown leaves the group explicitly (membership.LeaveStatic),
+	// so its partitions move at once whether or not the process comes back.
 	InstanceID string
 }
 
@@ -206,6 +208,8 @@ type Sender struct {
 	ready   atomic.Bool // polling (not starting, not shutting down)
 	running atomic.Bool
 	member  *membership.Tracker // owned partitions, for Ready
+	// kafkaOpts are the shared client options, for the static member's leave.
+	kafkaOpts []kgo.Opt
 }
 
 // New builds a Sender; it validates cfg and creates (but does not connect) the Kafka
@@ -243,7 +247,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 		now: deps.Now, metrics: m, tiers: newTiers(cfg.Topics.RetryPrefix, cfg.Delivery.RetrySchedule),
 		slots: make(chan struct{}, cfg.Delivery.MaxInFlight), parts: map[topicPartition]*partition{},
 		disabledAt: map[string]time.Time{}, clean: map[string]bool{},
-		member: membership.New(cfg.Delivery.Group),
+		member: membership.New(cfg.Delivery.Group), kafkaOpts: deps.KafkaOpts,
 	}
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
 	s.lanes = newLanes(cfg.MaxQueuedPerSubscription, s.maxInFlight, s.process, func(q, a int) {
@@ -278,7 +282,8 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 	log.Info("sender configured", zap.String("group", cfg.Delivery.Group), zap.String("deliveries", cfg.Topics.Deliveries),
 		zap.Strings("retry_tiers", s.tiers.topics()), zap.String("dlq", cfg.Topics.DLQ),
 		zap.Int("max_in_flight", cfg.Delivery.MaxInFlight), zap.Int("default_max_in_flight", cfg.Delivery.DefaultMaxInFlight),
-		zap.Duration("fetch_max_wait", cfg.FetchMaxWait), zap.Duration("drain_timeout", cfg.DrainTimeout))
+		zap.Duration("fetch_max_wait", cfg.FetchMaxWait), zap.Duration("drain_timeout", cfg.DrainTimeout),
+		zap.String("instance_id", cfg.InstanceID))
 	return s, nil
 }
 
@@ -373,7 +378,14 @@ func (s *Sender) shutdown() {
 		delete(s.parts, tp)
 	}
 	s.partsMu.Unlock()
-	s.cl.Close() // leaves the group
+	s.cl.Close() // leaves the group, unless static
+	if s.cfg.InstanceID != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := membership.LeaveStatic(ctx, s.kafkaOpts, s.cfg.Delivery.Group, s.cfg.InstanceID); err != nil {
+			s.log.Warn("leaving the group failed: its partitions move after the session timeout", zap.Error(err))
+		}
+		cancel()
+	}
 	s.log.Info("sender stopped")
 }
 

@@ -61,6 +61,8 @@ type Config struct {
 	// prefix + "-" + host name + "-" + a random suffix.
 	TransactionalIDPrefix string
 	// InstanceID, when set, is the static group member id (KIP-345), see config.Kafka.
+	// A graceful shutdown leaves the group explicitly (membership.LeaveStatic); a crash
+	// does not, so a restart with the same id takes the partitions back at once.
 	InstanceID string
 	// IngestTopics are consumed. Required.
 	IngestTopics []string
@@ -203,6 +205,8 @@ type Router struct {
 	ran     atomic.Bool
 	// reg receives each session's client metrics (kprom).
 	reg prometheus.Registerer
+	// shared are the shared client options, for the static member's leave.
+	shared []kgo.Opt
 	// optionFields describe the role-specific client options, logged by Run.
 	optionFields []zap.Field
 }
@@ -229,6 +233,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Router, error) {
 	r.txnID = transactionalID(cfg)
 	r.opts = r.clientOptions(deps.KafkaOpts, reg)
 	r.reg = reg
+	r.shared = deps.KafkaOpts
 	return r, nil
 }
 
@@ -273,6 +278,7 @@ func (r *Router) Run(ctx context.Context) error {
 	for {
 		progressed, err := r.runSession(ctx)
 		if err == nil || ctx.Err() != nil {
+			r.leaveStatic()
 			return nil
 		}
 		var fatal *clientError
@@ -291,6 +297,20 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, max(r.cfg.MaxRetryBackoff, time.Second))
+	}
+}
+
+// leaveStatic leaves the group on a graceful shutdown when the router is a static
+// member (whose client does not leave on close), so its partitions move at once rather
+// than after the session timeout. See membership.LeaveStatic.
+func (r *Router) leaveStatic() {
+	if r.cfg.InstanceID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := membership.LeaveStatic(ctx, r.shared, r.cfg.Group, r.cfg.InstanceID); err != nil {
+		r.log.Warn("leaving the group failed: its partitions move after the session timeout", zap.Error(err))
 	}
 }
 

@@ -44,7 +44,7 @@ Every role serves /metrics, /healthz and /readyz on ops.listen and shuts down gr
 SIGTERM within ops.shutdown_timeout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, nil)
+			cfg, err := loadConfig(cmd, roleFlagKeys)
 			if err != nil {
 				return err
 			}
@@ -58,5 +58,11 @@ SIGTERM within ops.shutdown_timeout.`,
 			return app.Run(ctx, cfg, r.roles, log)
 		},
 	}
+	if r.roles.Router || r.roles.Sender {
+		cmd.Flags().String("instance-id", "", "static group member id, unique per live process of a role (kafka.instance_id; default <host>-<role>[-<ops port>])")
+	}
 	return cmd
 }
+
+// roleFlagKeys maps the role commands' own flags to their configuration keys.
+var roleFlagKeys = map[string]string{"instance-id": "kafka.instance_id"}
