@@ -20,6 +20,7 @@ import (
 	"github.com/claimable/eventrouter/internal/version"
 	"github.com/claimable/eventrouter/router"
 	"github.com/claimable/eventrouter/subscriptions"
+	"github.com/claimable/eventrouter/topics"
 )
 
 // Infra lets a caller hand in ready-made infrastructure (dev mode's embedded Redis);
@@ -126,6 +127,9 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 		if err := buildAPI(cfg, sys, log, ops); err != nil {
 			return nil, err
 		}
+	}
+	if err := buildLagExporter(cfg, sys, log, ops); err != nil {
+		return nil, err
 	}
 	ok = true
 	return sys, nil
@@ -238,6 +242,27 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 // subscriptions validation both use it, so they always agree.
 func Egress(cfg config.Config) egress.Policy {
 	return egress.Policy{AllowHTTP: cfg.Egress.AllowHTTP, AllowCIDRs: cfg.Egress.AllowPrefixes(), AllowPorts: cfg.Egress.AllowPorts}
+}
+
+// buildLagExporter exports both groups' lag from committed offsets in every role (see
+// topics.LagExporter), so a stalled role's backlog is visible from the others.
+func buildLagExporter(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
+	if cfg.Ops.LagInterval <= 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(sys.KafkaOpts...)
+	if err != nil {
+		return err
+	}
+	sys.closers = append(sys.closers, cl.Close)
+	exp, err := topics.NewLagExporter(topics.LagExporterConfig{
+		Groups: []string{cfg.Router.Group, cfg.Delivery.Group}, Interval: cfg.Ops.LagInterval,
+	}, cl, ops.Registry(), log.Named("lag"))
+	if err != nil {
+		return err
+	}
+	sys.Runners = append(sys.Runners, exp)
+	return nil
 }
 
 // Policy builds the subscription validation policy from cfg.

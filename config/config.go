@@ -220,6 +220,9 @@ type API struct {
 type Ops struct {
 	Listen          string        `mapstructure:"listen" yaml:"listen"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" yaml:"shutdown_timeout"`
+	// LagInterval is how often every role measures the router's and the sender's group
+	// lag from committed offsets (eventrouter_group_lag_records); 0 turns it off.
+	LagInterval time.Duration `mapstructure:"lag_interval" yaml:"lag_interval"`
 }
 
 // DefaultCatalogue is the event catalogue of DESIGN.md §2.
@@ -293,6 +296,6 @@ func Default() Config {
 		},
 		Egress: Egress{},
 		API:    API{Listen: ":8080", MaxBodyBytes: 64 << 10, WriteRate: 10, WriteBurst: 20, TestRate: 1, TestBurst: 5},
-		Ops:    Ops{Listen: ":9090", ShutdownTimeout: 30 * time.Second},
+		Ops:    Ops{Listen: ":9090", ShutdownTimeout: 30 * time.Second, LagInterval: 15 * time.Second},
 	}
 }

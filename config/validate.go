@@ -78,6 +78,9 @@ func (c Config) validateBasics(p *Problems) {
 	durRange(p, "router.max_retry_backoff", c.Router.MaxRetryBackoff, c.Router.RetryBackoff, 10*time.Minute)
 	hostPort(p, "ops.listen", c.Ops.Listen, true)
 	durRange(p, "ops.shutdown_timeout", c.Ops.ShutdownTimeout, time.Second, 10*time.Minute)
+	if c.Ops.LagInterval != 0 {
+		durRange(p, "ops.lag_interval", c.Ops.LagInterval, time.Second, time.Hour)
+	}
 }
 
 func (c Config) validateTopics(p *Problems) {

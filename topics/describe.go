@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Report is the state of the spec'd topics and of some consumer groups.
@@ -37,25 +36,17 @@ type GroupState struct {
 	Group   string
 	State   string // Stable, Empty, Dead, PreparingRebalance, ...
 	Members int
-	// Lag is per topic the group has commits on or is assigned, sorted by topic.
+	// Lag is per topic the group has commits on or is assigned, sorted by topic (see
+	// TopicLag: transaction markers do not count).
 	Lag []TopicLag
 	Err string // describing the group or fetching its offsets failed
-}
-
-// TopicLag is a group's lag on one topic: the sum over partitions of end offset minus
-// committed offset. On a topic written transactionally the end offset counts commit
-// markers, so a fully caught-up group may show a small non-zero lag.
-type TopicLag struct {
-	Topic      string
-	Lag        int64
-	Partitions int // partitions counted
-	Errors     int // partitions whose lag could not be computed (not in Lag)
 }
 
 // Describe reads the partitions of every spec'd topic and the lag of every group in
 // groups. A missing topic or a group error is reported in the Report, not returned;
 // the error is for a request that could not be issued at all (cluster unreachable).
-func Describe(ctx context.Context, adm *kadm.Client, specs []Spec, groups []string) (*Report, error) {
+func Describe(ctx context.Context, cl *kgo.Client, specs []Spec, groups []string) (*Report, error) {
+	adm := kadm.NewClient(cl)
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = s.Name
@@ -82,43 +73,18 @@ func Describe(ctx context.Context, adm *kadm.Client, specs []Spec, groups []stri
 	if len(groups) == 0 {
 		return rep, nil
 	}
-	lags, err := adm.Lag(ctx, groups...)
-	if err != nil && len(lags) == 0 {
-		return nil, fmt.Errorf("topics: group lag: %w", err)
+	lags, err := Lag(ctx, cl, groups...)
+	if err != nil {
+		return nil, err
 	}
-	for _, g := range groups {
-		gs := GroupState{Group: g}
-		l, ok := lags[g]
-		switch {
-		case !ok:
-			gs.Err = "not described"
-		case l.Error() != nil:
-			gs.Err = l.Error().Error()
-		default:
-			gs.State, gs.Members = l.State, len(l.Members)
-			gs.Lag = topicLags(l.Lag)
+	for _, l := range lags {
+		gs := GroupState{Group: l.Group, State: l.State, Members: l.Members, Lag: l.Topics}
+		if l.Err != nil {
+			gs.Err = l.Err.Error()
 		}
 		rep.Groups = append(rep.Groups, gs)
 	}
 	return rep, nil
-}
-
-func topicLags(gl kadm.GroupLag) []TopicLag {
-	out := make([]TopicLag, 0, len(gl))
-	for topic, parts := range gl {
-		tl := TopicLag{Topic: topic}
-		for _, p := range parts {
-			if p.Err != nil || p.Lag < 0 {
-				tl.Errors++
-				continue
-			}
-			tl.Partitions++
-			tl.Lag += p.Lag
-		}
-		out = append(out, tl)
-	}
-	slices.SortFunc(out, func(a, b TopicLag) int { return strings.Compare(a.Topic, b.Topic) })
-	return out
 }
 
 func isUnknownTopic(err error) bool { return errors.Is(err, kerr.UnknownTopicOrPartition) }

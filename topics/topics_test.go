@@ -176,7 +176,7 @@ func TestDescribeReportsPartitionsMissingTopicsAndLag(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rep, err := Describe(ctx, adm, specs, []string{group})
+	rep, err := Describe(ctx, cl, specs, []string{group})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,8 +31,8 @@ than the cluster's live brokers is refused before anything is created.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ingest, _ := cmd.Flags().GetBool("include-ingest")
-			return withAdmin(cmd, func(ctx context.Context, cfg config.Config, adm *kadm.Client) error {
-				res, err := topics.Create(ctx, adm, topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, ingest))
+			return withKafka(cmd, func(ctx context.Context, cfg config.Config, cl *kgo.Client) error {
+				res, err := topics.Create(ctx, kadm.NewClient(cl), topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, ingest))
 				for _, r := range res {
 					line := fmt.Sprintf("%-8s %s (%d partitions)", r.Status, r.Topic, r.Partitions)
 					if r.Warning != "" {
@@ -53,8 +53,8 @@ than the cluster's live brokers is refused before anything is created.`,
 		Short: "Show every topic with its partitions and each consumer group's lag",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withAdmin(cmd, func(ctx context.Context, cfg config.Config, adm *kadm.Client) error {
-				rep, err := topics.Describe(ctx, adm, topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, true),
+			return withKafka(cmd, func(ctx context.Context, cfg config.Config, cl *kgo.Client) error {
+				rep, err := topics.Describe(ctx, cl, topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, true),
 					[]string{cfg.Router.Group, cfg.Delivery.Group})
 				if err != nil {
 					return err
@@ -67,9 +67,9 @@ than the cluster's live brokers is refused before anything is created.`,
 	return cmd
 }
 
-// withAdmin loads the configuration and runs fn with a Kafka admin client, bounded to
-// one minute.
-func withAdmin(cmd *cobra.Command, fn func(context.Context, config.Config, *kadm.Client) error) error {
+// withKafka loads the configuration and runs fn with a Kafka client, bounded to one
+// minute.
+func withKafka(cmd *cobra.Command, fn func(context.Context, config.Config, *kgo.Client) error) error {
 	cfg, err := loadConfig(cmd, nil)
 	if err != nil {
 		return err
@@ -90,5 +90,5 @@ func withAdmin(cmd *cobra.Command, fn func(context.Context, config.Config, *kadm
 	ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 	defer cancel()
 	log.Debug("kafka admin client", zap.Strings("brokers", cfg.Kafka.Brokers))
-	return fn(ctx, cfg, kadm.NewClient(cl))
+	return fn(ctx, cfg, cl)
 }
