@@ -87,15 +87,7 @@ func ownedBy(t *testing.T, adm *kadm.Client, group, instanceID string) int {
 		if m.InstanceID == nil || *m.InstanceID != instanceID {
 			continue
 		}
-		c, ok := m.Assigned.AsConsumer()
-		if !ok {
-			return 0
-		}
-		n := 0
-		for _, tp := range c.Topics {
-			n += len(tp.Partitions)
-		}
-		return n
+		return assignedCount(m)
 	}
 	return 0
 }

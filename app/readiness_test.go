@@ -162,12 +162,7 @@ func assertReadyOnlyWhenAssigned(t *testing.T, h http.Handler, adm *kadm.Client,
 		if m.InstanceID != nil {
 			id = *m.InstanceID
 		}
-		n := 0
-		if c, ok := m.Assigned.AsConsumer(); ok {
-			for _, tp := range c.Topics {
-				n += len(tp.Partitions)
-			}
-		}
+		n := assignedCount(m)
 		members = append(members, fmt.Sprintf("%s:%d", id, n))
 		if !strings.HasPrefix(id, "crashed-") {
 			owned += n
@@ -250,4 +245,15 @@ func waitReadyz(t *testing.T, h http.Handler, want int, limit time.Duration) str
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// assignedCount is how many partitions a group member is assigned.
+func assignedCount(m kadm.DescribedGroupMember) int {
+	n := 0
+	if c, ok := m.Assigned.AsConsumer(); ok {
+		for _, tp := range c.Topics {
+			n += len(tp.Partitions)
+		}
+	}
+	return n
 }

@@ -71,7 +71,7 @@ func lagScenario(t *testing.T, cl *kgo.Client, txn *kgo.Client, topic, group str
 		t.Fatalf("drained transactional topic: lag %d, want 0 (end minus committed reads %d)", got, raw[group].Lag.Total())
 	}
 	exp.Measure(ctx)
-	if got := gauge(t, reg, "eventrouter_group_lag_records", group, topic); got != 0 {
+	if got := gaugeOf(t, exp.lag.WithLabelValues(group, topic)); got != 0 {
 		t.Fatalf("exporter on a drained topic: %v, want 0", got)
 	}
 
@@ -80,13 +80,13 @@ func lagScenario(t *testing.T, cl *kgo.Client, txn *kgo.Client, topic, group str
 		t.Fatalf("stalled group: lag %d, want ≥ 7 (7 records nobody consumed)", got)
 	}
 	exp.Measure(ctx)
-	if got := gauge(t, reg, "eventrouter_group_lag_records", group, topic); got < 7 {
+	if got := gaugeOf(t, exp.lag.WithLabelValues(group, topic)); got < 7 {
 		t.Fatalf("exporter with a stalled group: %v, want ≥ 7", got)
 	}
-	if got := gauge(t, reg, "eventrouter_group_members", group); got != 0 {
+	if got := gaugeOf(t, exp.members.WithLabelValues(group)); got != 0 {
 		t.Fatalf("members of the stalled group: %v, want 0", got)
 	}
-	if got := gauge(t, reg, "eventrouter_group_lag_updated_timestamp_seconds"); got <= 0 {
+	if got := gaugeOf(t, exp.updated); got <= 0 {
 		t.Fatalf("updated timestamp %v, want set", got)
 	}
 }
@@ -112,35 +112,12 @@ func topicLag(ctx context.Context, t *testing.T, cl *kgo.Client, group, topic st
 	return 0
 }
 
-// gauge reads the gauge name with the given label values (in label order) from reg.
-func gauge(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+// gaugeOf reads a gauge's current value.
+func gaugeOf(t *testing.T, g prometheus.Gauge) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if matches(m, labels) {
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no %s%v", name, labels)
-	return 0
-}
-
-func matches(m *dto.Metric, labels []string) bool {
-	if len(m.GetLabel()) != len(labels) {
-		return false
-	}
-	for i, l := range m.GetLabel() {
-		if l.GetValue() != labels[i] {
-			return false
-		}
-	}
-	return true
+	return m.GetGauge().GetValue()
 }
