@@ -98,9 +98,17 @@ redis-cluster-test: redis-cluster-up
 	$(MAKE) --no-print-directory redis-cluster-down; exit $$rc
 
 ## ci-extra: what CI runs after the integration tier: short benchmark, short fault suite
-## (single broker, then the 3-broker cluster), the Redis Cluster tier, fuzzing
+## (single broker, then the 3-broker cluster), the Redis Cluster tier, the Helm chart, fuzzing
 ci-extra: bench-smoke chaos-short chaos-cluster-short redis-cluster-test
+	$(MAKE) helm-check
 	$(MAKE) fuzz FUZZTIME=8s
+
+## helm-check: lint and render the Helm chart, and check every manifest it renders
+# With Helm's Go packages, no helm binary or cluster: deploy/helm is its own Go module, so
+# the main module does not depend on Helm or Kubernetes.
+.PHONY: helm-check
+helm-check:
+	cd deploy/helm && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 clean:
 	rm -rf bin
