@@ -108,6 +108,9 @@ sender: {autoscaling: {enabled: true, minReplicas: 1, maxReplicas: ` + itoa(conf
 			"(config.topics.partitions = " + itoa(config.Default().Topics.Partitions) + ")"},
 		{"minReplicas above maxReplicas", `sender: {autoscaling: {enabled: true, minReplicas: 5, maxReplicas: 4}}`,
 			"sender.autoscaling.minReplicas (5) must be 1..maxReplicas (4)"},
+		// Scaled to zero, nothing would deliver the retry tiers.
+		{"scale to zero", `sender: {autoscaling: {enabled: true, minReplicas: 0}}`,
+			"sender.autoscaling.minReplicas (0) must be 1..maxReplicas (12)"},
 		{"instance id in the config", `config: {kafka: {instance_id: sender-a}}`, "config.kafka.instance_id"},
 		{"ops listener in the config", `config: {ops: {listen: ":9100"}}`, "set opsPort instead"},
 		{"api listener in the config", `config: {api: {listen: ":8081"}}`, "set api.port instead"},

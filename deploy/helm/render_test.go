@@ -124,69 +124,62 @@ func (m *manifests) add(doc []byte) error {
 	if err := yaml.Unmarshal(doc, &tm); err != nil {
 		return fmt.Errorf("not YAML: %w", err)
 	}
-	var name string
-	decode := func(obj interface{ GetName() string }) error {
-		if err := yaml.UnmarshalStrict(doc, obj); err != nil {
-			return fmt.Errorf("%s %s: %w", tm.APIVersion, tm.Kind, err)
-		}
-		name = obj.GetName()
-		if name == "" {
-			return fmt.Errorf("%s without a name", tm.Kind)
-		}
-		return nil
+	decoders := map[string]func([]byte) error{
+		"v1 ConfigMap":                            decoder(m.ConfigMaps),
+		"v1 Secret":                               decoder(m.Secrets),
+		"v1 Service":                              decoder(m.Services),
+		"apps/v1 StatefulSet":                     decoder(m.StatefulSets),
+		"apps/v1 Deployment":                      decoder(m.Deployments),
+		"policy/v1 PodDisruptionBudget":           decoder(m.PDBs),
+		"monitoring.coreos.com/v1 ServiceMonitor": decoder(m.ServiceMonitors),
+		"keda.sh/v1alpha1 ScaledObject":           decoder(m.ScaledObjects),
 	}
-	var err error
-	switch tm.APIVersion + " " + tm.Kind {
-	case "v1 ConfigMap":
-		o := &corev1.ConfigMap{}
-		if err = decode(o); err == nil {
-			err = put(m.ConfigMaps, name, o)
-		}
-	case "v1 Secret":
-		o := &corev1.Secret{}
-		if err = decode(o); err == nil {
-			err = put(m.Secrets, name, o)
-		}
-	case "v1 Service":
-		o := &corev1.Service{}
-		if err = decode(o); err == nil {
-			err = put(m.Services, name, o)
-		}
-	case "apps/v1 StatefulSet":
-		o := &appsv1.StatefulSet{}
-		if err = decode(o); err == nil {
-			err = put(m.StatefulSets, name, o)
-		}
-	case "apps/v1 Deployment":
-		o := &appsv1.Deployment{}
-		if err = decode(o); err == nil {
-			err = put(m.Deployments, name, o)
-		}
-	case "policy/v1 PodDisruptionBudget":
-		o := &policyv1.PodDisruptionBudget{}
-		if err = decode(o); err == nil {
-			err = put(m.PDBs, name, o)
-		}
-	case "monitoring.coreos.com/v1 ServiceMonitor":
-		o := &monitoringv1.ServiceMonitor{}
-		if err = decode(o); err == nil {
-			err = put(m.ServiceMonitors, name, o)
-		}
-	case "keda.sh/v1alpha1 ScaledObject":
-		o := &keda.ScaledObject{}
-		if err = decode(o); err == nil {
-			err = put(m.ScaledObjects, name, o)
-		}
-	default:
-		err = fmt.Errorf("unexpected kind %q (apiVersion %q): add it to the decoder and its checks", tm.Kind, tm.APIVersion)
+	decode, ok := decoders[tm.APIVersion+" "+tm.Kind]
+	if !ok {
+		return fmt.Errorf("unexpected kind %q (apiVersion %q): add it to the decoder and its checks", tm.Kind, tm.APIVersion)
 	}
-	return err
+	if err := decode(doc); err != nil {
+		return fmt.Errorf("%s %s: %w", tm.APIVersion, tm.Kind, err)
+	}
+	return nil
 }
 
-func put[T any](into map[string]T, name string, obj T) error {
-	if _, dup := into[name]; dup {
-		return fmt.Errorf("two objects of one kind named %q", name)
+// decoder returns a function that decodes a document strictly (unknown fields and
+// duplicate keys are errors) into a new *T and files it in into by name.
+func decoder[T any, P interface {
+	*T
+	metav1.Object
+}](into map[string]P) func([]byte) error {
+	return func(doc []byte) error {
+		obj := P(new(T))
+		if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+			return err
+		}
+		name := obj.GetName()
+		if name == "" {
+			return fmt.Errorf("no metadata.name")
+		}
+		if _, dup := into[name]; dup {
+			return fmt.Errorf("two objects of one kind named %q", name)
+		}
+		into[name] = obj
+		return nil
 	}
-	into[name] = obj
-	return nil
+}
+
+// TestDecodeIsStrict: a misspelt field, in a Kubernetes or a CRD type, or a kind the
+// checks do not know, fails the decoding instead of being dropped.
+func TestDecodeIsStrict(t *testing.T) {
+	for doc, want := range map[string]string{
+		"apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: a}\nspec: {replica: 2}\n":                  `unknown field "replica"`,
+		"apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: a}\nspec: {maxReplicas: 2}\n":    `unknown field "maxReplicas"`,
+		"apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: a}\nspec: {port: x}\n": `unknown field "port"`,
+		"apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: http}]}\n":                "cannot unmarshal string",
+		"apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\n":                                             `unexpected kind "Job"`,
+	} {
+		_, err := decodeAll(map[string]string{"t.yaml": doc})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("decoding %q: error %v, want one containing %q", doc, err, want)
+		}
+	}
 }
