@@ -72,7 +72,15 @@ func (l *clusterLoad) write(ctx context.Context, account string, i int, mine *[]
 	sub := (*mine)[i%len(*mine)]
 	counter[sub.ID]++
 	sub.Description = "n=" + strconv.Itoa(counter[sub.ID])
-	return sub.ID, counter[sub.ID], l.store.Update(ctx, sub)
+	err := l.store.Update(ctx, sub)
+	if err != nil {
+		// The write may have happened anyway (unconfirmed by replicas, or its answer
+		// lost): take the stored version so the next update's version check passes.
+		if cur, gerr := l.store.Get(ctx, sub.ID); gerr == nil {
+			sub.Version = cur.Version
+		}
+	}
+	return sub.ID, counter[sub.ID], err
 }
 
 func (l *clusterLoad) run(ctx context.Context, account string) {
