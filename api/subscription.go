@@ -45,11 +45,31 @@ type patchRequest struct {
 	Redact      *[]string          `json:"redact"`
 }
 
-// subscriptionView is a subscription as the API shows it. Secret is set only in the
-// response to its creation; afterwards GET .../secret shows it.
+// subscriptionView is a subscription as the API shows it. Secret and the custom
+// headers' values are shown only in the response to its creation (createdView);
+// afterwards headers show as names with masked values (view) and GET .../secret shows
+// the secret.
 type subscriptionView struct {
 	*subscriptions.Subscription
-	Secret string `json:"secret,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Secret  string            `json:"secret,omitempty"`
+}
+
+// view shows sub with its header values masked.
+func view(sub *subscriptions.Subscription) subscriptionView {
+	v := subscriptionView{Subscription: sub}
+	if len(sub.Headers) > 0 {
+		v.Headers = make(map[string]string, len(sub.Headers))
+		for name := range sub.Headers {
+			v.Headers[name] = subscriptions.HeaderMask
+		}
+	}
+	return v
+}
+
+// createdView shows sub as its creator sent it: header values and the secret included.
+func createdView(sub *subscriptions.Subscription) subscriptionView {
+	return subscriptionView{Subscription: sub, Headers: sub.Headers, Secret: sub.Secrets[0].Value}
 }
 
 // listResponse is a page of a list endpoint; Next is the cursor for ?after=, null at the end.
@@ -102,7 +122,8 @@ func (s *Server) createSubscription(w http.ResponseWriter, r *http.Request, who 
 	}
 	w.Header().Set("Location", "/v1/subscriptions/"+sub.ID)
 	setETag(w, sub)
-	writeJSON(w, http.StatusCreated, subscriptionView{Subscription: sub, Secret: sub.Secrets[0].Value})
+	w.Header().Set("Cache-Control", "no-store") // the body holds the secret and header values
+	writeJSON(w, http.StatusCreated, createdView(sub))
 }
 
 func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, who principal) {
@@ -130,7 +151,7 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, who p
 	}
 	out := listResponse[subscriptionView]{Data: make([]subscriptionView, 0, len(subs)), Next: nextCursor(next)}
 	for _, sub := range subs {
-		out.Data = append(out.Data, subscriptionView{Subscription: sub})
+		out.Data = append(out.Data, view(sub))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -166,7 +187,7 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, who principal) (*s
 func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, who principal) {
 	if sub, ok := s.load(w, r, who); ok {
 		setETag(w, sub)
-		writeJSON(w, http.StatusOK, subscriptionView{Subscription: sub})
+		writeJSON(w, http.StatusOK, view(sub))
 	}
 }
 
@@ -202,7 +223,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, who p
 		return
 	}
 	setETag(w, updated)
-	writeJSON(w, http.StatusOK, subscriptionView{Subscription: updated})
+	writeJSON(w, http.StatusOK, view(updated))
 }
 
 func (s *Server) deleteSubscription(w http.ResponseWriter, r *http.Request, who principal) {

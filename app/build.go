@@ -1,10 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -74,18 +76,18 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 		sys.Redis = rdb
 		sys.closers = append(sys.closers, func() { _ = rdb.Close() })
 	}
-	key, err := EncryptionKey(cfg.Subscriptions)
+	keys, err := EncryptionKeys(cfg.Subscriptions)
 	if err != nil {
 		return nil, err
 	}
-	storeOpts := StoreOptions(cfg.Redis, key, log)
+	storeOpts := StoreOptions(cfg.Redis, keys, log)
 	storeOpts.StreamMaxLen = cfg.Subscriptions.StreamMaxLen
 	store, err := subscriptions.NewRedisStore(sys.Redis, storeOpts)
 	if err != nil {
 		return nil, err
 	}
-	if key == nil {
-		log.Warn("subscriptions.encryption_key is not set: signing secrets are stored in Redis in plain text")
+	if len(keys) == 0 {
+		log.Warn("subscriptions.encryption_keys is not set: signing secrets and custom header values are stored in Redis in plain text")
 	}
 	sys.Store = store
 	sys.Service = subscriptions.NewService(store, Policy(cfg), time.Now)
@@ -276,14 +278,45 @@ func Policy(cfg config.Config) subscriptions.Policy {
 	}
 }
 
-// EncryptionKey decodes subscriptions.encryption_key; nil when unset.
-func EncryptionKey(cfg config.Subscriptions) ([]byte, error) {
-	if cfg.EncryptionKey == "" {
-		return nil, nil
+// OpenStore connects to Redis and opens the subscription store as cfg says, for the
+// one-shot commands (routes apply, subscriptions reseal). The caller closes the client.
+func OpenStore(cfg config.Config, log *zap.Logger) (*subscriptions.RedisStore, redis.UniversalClient, error) {
+	keys, err := EncryptionKeys(cfg.Subscriptions)
+	if err != nil {
+		return nil, nil, err
 	}
-	k, err := base64.StdEncoding.DecodeString(cfg.EncryptionKey)
-	if err != nil || len(k) != 32 {
-		return nil, errors.New("subscriptions.encryption_key: must be base64 of 32 bytes")
+	rdb, err := NewRedis(cfg.Redis)
+	if err != nil {
+		return nil, nil, err
 	}
-	return k, nil
+	store, err := subscriptions.NewRedisStore(rdb, StoreOptions(cfg.Redis, keys, log))
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nil, err
+	}
+	return store, rdb, nil
+}
+
+// EncryptionKeys decodes the key ring: subscriptions.encryption_keys, newest first,
+// then the deprecated subscriptions.encryption_key unless it is already in the ring.
+// Empty when neither is set.
+func EncryptionKeys(cfg config.Subscriptions) ([][]byte, error) {
+	var ring [][]byte
+	for i, raw := range cfg.EncryptionKeys {
+		k, err := base64.StdEncoding.DecodeString(raw)
+		if err != nil || len(k) != 32 {
+			return nil, fmt.Errorf("subscriptions.encryption_keys[%d]: must be base64 of 32 bytes", i)
+		}
+		ring = append(ring, k)
+	}
+	if cfg.EncryptionKey != "" {
+		k, err := base64.StdEncoding.DecodeString(cfg.EncryptionKey)
+		if err != nil || len(k) != 32 {
+			return nil, errors.New("subscriptions.encryption_key: must be base64 of 32 bytes")
+		}
+		if !slices.ContainsFunc(ring, func(r []byte) bool { return bytes.Equal(r, k) }) {
+			ring = append(ring, k)
+		}
+	}
+	return ring, nil
 }

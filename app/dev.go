@@ -87,10 +87,10 @@ func RunDev(ctx context.Context, cfg config.Config, opts DevOptions, log *zap.Lo
 	cfg.Egress.AllowHTTP = true
 	cfg.Egress.AllowCIDRs = append(cfg.Egress.AllowCIDRs, netip.MustParsePrefix("127.0.0.0/8").String())
 	cfg.Egress.AllowPorts = append(cfg.Egress.AllowPorts, recvPort)
-	if cfg.Subscriptions.EncryptionKey == "" {
+	if len(cfg.Subscriptions.EncryptionKeys) == 0 && cfg.Subscriptions.EncryptionKey == "" {
 		key := make([]byte, 32)
 		_, _ = rand.Read(key)
-		cfg.Subscriptions.EncryptionKey = base64.StdEncoding.EncodeToString(key)
+		cfg.Subscriptions.EncryptionKeys = []string{base64.StdEncoding.EncodeToString(key)}
 	}
 	if len(cfg.API.AdminTokens) == 0 {
 		cfg.API.AdminTokens = []string{"dev_" + randomHex(16)}

@@ -70,10 +70,10 @@ const ClusterStateRefresh = 2 * time.Second
 // StoreOptions returns the subscription store's options for this Redis: its key prefix
 // and, except on Redis Cluster (which never held the old layout), the one-time move of
 // keys written before the store's keys had a hash tag, logged when it happens.
-func StoreOptions(cfg config.Redis, encryptionKey []byte, log *zap.Logger) subscriptions.RedisOptions {
+func StoreOptions(cfg config.Redis, encryptionKeys [][]byte, log *zap.Logger) subscriptions.RedisOptions {
 	return subscriptions.RedisOptions{
 		Prefix:            cfg.KeyPrefix,
-		EncryptionKey:     encryptionKey,
+		EncryptionKeys:    encryptionKeys,
 		MigrateLegacyKeys: cfg.Mode != config.RedisCluster,
 		WaitReplicas:      cfg.WaitReplicas,
 		WaitTimeout:       cfg.WaitTimeout,

@@ -143,8 +143,8 @@ func (r *run) execute(ctx context.Context) (res *Result, err error) {
 	// Subscriptions.
 	policy := app.Policy(r.cfg)
 	policy.Egress.AllowPorts = []int{ep.Port}
-	key, _ := app.EncryptionKey(r.cfg.Subscriptions)
-	store, err := subscriptions.NewRedisStore(rdb, subscriptions.RedisOptions{Prefix: r.cfg.Redis.KeyPrefix, EncryptionKey: key})
+	keys, _ := app.EncryptionKeys(r.cfg.Subscriptions)
+	store, err := subscriptions.NewRedisStore(rdb, subscriptions.RedisOptions{Prefix: r.cfg.Redis.KeyPrefix, EncryptionKeys: keys})
 	if err != nil {
 		return nil, err
 	}

@@ -284,11 +284,11 @@ func (s *stack) firstForced(path string) time.Time {
 
 // seed creates o.fanout subscriptions to every event for each of o.accounts accounts.
 func (s *stack) seed(ctx context.Context, o options) {
-	key, err := app.EncryptionKey(s.cfg.Subscriptions)
+	keys, err := app.EncryptionKeys(s.cfg.Subscriptions)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.store, err = subscriptions.NewRedisStore(s.rdb, subscriptions.RedisOptions{Prefix: s.cfg.Redis.KeyPrefix, EncryptionKey: key})
+	s.store, err = subscriptions.NewRedisStore(s.rdb, subscriptions.RedisOptions{Prefix: s.cfg.Redis.KeyPrefix, EncryptionKeys: keys})
 	if err != nil {
 		s.t.Fatal(err)
 	}

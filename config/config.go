@@ -175,7 +175,12 @@ type Delivery struct {
 // Subscriptions configures validation and caching of subscriptions.
 type Subscriptions struct {
 	MaxPerAccount int `mapstructure:"max_per_account" yaml:"max_per_account"`
-	// EncryptionKey is base64 of 32 bytes; when set, secrets are AES-GCM encrypted at rest.
+	// EncryptionKeys is the key ring, each base64 of 32 bytes, newest first: when set,
+	// signing secrets and custom header values are AES-GCM encrypted at rest with the
+	// first key; every key of the ring can read what it encrypted.
+	EncryptionKeys []string `mapstructure:"encryption_keys" yaml:"encryption_keys" secret:"true"`
+	// EncryptionKey is deprecated (use EncryptionKeys): a one-key ring kept for existing
+	// configurations, added after EncryptionKeys (as the oldest key) unless already in it.
 	EncryptionKey string `mapstructure:"encryption_key" yaml:"encryption_key" secret:"true"`
 	// ResyncInterval is the backstop version check of every live index.
 	ResyncInterval time.Duration `mapstructure:"resync_interval" yaml:"resync_interval"`

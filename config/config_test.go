@@ -195,6 +195,9 @@ func TestEveryValidationErrorNamesItsKey(t *testing.T) {
 		{"subscriptions.index_max_backoff", func(c *Config) { c.Subscriptions.IndexMaxBackoff = 0 }, "between"},
 		{"subscriptions.max_per_account", func(c *Config) { c.Subscriptions.MaxPerAccount = -1 }, "0..1000000"},
 		{"subscriptions.encryption_key", func(c *Config) { c.Subscriptions.EncryptionKey = "c2hvcnQ=" }, "32 bytes"},
+		{"subscriptions.encryption_keys[1]", func(c *Config) {
+			c.Subscriptions.EncryptionKeys = []string{"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "c2hvcnQ="}
+		}, "32 bytes"},
 		{"subscriptions.resync_interval", func(c *Config) { c.Subscriptions.ResyncInterval = 0 }, "between"},
 		{"subscriptions.rotation_grace_max", func(c *Config) { c.Subscriptions.RotationGraceMax = 8 * 24 * time.Hour }, "168h"},
 		{"subscriptions.rotation_grace", func(c *Config) { c.Subscriptions.RotationGrace = 200 * time.Hour }, "between"},
@@ -241,11 +244,12 @@ func TestRedactHidesSecrets(t *testing.T) {
 	cfg.API.AdminTokens = []string{"admin-token-0123456789"}
 	cfg.API.AccountTokens = []string{"acct_1=account-token-0123456789"}
 	cfg.Subscriptions.EncryptionKey = "key-material"
+	cfg.Subscriptions.EncryptionKeys = []string{"ring-material"}
 	out, err := cfg.Redact().YAML()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"kafka-pass", "redis-pass", "admin-token", "account-token", "key-material"} {
+	for _, secret := range []string{"kafka-pass", "redis-pass", "admin-token", "account-token", "key-material", "ring-material"} {
 		if strings.Contains(string(out), secret) {
 			t.Errorf("printed config leaks %q", secret)
 		}

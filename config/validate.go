@@ -157,6 +157,17 @@ func (c Config) validateAccess(p *Problems) {
 			p.add("subscriptions.encryption_key", "(redacted)", "must be base64 of exactly 32 bytes (openssl rand -base64 32)")
 		}
 	}
+	seen := map[string]int{}
+	for i, key := range s.EncryptionKeys {
+		field := fmt.Sprintf("subscriptions.encryption_keys[%d]", i)
+		if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 32 {
+			p.add(field, "(redacted)", "must be base64 of exactly 32 bytes (openssl rand -base64 32)")
+		} else if j, dup := seen[string(k)]; dup {
+			p.add(field, "(redacted)", fmt.Sprintf("is the same key as encryption_keys[%d]", j))
+		} else {
+			seen[string(k)] = i
+		}
+	}
 	durRange(p, "subscriptions.resync_interval", s.ResyncInterval, time.Second, time.Hour)
 	if s.StreamMaxLen < 100 || s.StreamMaxLen > 10000000 {
 		p.add("subscriptions.stream_max_len", strconv.FormatInt(s.StreamMaxLen, 10), "must be 100..10000000")

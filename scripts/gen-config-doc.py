@@ -46,7 +46,7 @@ for k, v, c in rows:
     env = 'EVENTROUTER_' + k.upper().replace('.', '_')
     out.append(f"| `{k}` | `{env}` | `{v}` | {c} |")
 out += ["", "## Secrets", "",
-"`kafka.sasl.password`, `redis.password`, `subscriptions.encryption_key`, `api.admin_tokens` and",
+"`kafka.sasl.password`, `redis.password`, `subscriptions.encryption_keys`, `subscriptions.encryption_key`, `api.admin_tokens` and",
 "`api.account_tokens` are secrets: pass them as environment variables rather than in files; they",
 "are never printed or logged.", "",
 "## Flags", "",

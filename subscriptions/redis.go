@@ -2,7 +2,6 @@ package subscriptions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,9 +19,11 @@ type RedisOptions struct {
 	// hash tag {subs} after it, so all its keys share one Redis Cluster slot (the scripts
 	// touch several keys at once); the prefix itself needs no tag.
 	Prefix string
-	// EncryptionKey, 32 bytes, turns on AES-256-GCM encryption of secrets at rest. Nil:
-	// secrets are stored in plain text (Encrypted reports false; the app logs a warning).
-	EncryptionKey []byte
+	// EncryptionKeys, each 32 bytes, newest first, turn on AES-256-GCM encryption of
+	// signing secrets and custom header values at rest: the first key seals, every key
+	// opens what it sealed (key rotation: see Reseal). None: plain text (Encrypted
+	// reports false; the app logs a warning).
+	EncryptionKeys [][]byte
 	// StreamMaxLen caps the change stream (approximately: XADD MAXLEN ~). Default 10000.
 	// A watcher further behind than this reloads fully.
 	StreamMaxLen int64
@@ -57,8 +58,8 @@ type RedisStore struct {
 var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a store using client (which the caller owns and closes). It
-// fails only on a bad option (an encryption key that is not 32 bytes); it does not
-// contact Redis.
+// fails only on a bad option (an encryption key that is not 32 bytes, or the same key
+// twice); it does not contact Redis.
 func NewRedisStore(client redis.UniversalClient, opts RedisOptions) (*RedisStore, error) {
 	if opts.StreamMaxLen <= 0 {
 		opts.StreamMaxLen = 10000
@@ -67,8 +68,8 @@ func NewRedisStore(client redis.UniversalClient, opts RedisOptions) (*RedisStore
 		opts.WatchBlock = time.Second
 	}
 	s := &RedisStore{c: client, opts: opts}
-	if opts.EncryptionKey != nil {
-		sl, err := newSealer(opts.EncryptionKey)
+	if len(opts.EncryptionKeys) > 0 {
+		sl, err := newSealer(opts.EncryptionKeys...)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +78,7 @@ func NewRedisStore(client redis.UniversalClient, opts RedisOptions) (*RedisStore
 	return s, nil
 }
 
-// Encrypted reports whether secrets are encrypted at rest.
+// Encrypted reports whether secrets and header values are encrypted at rest.
 func (s *RedisStore) Encrypted() bool { return s.sealer != nil }
 
 // HashTag follows the prefix in every key of the store: Redis Cluster hashes only the
@@ -97,43 +98,6 @@ func (s *RedisStore) changesKey() string { return s.keyPrefix() + "changes" }
 
 func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: redis %s: %w", ErrUnavailable, op, err)
-}
-
-// record is the JSON stored per subscription: the model plus its (sealed) secrets,
-// which the model's own JSON form omits.
-type record struct {
-	*Subscription
-	Secrets []Secret `json:"secrets"`
-}
-
-func (s *RedisStore) encode(sub *Subscription) (string, error) {
-	rec := record{Subscription: sub, Secrets: make([]Secret, len(sub.Secrets))}
-	for i, sec := range sub.Secrets {
-		if s.sealer != nil {
-			sec.Value = s.sealer.seal(sub.ID, sec.Value)
-		}
-		rec.Secrets[i] = sec
-	}
-	b, err := json.Marshal(rec)
-	return string(b), err
-}
-
-func (s *RedisStore) decode(data, version string) (*Subscription, error) {
-	rec := record{Subscription: &Subscription{}}
-	if err := json.Unmarshal([]byte(data), &rec); err != nil {
-		return nil, fmt.Errorf("subscriptions: corrupt stored subscription: %w", err)
-	}
-	sub := rec.Subscription
-	sub.Secrets = rec.Secrets
-	for i := range sub.Secrets {
-		v, err := s.sealer.open(sub.ID, sub.Secrets[i].Value)
-		if err != nil {
-			return nil, err
-		}
-		sub.Secrets[i].Value = v
-	}
-	sub.Version, _ = strconv.ParseInt(version, 10, 64)
-	return sub, nil
 }
 
 func (s *RedisStore) run(ctx context.Context, op string, script *redis.Script, id string, args ...any) (int64, error) {

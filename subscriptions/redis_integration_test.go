@@ -21,7 +21,7 @@ import (
 func realStore(t testing.TB, key []byte) (*subscriptions.RedisStore, *redis.Client, string) {
 	t.Helper()
 	c, prefix := testenv.RedisDB(t)
-	s, err := subscriptions.NewRedisStore(c, subscriptions.RedisOptions{Prefix: prefix, EncryptionKey: key, WatchBlock: 200 * time.Millisecond})
+	s, err := subscriptions.NewRedisStore(c, subscriptions.RedisOptions{Prefix: prefix, EncryptionKeys: keyRing(key), WatchBlock: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,14 +36,14 @@ func TestRedisStoreConformanceMiniredis(t *testing.T) {
 
 func TestRedisStoreEncryptedConformanceMiniredis(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) subscriptions.Store {
-		s, _, _ := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:", EncryptionKey: bytes.Repeat([]byte{7}, 32)})
+		s, _, _ := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:", EncryptionKeys: [][]byte{bytes.Repeat([]byte{7}, 32)}})
 		return s
 	})
 }
 
 func TestRedisStoreSecretsEncryptedAtRest(t *testing.T) {
 	key := bytes.Repeat([]byte{1}, 32)
-	s, mr, c := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:", EncryptionKey: key})
+	s, mr, c := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:", EncryptionKeys: keyRing(key)})
 	if !s.Encrypted() {
 		t.Fatal("Encrypted() = false with a key")
 	}
@@ -61,7 +61,7 @@ func TestRedisStoreSecretsEncryptedAtRest(t *testing.T) {
 		t.Fatalf("raw value has no sealed secret: %s", raw)
 	}
 	// Another key cannot read it; without a key it cannot either.
-	other, _ := subscriptions.NewRedisStore(c, subscriptions.RedisOptions{Prefix: "er:", EncryptionKey: bytes.Repeat([]byte{2}, 32)})
+	other, _ := subscriptions.NewRedisStore(c, subscriptions.RedisOptions{Prefix: "er:", EncryptionKeys: [][]byte{bytes.Repeat([]byte{2}, 32)}})
 	if _, err := other.Get(context.Background(), sub.ID); !errors.Is(err, subscriptions.ErrSecretKey) {
 		t.Fatalf("Get with the wrong key: %v, want ErrSecretKey", err)
 	}
@@ -86,7 +86,7 @@ func TestRedisStorePlainTextWithoutKey(t *testing.T) {
 }
 
 func TestNewRedisStoreRefusesShortKey(t *testing.T) {
-	if _, err := subscriptions.NewRedisStore(redis.NewClient(&redis.Options{}), subscriptions.RedisOptions{EncryptionKey: make([]byte, 16)}); err == nil {
+	if _, err := subscriptions.NewRedisStore(redis.NewClient(&redis.Options{}), subscriptions.RedisOptions{EncryptionKeys: [][]byte{make([]byte, 16)}}); err == nil {
 		t.Fatal("16-byte key accepted")
 	}
 }
@@ -154,4 +154,12 @@ func TestRedisStoreWaitReplicasUnconfirmed(t *testing.T) {
 	if _, err := s.Get(ctx, sub.ID); err != nil {
 		t.Fatalf("the write is on the master: Get = %v", err)
 	}
+}
+
+// keyRing is a one-key ring, or none for a nil key.
+func keyRing(key []byte) [][]byte {
+	if key == nil {
+		return nil
+	}
+	return [][]byte{key}
 }

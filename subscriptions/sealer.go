@@ -12,49 +12,78 @@ import (
 	"strings"
 )
 
-// ErrSecretKey: a stored secret cannot be decrypted with the configured key (wrong key,
-// no key, or tampered data). The secret itself is never part of the message.
+// ErrSecretKey: a stored secret or header cannot be decrypted with the configured keys
+// (a key missing from the ring, no key, or tampered data). The value itself is never part
+// of the message.
 var ErrSecretKey = errors.New("subscriptions: cannot decrypt stored secret")
 
-// sealedPrefix starts an encrypted secret at rest:
+// sealedPrefix starts an encrypted value at rest:
 // "enc:v1:<key id>:<base64 nonce||ciphertext>". The key id (first 8 hex digits of the
-// key's SHA-256) lets a later version hold several keys and rotate them.
+// key's SHA-256) says which key of the ring opens it, so reads never try keys in turn.
 const sealedPrefix = "enc:v1:"
 
-// sealer encrypts secrets with AES-256-GCM, a random nonce each time, and the
-// subscription id as associated data (a ciphertext cannot be moved to another
-// subscription).
+// sealKey is one AES-256-GCM key and its id.
+type sealKey struct {
+	aead cipher.AEAD
+	id   string
+}
+
+// sealer encrypts with the newest key of a ring and decrypts with whichever key a value
+// names: AES-256-GCM, a random nonce each time, and associated data binding the value
+// to where it is stored (the subscription id, plus the header name for headers), so a
+// ciphertext cannot be moved to another subscription or header.
 type sealer struct {
-	aead  cipher.AEAD
-	keyID string
+	keys []sealKey // newest first; keys[0] seals
 }
 
-func newSealer(key []byte) (*sealer, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("subscriptions: encryption key is %d bytes, want 32", len(key))
+// newSealer builds a ring from keys, newest first (each 32 bytes, no duplicates).
+func newSealer(keys ...[]byte) (*sealer, error) {
+	s := &sealer{}
+	seen := map[string]bool{}
+	for i, key := range keys {
+		if len(key) != 32 {
+			return nil, fmt.Errorf("subscriptions: encryption key %d is %d bytes, want 32", i, len(key))
+		}
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(key)
+		id := hex.EncodeToString(sum[:4])
+		if seen[id] {
+			return nil, fmt.Errorf("subscriptions: encryption key %d repeats an earlier key", i)
+		}
+		seen[id] = true
+		s.keys = append(s.keys, sealKey{aead: aead, id: id})
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
+	if len(s.keys) == 0 {
+		return nil, errors.New("subscriptions: an encryption key ring needs at least one key")
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(key)
-	return &sealer{aead: aead, keyID: hex.EncodeToString(sum[:4])}, nil
+	return s, nil
 }
 
-func (s *sealer) seal(subID, secret string) string {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(secret)+s.aead.Overhead())
+func (s *sealer) seal(aad, plain string) string {
+	k := s.keys[0]
+	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(plain)+k.aead.Overhead())
 	_, _ = rand.Read(nonce) // crypto/rand.Read never fails on supported platforms
-	out := s.aead.Seal(nonce, nonce, []byte(secret), []byte(subID))
-	return sealedPrefix + s.keyID + ":" + base64.RawStdEncoding.EncodeToString(out)
+	out := k.aead.Seal(nonce, nonce, []byte(plain), []byte(aad))
+	return sealedPrefix + k.id + ":" + base64.RawStdEncoding.EncodeToString(out)
 }
 
-// open returns the plain secret. Values stored before a key was configured are plain
-// text and returned as they are; s may be nil (no key configured).
-func (s *sealer) open(subID, stored string) (string, error) {
+// current reports whether stored is sealed with the newest key (false for plain text).
+func (s *sealer) current(stored string) bool {
+	rest, ok := strings.CutPrefix(stored, sealedPrefix)
+	return ok && s != nil && strings.HasPrefix(rest, s.keys[0].id+":")
+}
+
+// open returns the plain value. Values stored before a key was configured are plain
+// text and returned as they are; s may be nil (no key configured). subID names the
+// subscription in errors; aad must be what seal was given.
+func (s *sealer) open(subID, aad, stored string) (string, error) {
 	rest, ok := strings.CutPrefix(stored, sealedPrefix)
 	if !ok {
 		return stored, nil
@@ -63,17 +92,32 @@ func (s *sealer) open(subID, stored string) (string, error) {
 		return "", fmt.Errorf("%w: subscription %s: encrypted at rest but no key configured", ErrSecretKey, subID)
 	}
 	keyID, data, ok := strings.Cut(rest, ":")
-	if !ok || keyID != s.keyID {
-		return "", fmt.Errorf("%w: subscription %s: sealed with key %q, configured key is %q", ErrSecretKey, subID, keyID, s.keyID)
+	var k *sealKey
+	for i := range s.keys {
+		if ok && s.keys[i].id == keyID {
+			k = &s.keys[i]
+		}
+	}
+	if k == nil {
+		return "", fmt.Errorf("%w: subscription %s: sealed with key %q, which is not in the configured ring %v", ErrSecretKey, subID, keyID, s.ids())
 	}
 	raw, err := base64.RawStdEncoding.DecodeString(data)
-	if err != nil || len(raw) < s.aead.NonceSize() {
+	if err != nil || len(raw) < k.aead.NonceSize() {
 		return "", fmt.Errorf("%w: subscription %s: malformed ciphertext", ErrSecretKey, subID)
 	}
-	n := s.aead.NonceSize()
-	plain, err := s.aead.Open(nil, raw[:n], raw[n:], []byte(subID))
+	n := k.aead.NonceSize()
+	plain, err := k.aead.Open(nil, raw[:n], raw[n:], []byte(aad))
 	if err != nil {
 		return "", fmt.Errorf("%w: subscription %s: authentication failed", ErrSecretKey, subID)
 	}
 	return string(plain), nil
+}
+
+// ids lists the ring's key ids, newest first (they identify keys, revealing nothing).
+func (s *sealer) ids() []string {
+	out := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		out[i] = k.id
+	}
+	return out
 }

@@ -56,12 +56,37 @@ type Input struct {
 	Name string
 }
 
+// HeaderMask is what the API shows instead of a custom header's value (header values
+// are often credentials, such as Authorization). In Patch.Headers it means "keep the
+// stored value of this header", so a client may send back what it read.
+const HeaderMask = "********"
+
+// unmaskHeaders returns next with every HeaderMask value replaced by the value in cur;
+// a mask for a header cur does not hold is a problem naming it.
+func unmaskHeaders(next, cur map[string]string) (map[string]string, []FieldError) {
+	out := maps.Clone(next)
+	var problems []FieldError
+	for _, name := range sortedKeys(next) {
+		if next[name] != HeaderMask {
+			continue
+		}
+		if v, ok := cur[name]; ok {
+			out[name] = v
+		} else {
+			problems = append(problems, FieldError{Field: "headers." + name, Message: "is masked but not set; send its value"})
+		}
+	}
+	return out, problems
+}
+
 // Patch is a partial update: nil fields are left as they are.
 type Patch struct {
-	URL         *string
-	Events      *[]string
-	Filter      *string
-	Enabled     *bool
+	URL     *string
+	Events  *[]string
+	Filter  *string
+	Enabled *bool
+	// Headers replaces every custom header; a HeaderMask value keeps that header's
+	// stored value.
 	Headers     *map[string]string
 	RateLimit   *float64
 	MaxInFlight *int
@@ -143,7 +168,9 @@ func (s *Service) Update(ctx context.Context, id string, p Patch, ifVersion int6
 			sub.Enabled = *p.Enabled
 		}
 		if p.Headers != nil {
-			sub.Headers = maps.Clone(*p.Headers)
+			headers, problems := unmaskHeaders(*p.Headers, sub.Headers)
+			sub.Headers = headers
+			extra = append(extra, problems...)
 		}
 		if p.RateLimit != nil {
 			sub.RateLimit = *p.RateLimit

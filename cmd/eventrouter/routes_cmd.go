@@ -40,19 +40,11 @@ Prints the plan first; --dry-run stops there. Secrets may reference environment 
 			if err != nil {
 				return err
 			}
-			rdb, err := app.NewRedis(cfg.Redis)
+			store, rdb, err := app.OpenStore(cfg, zap.NewNop())
 			if err != nil {
 				return err
 			}
 			defer rdb.Close()
-			key, err := app.EncryptionKey(cfg.Subscriptions)
-			if err != nil {
-				return err
-			}
-			store, err := subscriptions.NewRedisStore(rdb, app.StoreOptions(cfg.Redis, key, zap.NewNop()))
-			if err != nil {
-				return err
-			}
 			svc := subscriptions.NewService(store, app.Policy(cfg), time.Now)
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
