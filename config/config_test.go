@@ -207,6 +207,9 @@ func TestEveryValidationErrorNamesItsKey(t *testing.T) {
 		{"api.admin_tokens[0]", func(c *Config) { c.API.AdminTokens = []string{"short"} }, "16 characters"},
 		{"api.account_tokens[0]", func(c *Config) { c.API.AccountTokens = []string{"no-equals-sign-here-at-all"} }, "account_id=token"},
 		{"api.max_body_bytes", func(c *Config) { c.API.MaxBodyBytes = 10 }, "1024"},
+		{"api.write_rate", func(c *Config) { c.API.WriteRate = -1 }, "0 (no limit)"},
+		{"api.write_burst", func(c *Config) { c.API.WriteBurst = 0 }, "1..1000000"},
+		{"api.test_burst", func(c *Config) { c.API.TestBurst = 0 }, "1..1000000"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {
@@ -286,5 +289,29 @@ func TestExampleFileDocumentsEveryKey(t *testing.T) {
 		if !strings.Contains(string(doc), "`"+k+"`") {
 			t.Errorf("docs/configuration.md does not document %s", k)
 		}
+	}
+}
+
+// TestCommandDefaultsSitBelowEveryUserSource: a command's own defaults (dev mode's
+// loopback listeners) replace the built-in ones but never what the user set.
+func TestCommandDefaultsSitBelowEveryUserSource(t *testing.T) {
+	defaults := map[string]any{"api.listen": "127.0.0.1:8080", "ops.listen": "127.0.0.1:9090"}
+	cfg, err := Load(Source{Env: map[string]string{}, Defaults: defaults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.API.Listen != "127.0.0.1:8080" || cfg.Ops.Listen != "127.0.0.1:9090" {
+		t.Fatalf("listen = %q, %q: want the command's defaults", cfg.API.Listen, cfg.Ops.Listen)
+	}
+	file := writeFile(t, "api:\n  listen: \":18080\"\n")
+	cfg, err = Load(Source{File: file, Env: map[string]string{"EVENTROUTER_OPS_LISTEN": ":19090"}, Defaults: defaults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.API.Listen != ":18080" || cfg.Ops.Listen != ":19090" {
+		t.Fatalf("listen = %q, %q: want the file's and the environment's", cfg.API.Listen, cfg.Ops.Listen)
+	}
+	if _, err := Load(Source{Env: map[string]string{}, Defaults: map[string]any{"api.lisen": "x"}}); err == nil {
+		t.Fatal("a command default for an unknown key must be refused")
 	}
 }

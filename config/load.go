@@ -29,6 +29,10 @@ type Source struct {
 	FlagKeys map[string]string
 	// Env overrides the process environment (tests); nil means os.Environ.
 	Env map[string]string
+	// Defaults replaces built-in defaults for one command (dev mode binds its listeners
+	// to 127.0.0.1); the file, the environment and flags still override them. Keys must
+	// be configuration keys.
+	Defaults map[string]any
 }
 
 // Load reads the configuration from src and validates it. On failure the error is a
@@ -66,6 +70,12 @@ func load(src Source) (Config, error) {
 		v.SetDefault(k, val)
 	}
 	var probs Problems
+	for k, val := range src.Defaults {
+		if _, ok := defaults[k]; !ok {
+			return Config{}, fmt.Errorf("config: command default for unknown key %q", k)
+		}
+		v.SetDefault(k, val)
+	}
 	if src.File != "" {
 		raw, err := os.ReadFile(src.File)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/claimable/eventrouter/app"
+	"github.com/claimable/eventrouter/config"
 )
 
 func newDevCmd() *cobra.Command {
@@ -26,7 +27,7 @@ produce your own events with 'eventrouter emit'. Ctrl-C stops everything.`,
 			if !cmd.Flags().Changed("log-level") {
 				_ = cmd.Flags().Set("log-level", "warn")
 			}
-			cfg, err := loadConfig(cmd, map[string]string{"api-listen": "api.listen"})
+			cfg, err := devConfig(cmd)
 			if err != nil {
 				return err
 			}
@@ -47,7 +48,21 @@ produce your own events with 'eventrouter emit'. Ctrl-C stops everything.`,
 	}
 	cmd.Flags().String("kafka-listen", "127.0.0.1:19092", "address of the embedded Kafka")
 	cmd.Flags().String("receiver-listen", "127.0.0.1:9000", "address of the demo receiver")
-	cmd.Flags().String("api-listen", "", "address of the admin API (api.listen, default :8080)")
+	cmd.Flags().String("api-listen", "", "address of the admin API (api.listen, default 127.0.0.1:8080 in dev mode)")
 	cmd.Flags().Duration("interval", time.Second, "time between rounds of sample events (0: none)")
 	return cmd
+}
+
+// devListenDefaults keep everything dev mode serves — an admin API with a printed token,
+// metrics, a demo receiver — on the loopback interface unless an address is given
+// (flag, EVENTROUTER_* variable or file). The Kafka and receiver flags default to
+// 127.0.0.1 too.
+var devListenDefaults = map[string]any{
+	"api.listen": "127.0.0.1:8080",
+	"ops.listen": "127.0.0.1:9090",
+}
+
+// devConfig loads dev mode's configuration: the usual sources over dev's defaults.
+func devConfig(cmd *cobra.Command) (config.Config, error) {
+	return loadConfigWithDefaults(cmd, map[string]string{"api-listen": "api.listen"}, devListenDefaults)
 }

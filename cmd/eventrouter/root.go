@@ -58,6 +58,11 @@ See docs/configuration.md and eventrouter.example.yaml.`,
 // loadConfig reads the configuration for cmd: its --config file, the environment and
 // the flags the user set.
 func loadConfig(cmd *cobra.Command, extraKeys map[string]string) (config.Config, error) {
+	return loadConfigWithDefaults(cmd, extraKeys, nil)
+}
+
+// loadConfigWithDefaults is loadConfig with some built-in defaults replaced for cmd.
+func loadConfigWithDefaults(cmd *cobra.Command, extraKeys map[string]string, defaults map[string]any) (config.Config, error) {
 	file, _ := cmd.Flags().GetString("config")
 	keys := make(map[string]string, len(globalFlagKeys)+len(extraKeys))
 	for k, v := range globalFlagKeys {
@@ -66,7 +71,7 @@ func loadConfig(cmd *cobra.Command, extraKeys map[string]string) (config.Config,
 	for k, v := range extraKeys {
 		keys[k] = v
 	}
-	return config.Load(config.Source{File: file, Flags: cmd.Flags(), FlagKeys: keys})
+	return config.Load(config.Source{File: file, Flags: cmd.Flags(), FlagKeys: keys, Defaults: defaults})
 }
 
 // newLogger builds the process logger; it falls back to a console logger for errors
