@@ -45,6 +45,9 @@ type InvalidError struct {
 func (e *InvalidError) Error() string {
 	switch e.Reason {
 	case ReasonMissingField:
+		if e.Detail != "" {
+			return "events: missing field " + strconv.Quote(e.Field) + ": " + e.Detail
+		}
 		return "events: missing field " + strconv.Quote(e.Field)
 	case ReasonInvalidField:
 		return "events: invalid field " + strconv.Quote(e.Field) + ": " + e.Detail

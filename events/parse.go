@@ -11,12 +11,22 @@ import (
 // DefaultMaxBytes bounds an ingest record's value when NewParser is given 0.
 const DefaultMaxBytes = 1 << 20
 
-// MaxIDBytes bounds id, account_id, performed_by and data.id. They become record keys,
-// headers and log fields, so hostile input must not make them huge.
+// MaxIDBytes bounds the free-text delivery headers (er-reason, er-redrive).
 const MaxIDBytes = 256
 
-// Parser validates ingest records (DESIGN.md §2) against a catalogue. It is immutable
-// and safe for concurrent use.
+// MaxIDChars bounds id, account_id, performed_by and the object's id, in characters
+// (Unicode code points, as JSON Schema's maxLength counts them, so the published schema
+// states the same limit). They become record keys, headers and log fields, so hostile
+// input must not make them huge: at most 4 × 256 bytes.
+const MaxIDChars = 256
+
+// Parser validates ingest records (docs/producing.md) against a catalogue. It is
+// immutable and safe for concurrent use.
+//
+// The target object comes in one of two shapes: "object" plus "data" (the ingest form),
+// or under a key named after the object, "claim":{…} (the form of the webhook body
+// customers receive, so a producer may send that body as it is). A record giving both is
+// invalid: which one would be forwarded is not obvious.
 //
 // Unknown top-level fields are ignored, so upstream producers can add fields before
 // eventrouter knows them (forward compatibility); they are not forwarded to customers.
@@ -25,6 +35,7 @@ const MaxIDBytes = 256
 type Parser struct {
 	cat      *Catalogue
 	names    map[string]catalogueName
+	objects  []string // the catalogue's object types: the keys of the webhook-shaped form
 	maxBytes int
 }
 
@@ -41,7 +52,7 @@ func NewParser(cat *Catalogue, maxBytes int) *Parser {
 	for _, n := range cat.Names() {
 		names[n] = catalogueName{name: n, object: cat.ObjectOf(n)}
 	}
-	return &Parser{cat: cat, names: names, maxBytes: maxBytes}
+	return &Parser{cat: cat, names: names, objects: cat.Objects(), maxBytes: maxBytes}
 }
 
 // field indexes the known top-level fields in the order they are checked, which is
@@ -66,7 +77,8 @@ var fieldNames = [nFields]string{"id", "account_id", "event_name", "object", "so
 //
 // Checks run in this order, and the first failure is reported: size, UTF-8, JSON
 // syntax (one pass that also collects the fields), a known field given twice, then the
-// fields in the order of the Event struct, data.id last.
+// fields in the order of the Event struct, the target object and its id last (except
+// that a record with no target object at all is reported at "object", see object).
 func (p *Parser) Parse(value []byte) (*Event, error) {
 	if len(value) > p.maxBytes {
 		return nil, invalid(ReasonTooLarge, "", strconv.Itoa(len(value))+" bytes > limit "+strconv.Itoa(p.maxBytes))
@@ -74,7 +86,7 @@ func (p *Parser) Parse(value []byte) (*Event, error) {
 	if !utf8.Valid(value) {
 		return nil, invalid(ReasonInvalidUTF8, "", "at byte "+strconv.Itoa(invalidUTF8At(value)))
 	}
-	var f fields
+	f := fields{objects: p.objects}
 	if err := f.scan(value); err != nil {
 		return nil, err
 	}
@@ -94,7 +106,8 @@ func (p *Parser) Parse(value []byte) (*Event, error) {
 	if e.EventName, obj, err = p.eventName(&f); err != nil {
 		return nil, err
 	}
-	if err = f.object(obj); err != nil {
+	t, err := f.target(obj)
+	if err != nil {
 		return nil, err
 	}
 	e.Object = obj
@@ -111,7 +124,7 @@ func (p *Parser) Parse(value []byte) (*Event, error) {
 	if e.OccurredAt, why = parseTime(f.str(fOccurredAt)); why != "" {
 		return nil, invalid(ReasonInvalidField, "occurred_at", why)
 	}
-	if e.Data, e.ObjectID, err = f.data(); err != nil {
+	if e.Data, e.ObjectID, err = t.check(); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -123,11 +136,12 @@ type fields struct {
 	raw [nFields][]byte // nil when absent
 	esc [nFields]bool   // the raw string has escapes
 	dup int             // the first known field given twice, or -1
-	// dataID is data's "id" member when data is an object; dataIDDup is set when it is
-	// given twice.
-	dataID    []byte
-	dataIDEsc bool
-	dataIDDup bool
+	// dataID is data's "id" member when data is an object.
+	dataID memberID
+	// objects are the catalogue's object types; keyed holds the members named after
+	// one of them (the webhook-shaped form), allocated only when there are some.
+	objects []string
+	keyed   []keyedObject
 }
 
 // scan validates value as JSON and collects the fields, or returns a malformed_json
@@ -164,44 +178,19 @@ func (f *fields) members(s *scanner) bool {
 		fi := fieldIndex(key, esc)
 		switch {
 		case fi < 0:
-			ok = s.value()
+			ok = f.other(s, key, esc)
 		case fi == fData && s.i < len(s.b) && s.b[s.i] == '{':
 			if f.raw[fi] != nil && f.dup < 0 {
 				f.dup = fi
 			}
 			vs := s.i
-			ok = f.dataMembers(s)
+			ok = f.dataID.scan(s)
 			f.raw[fi] = s.b[vs:s.i]
 		default:
 			if f.raw[fi] != nil && f.dup < 0 {
 				f.dup = fi
 			}
 			f.raw[fi], f.esc[fi], ok = rawValue(s)
-		}
-		if !ok {
-			return false
-		}
-		more, ok = s.memberEnd()
-	}
-	return ok
-}
-
-// dataMembers walks the data object at the cursor, collecting its "id".
-func (f *fields) dataMembers(s *scanner) bool {
-	more, ok := s.objectBegin()
-	for more && ok {
-		var key []byte
-		var esc bool
-		if key, esc, ok = s.memberKey(); !ok {
-			return false
-		}
-		if keyIs(key, esc, "id") {
-			if f.dataID != nil {
-				f.dataIDDup = true
-			}
-			f.dataID, f.dataIDEsc, ok = rawValue(s)
-		} else {
-			ok = s.value()
 		}
 		if !ok {
 			return false
@@ -278,21 +267,6 @@ func (p *Parser) eventName(f *fields) (name, obj string, _ *InvalidError) {
 	return "", "", invalid(ReasonUnknownEvent, "event_name", quote(name))
 }
 
-// object checks that the object field is present and equals obj, the event name's.
-func (f *fields) object(obj string) *InvalidError {
-	if err := f.isString(fObject); err != nil {
-		return err
-	}
-	if b, ok := f.inner(fObject); ok && string(b) == obj {
-		return nil
-	}
-	if got := f.str(fObject); got != obj {
-		return invalid(ReasonObjectMismatch, "object", "field \"object\" is "+quote(got)+
-			" but "+quote(f.str(fEventName))+" is about "+quote(obj))
-	}
-	return nil
-}
-
 // source returns SourceUI or SourceAPI (the constants, not copies).
 func (f *fields) source() (string, *InvalidError) {
 	if err := f.isString(fSource); err != nil {
@@ -350,8 +324,10 @@ func checkText(s string) string {
 	if s == "" {
 		return "must not be empty"
 	}
-	if len(s) > MaxIDBytes {
-		return "longer than " + strconv.Itoa(MaxIDBytes) + " bytes (" + strconv.Itoa(len(s)) + ")"
+	if len(s) > MaxIDChars {
+		if n := utf8.RuneCountInString(s); n > MaxIDChars {
+			return "longer than " + strconv.Itoa(MaxIDChars) + " characters (" + strconv.Itoa(n) + ")"
+		}
 	}
 	ascii := true
 	for i := 0; i < len(s); i++ {
@@ -371,41 +347,14 @@ func checkText(s string) string {
 	return ""
 }
 
-// data checks the data object and returns it with data.id.
-func (f *fields) data() (json.RawMessage, string, *InvalidError) {
-	raw := f.raw[fData]
-	if raw == nil || raw[0] == 'n' {
-		return nil, "", invalid(ReasonMissingField, "data", "")
-	}
-	if raw[0] != '{' {
-		return nil, "", invalid(ReasonInvalidField, "data", "want an object, got "+article(kind(raw)))
-	}
-	if f.dataIDDup {
-		return nil, "", invalid(ReasonInvalidField, "data.id", "duplicate key")
-	}
-	id := f.dataID
-	var oid string
-	switch {
-	case id == nil || id[0] == 'n':
-		return nil, "", invalid(ReasonMissingField, "data.id", "")
-	case id[0] == '"':
-		oid = decodeString(id, f.dataIDEsc)
-	case kind(id) == "number":
-		oid = string(id)
-	default:
-		return nil, "", invalid(ReasonInvalidField, "data.id", "want a string or number, got "+article(kind(id)))
-	}
-	if d := checkText(oid); d != "" {
-		return nil, "", invalid(ReasonInvalidField, "data.id", d)
-	}
-	return raw, oid, nil
-}
-
 // parseTime parses an RFC 3339 time and converts it to UTC. It rejects times whose UTC
 // year is outside 1..9999, which RFC 3339 cannot write (an offset can push a valid
 // "0000-01-01T00:00:00+01:00" into year -1), so every accepted time renders back.
 // On failure it returns why, quoting s.
 func parseTime(s string) (time.Time, string) {
+	if !rfc3339Shape(s) {
+		return time.Time{}, "not RFC 3339: " + quote(s)
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, "not RFC 3339: " + quote(s)
@@ -415,6 +364,43 @@ func parseTime(s string) (time.Time, string) {
 		return time.Time{}, "out of range (UTC years 0001-9999): " + quote(s)
 	}
 	return t, ""
+}
+
+// rfc3339Shape reports whether s is written YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)
+// with an offset of at most 23:59. time.Parse alone also accepts a comma before the
+// fraction and offsets such as +24:00, which RFC 3339 does not; the published schema
+// (api/ingest-event.schema.json) states this same pattern, and time.Parse then checks
+// the ranges of the date and time.
+func rfc3339Shape(s string) bool {
+	digits := func(i, n int) bool {
+		for ; n > 0; i, n = i+1, n-1 {
+			if i >= len(s) || s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	if len(s) < 20 || !digits(0, 4) || s[4] != '-' || !digits(5, 2) || s[7] != '-' || !digits(8, 2) ||
+		s[10] != 'T' || !digits(11, 2) || s[13] != ':' || !digits(14, 2) || s[16] != ':' || !digits(17, 2) {
+		return false
+	}
+	i := 19
+	if s[i] == '.' {
+		i++
+		if !digits(i, 1) {
+			return false
+		}
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	}
+	switch rest := s[i:]; {
+	case rest == "Z":
+		return true
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		return digits(i+1, 2) && digits(i+4, 2) && rest[1:3] <= "23" && rest[4:6] <= "59"
+	}
+	return false
 }
 
 // syntaxDetail describes why value is not JSON. Only called on the failure path.

@@ -81,7 +81,7 @@ func TestParseAcceptsEdgeForms(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	p := NewParser(mustCatalogue(t), 4096)
-	long := strings.Repeat("x", MaxIDBytes+1)
+	long := strings.Repeat("x", MaxIDChars+1)
 	cases := []struct {
 		name   string
 		in     []byte
@@ -101,7 +101,7 @@ func TestParseRejects(t *testing.T) {
 		{"null id", with(func(m map[string]any) { m["id"] = nil }), ReasonMissingField, "id", ""},
 		{"numeric id", with(func(m map[string]any) { m["id"] = 7 }), ReasonInvalidField, "id", `events: invalid field "id": want a string, got a number`},
 		{"empty id", with(func(m map[string]any) { m["id"] = "" }), ReasonInvalidField, "id", `events: invalid field "id": must not be empty`},
-		{"long id", with(func(m map[string]any) { m["id"] = long }), ReasonInvalidField, "id", `events: invalid field "id": longer than 256 bytes (257)`},
+		{"long id", with(func(m map[string]any) { m["id"] = long }), ReasonInvalidField, "id", `events: invalid field "id": longer than 256 characters (257)`},
 		{"control char id", with(func(m map[string]any) { m["id"] = "a\nb" }), ReasonInvalidField, "id", `events: invalid field "id": control or invalid character '\n' at byte 1`},
 		{"missing account", with(func(m map[string]any) { delete(m, "account_id") }), ReasonMissingField, "account_id", ""},
 		{"object account", with(func(m map[string]any) { m["account_id"] = map[string]any{} }), ReasonInvalidField, "account_id", `events: invalid field "account_id": want a string, got an object`},
@@ -119,7 +119,7 @@ func TestParseRejects(t *testing.T) {
 		{"bad occurred_at", with(func(m map[string]any) { m["occurred_at"] = "yesterday" }), ReasonInvalidField, "occurred_at", `events: invalid field "occurred_at": not RFC 3339: "yesterday"`},
 		{"occurred_at without zone", with(func(m map[string]any) { m["occurred_at"] = "2025-03-14T09:26:53" }), ReasonInvalidField, "occurred_at", ""},
 		{"numeric occurred_at", with(func(m map[string]any) { m["occurred_at"] = 1710000000 }), ReasonInvalidField, "occurred_at", ""},
-		{"missing data", with(func(m map[string]any) { delete(m, "data") }), ReasonMissingField, "data", `events: missing field "data"`},
+		{"missing data", with(func(m map[string]any) { delete(m, "data") }), ReasonMissingField, "data", `events: missing field "data": want the claim as "object":"claim","data":{"id":…}, or as "claim":{"id":…}`},
 		{"array data", with(func(m map[string]any) { m["data"] = []any{} }), ReasonInvalidField, "data", `events: invalid field "data": want an object, got an array`},
 		{"missing data.id", with(func(m map[string]any) { m["data"] = map[string]any{"x": 1} }), ReasonMissingField, "data.id", `events: missing field "data.id"`},
 		{"empty data.id", with(func(m map[string]any) { m["data"] = map[string]any{"id": ""} }), ReasonInvalidField, "data.id", ""},
