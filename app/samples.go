@@ -9,18 +9,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 )
 
-// TopicFor picks the ingest topic an upstream service would publish e to: the first
-// ingest topic named after its object ("claims.events" for claims), else the first.
-func TopicFor(object string, ingest []string) string {
-	for _, t := range ingest {
-		if strings.HasPrefix(t, object+"s.") || strings.HasPrefix(t, object+".") {
-			return t
-		}
+// TopicFor picks the ingest topic an upstream service publishes an object's events to:
+// the one topics.ingest_objects maps it to, else the first ingest topic without a
+// mapping, else the first ingest topic (where the router reports it as wrong_topic).
+func TopicFor(object string, t config.Topics) string {
+	if topic := t.IngestTopicOf(object); topic != "" {
+		return topic
 	}
-	return ingest[0]
+	return t.Ingest[0]
 }
 
 // Produce writes each event to its ingest topic (key = account id, as upstream
@@ -68,7 +68,7 @@ func Produce(ctx context.Context, cl *kgo.Client, evs []*events.Event, topicOf f
 // Account, cycling over a few object ids so per-object ordering is visible.
 type SampleProducer struct {
 	Brokers   []string
-	Topics    []string
+	Topics    config.Topics
 	Catalogue []string
 	Account   string
 	Interval  time.Duration

@@ -74,6 +74,7 @@ func (r *run) configure() {
 	cfg.Redis.Addr = r.c.RedisAddr
 	cfg.Redis.KeyPrefix = "bench:" + r.id + ":"
 	cfg.Topics.Ingest = []string{p + "claims.events"}
+	cfg.Topics.IngestObjects = nil // the one ingest topic carries every object
 	cfg.Topics.Deliveries = p + "webhooks.deliveries"
 	cfg.Topics.Invalid = p + "webhooks.invalid"
 	cfg.Topics.DLQ = p + "webhooks.dlq"
@@ -105,6 +106,7 @@ func (r *run) env(port int) []string {
 		"EVENTROUTER_REDIS_ADDR=" + cfg.Redis.Addr,
 		"EVENTROUTER_REDIS_KEY_PREFIX=" + cfg.Redis.KeyPrefix,
 		"EVENTROUTER_TOPICS_INGEST=" + strings.Join(cfg.Topics.Ingest, ","),
+		"EVENTROUTER_TOPICS_INGEST_OBJECTS=" + strings.Join(cfg.Topics.IngestObjects, ","),
 		"EVENTROUTER_TOPICS_DELIVERIES=" + cfg.Topics.Deliveries,
 		"EVENTROUTER_TOPICS_INVALID=" + cfg.Topics.Invalid,
 		"EVENTROUTER_TOPICS_DLQ=" + cfg.Topics.DLQ,

@@ -164,6 +164,7 @@ func (s *stack) configure(o options) {
 	cfg.Redis.Addr = testenv.RedisAddr()
 	cfg.Redis.KeyPrefix = "chaos:" + s.id + ":"
 	cfg.Topics.Ingest = []string{p + "claims.events"}
+	cfg.Topics.IngestObjects = nil // the one ingest topic carries every object
 	cfg.Topics.Deliveries = p + "webhooks.deliveries"
 	cfg.Topics.Invalid = p + "webhooks.invalid"
 	cfg.Topics.DLQ = p + "webhooks.dlq"
@@ -192,6 +193,7 @@ func (s *stack) configure(o options) {
 		"EVENTROUTER_REDIS_ADDR=" + cfg.Redis.Addr,
 		"EVENTROUTER_REDIS_KEY_PREFIX=" + cfg.Redis.KeyPrefix,
 		"EVENTROUTER_TOPICS_INGEST=" + strings.Join(cfg.Topics.Ingest, ","),
+		"EVENTROUTER_TOPICS_INGEST_OBJECTS=" + strings.Join(cfg.Topics.IngestObjects, ","),
 		"EVENTROUTER_TOPICS_DELIVERIES=" + cfg.Topics.Deliveries,
 		"EVENTROUTER_TOPICS_INVALID=" + cfg.Topics.Invalid,
 		"EVENTROUTER_TOPICS_DLQ=" + cfg.Topics.DLQ,

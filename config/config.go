@@ -90,10 +90,14 @@ type Redis struct {
 
 // Topics names every topic the system uses and how `topics create` makes them.
 type Topics struct {
-	Ingest     []string `mapstructure:"ingest" yaml:"ingest"`
-	Deliveries string   `mapstructure:"deliveries" yaml:"deliveries"`
-	Invalid    string   `mapstructure:"invalid" yaml:"invalid"`
-	DLQ        string   `mapstructure:"dlq" yaml:"dlq"`
+	Ingest []string `mapstructure:"ingest" yaml:"ingest"`
+	// IngestObjects says which objects each ingest topic carries, as "topic=object"
+	// pairs (one topic per object). An event on another object's topic is handled as
+	// router.wrong_topic says; a topic without pairs carries any object.
+	IngestObjects []string `mapstructure:"ingest_objects" yaml:"ingest_objects"`
+	Deliveries    string   `mapstructure:"deliveries" yaml:"deliveries"`
+	Invalid       string   `mapstructure:"invalid" yaml:"invalid"`
+	DLQ           string   `mapstructure:"dlq" yaml:"dlq"`
 	// RetryPrefix + the tier's delay ("5s", "5m0s" written short: "5m") names each retry tier.
 	RetryPrefix       string        `mapstructure:"retry_prefix" yaml:"retry_prefix"`
 	Partitions        int           `mapstructure:"partitions" yaml:"partitions"`
@@ -131,9 +135,12 @@ type Router struct {
 	// doubling up to MaxRetryBackoff while errors persist.
 	RetryBackoff    time.Duration `mapstructure:"retry_backoff" yaml:"retry_backoff"`
 	MaxRetryBackoff time.Duration `mapstructure:"max_retry_backoff" yaml:"max_retry_backoff"`
+	// WrongTopic is what happens to an event on another object's ingest topic
+	// (topics.ingest_objects): WrongTopicInvalid or WrongTopicDeliver; counted either way.
+	WrongTopic string `mapstructure:"wrong_topic" yaml:"wrong_topic"`
 }
 
-// Delivery configures the sender consumer group and the delivery policy (DESIGN.md §3).
+// Delivery configures the sender consumer group and the delivery policy (docs/delivery.md).
 type Delivery struct {
 	Group            string        `mapstructure:"group" yaml:"group"`
 	Timeout          time.Duration `mapstructure:"timeout" yaml:"timeout"`
@@ -230,7 +237,7 @@ type Ops struct {
 	LagInterval time.Duration `mapstructure:"lag_interval" yaml:"lag_interval"`
 }
 
-// DefaultCatalogue is the event catalogue of DESIGN.md §2.
+// DefaultCatalogue is the default event catalogue (docs/producing.md).
 var DefaultCatalogue = []string{
 	"claim.created", "claim.closed", "claim.reopened", "claim.label_added",
 	"claim.label_removed", "claim.assigned", "claim.unassigned", "claim.switched_type",
@@ -246,6 +253,7 @@ func Default() Config {
 		Redis: Redis{Mode: RedisSingle, Addr: "127.0.0.1:6379", Addrs: []string{}, KeyPrefix: "er:", WaitTimeout: time.Second},
 		Topics: Topics{
 			Ingest:            []string{"claims.events", "contacts.events"},
+			IngestObjects:     []string{"claims.events=claim", "contacts.events=contact"},
 			Deliveries:        "webhooks.deliveries",
 			Invalid:           "webhooks.invalid",
 			DLQ:               "webhooks.dlq",
@@ -266,6 +274,7 @@ func Default() Config {
 			MaxTransactionSpan:    50 * time.Millisecond,
 			RetryBackoff:          250 * time.Millisecond,
 			MaxRetryBackoff:       30 * time.Second,
+			WrongTopic:            WrongTopicInvalid,
 		},
 		Delivery: Delivery{
 			Group:            "eventrouter-sender",

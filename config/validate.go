@@ -22,6 +22,7 @@ func (c Config) Validate() error {
 	var p Problems
 	c.validateBasics(&p)
 	c.validateTopics(&p)
+	c.validateIngestObjects(&p)
 	c.validateDelivery(&p)
 	c.validateAccess(&p)
 	if len(p.List) > 0 {

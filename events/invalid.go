@@ -22,12 +22,15 @@ const (
 	ReasonInvalidField   Reason = "invalid_field"   // a field has the wrong type or value
 	ReasonUnknownEvent   Reason = "unknown_event"   // event_name is not in the catalogue
 	ReasonObjectMismatch Reason = "object_mismatch" // object is not event_name's object
+	// ReasonWrongTopic is set by the router, not Parse: a valid event on an ingest topic
+	// that carries other objects (config topics.ingest_objects).
+	ReasonWrongTopic Reason = "wrong_topic"
 )
 
 // Reasons lists every Reason, for pre-registering metric label values.
 var Reasons = []Reason{
 	ReasonTooLarge, ReasonInvalidUTF8, ReasonMalformedJSON, ReasonMissingField,
-	ReasonInvalidField, ReasonUnknownEvent, ReasonObjectMismatch,
+	ReasonInvalidField, ReasonUnknownEvent, ReasonObjectMismatch, ReasonWrongTopic,
 }
 
 // InvalidError says why an ingest record was rejected. Field is the JSON path of the

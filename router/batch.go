@@ -119,6 +119,9 @@ func (b *batch) routeFetches(fetches kgo.Fetches) int {
 func (b *batch) produce(rec *kgo.Record, rt routed, out []*kgo.Record) {
 	t := b.tally
 	t.consumed[rec.Topic]++
+	if rt.wrongTopic {
+		t.wrongTopic[rec.Topic]++
+	}
 	if rt.eventName != "" {
 		t.fanouts = append(t.fanouts, rt.fanout)
 	}

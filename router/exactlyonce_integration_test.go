@@ -81,6 +81,7 @@ func newPipeline(t *testing.T) *pipeline {
 		"EVENTROUTER_REDIS_ADDR="+testenv.RedisAddr(),
 		"EVENTROUTER_REDIS_KEY_PREFIX="+prefix,
 		"EVENTROUTER_TOPICS_INGEST="+p.ingest,
+		"EVENTROUTER_TOPICS_INGEST_OBJECTS=", // the one ingest topic carries every object
 		"EVENTROUTER_TOPICS_DELIVERIES="+p.deliveries,
 		"EVENTROUTER_TOPICS_INVALID="+p.invalid,
 		"EVENTROUTER_ROUTER_GROUP="+p.group,

@@ -25,6 +25,7 @@ const (
 type metrics struct {
 	consumed     *prometheus.CounterVec // by ingest topic
 	invalid      *prometheus.CounterVec // by reason
+	wrongTopic   *prometheus.CounterVec // by ingest topic
 	unmatched    prometheus.Counter
 	produced     *prometheus.CounterVec // deliveries, by event name
 	fanout       prometheus.Histogram
@@ -45,6 +46,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: namespace, Name: "events_invalid_total",
 			Help: "Ingest records sent to the invalid topic, by reason code.",
 		}, []string{"reason"}),
+		wrongTopic: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_wrong_topic_total",
+			Help: "Valid events found on an ingest topic that carries other objects (topics.ingest_objects), " +
+				"by that topic; sent to the invalid topic or delivered, as router.wrong_topic says.",
+		}, []string{"topic"}),
 		unmatched: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "events_unmatched_total",
 			Help: "Valid events that matched no enabled subscription.",
@@ -83,7 +89,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"topic", "partition"}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.consumed, m.invalid, m.unmatched, m.produced, m.fanout, m.batch, m.commit,
+		m.consumed, m.invalid, m.wrongTopic, m.unmatched, m.produced, m.fanout, m.batch, m.commit,
 		m.aborted, m.fetchErrors, m.partitionLag,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -101,15 +107,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // tally is one batch's outcome, applied to the metrics only when the batch commits.
 type tally struct {
-	consumed  map[string]int // by topic
-	invalid   map[string]int // by reason
-	produced  map[string]int // by event name
-	unmatched int
-	fanouts   []int
+	consumed   map[string]int // by topic
+	invalid    map[string]int // by reason
+	wrongTopic map[string]int // by ingest topic
+	produced   map[string]int // by event name
+	unmatched  int
+	fanouts    []int
 }
 
 func newTally() *tally {
-	return &tally{consumed: map[string]int{}, invalid: map[string]int{}, produced: map[string]int{}}
+	return &tally{consumed: map[string]int{}, invalid: map[string]int{}, wrongTopic: map[string]int{}, produced: map[string]int{}}
 }
 
 func (m *metrics) committed(t *tally, batch, commit time.Duration) {
@@ -118,6 +125,9 @@ func (m *metrics) committed(t *tally, batch, commit time.Duration) {
 	}
 	for k, n := range t.invalid {
 		m.invalid.WithLabelValues(k).Add(float64(n))
+	}
+	for k, n := range t.wrongTopic {
+		m.wrongTopic.WithLabelValues(k).Add(float64(n))
 	}
 	for k, n := range t.produced {
 		m.produced.WithLabelValues(k).Add(float64(n))

@@ -70,6 +70,15 @@ type Config struct {
 	DeliveriesTopic string
 	// InvalidTopic receives ingest records that fail validation. Required.
 	InvalidTopic string
+	// TopicObjects maps an ingest topic to the objects it carries (config
+	// topics.ingest_objects). A valid event on a mapped topic whose object is not
+	// listed is on the wrong topic and handled as WrongTopic says; unmapped topics
+	// carry any object. Nil: no check.
+	TopicObjects map[string][]string
+	// WrongTopic is config.WrongTopicInvalid (default: the record goes to InvalidTopic
+	// with reason wrong_topic) or config.WrongTopicDeliver (it is routed as usual).
+	// Either way it is counted in events_wrong_topic_total and logged.
+	WrongTopic string
 	// TransactionTimeout bounds an open transaction (default 60 s). After a crash, the
 	// partitions it held stall at most this long unless the instance restarts with the
 	// same InstanceID.
@@ -114,6 +123,8 @@ func ConfigFrom(r config.Router, t config.Topics, k config.Kafka) Config {
 		IngestTopics:          append([]string(nil), t.Ingest...),
 		DeliveriesTopic:       t.Deliveries,
 		InvalidTopic:          t.Invalid,
+		TopicObjects:          t.ObjectTopics(),
+		WrongTopic:            r.WrongTopic,
 		TransactionTimeout:    r.TransactionTimeout,
 		MaxPollRecords:        r.MaxPollRecords,
 		MaxRecordBytes:        r.MaxRecordBytes,
@@ -154,6 +165,9 @@ func (c *Config) defaults() {
 	if c.ReadyPoll <= 0 {
 		c.ReadyPoll = 100 * time.Millisecond
 	}
+	if c.WrongTopic == "" {
+		c.WrongTopic = config.WrongTopicInvalid
+	}
 }
 
 // Validate reports the first missing or contradictory field, wrapping ErrConfig.
@@ -178,6 +192,14 @@ func (c *Config) Validate() error {
 		case c.DeliveriesTopic, c.InvalidTopic:
 			return bad("topics.ingest", fmt.Sprintf("%q is also an output topic", t))
 		}
+	}
+	for t := range c.TopicObjects {
+		if !slices.Contains(c.IngestTopics, t) {
+			return bad("topics.ingest_objects", fmt.Sprintf("%q is not an ingest topic %v", t, c.IngestTopics))
+		}
+	}
+	if c.WrongTopic != config.WrongTopicInvalid && c.WrongTopic != config.WrongTopicDeliver {
+		return bad("router.wrong_topic", fmt.Sprintf("%q: want %q or %q", c.WrongTopic, config.WrongTopicInvalid, config.WrongTopicDeliver))
 	}
 	return nil
 }
@@ -228,6 +250,9 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Router, error) {
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("router: register metrics: %w", err)
+	}
+	for t := range cfg.TopicObjects {
+		m.wrongTopic.WithLabelValues(t) // exported at 0 from the start, for alerts
 	}
 	r := &Router{cfg: cfg, matcher: deps.Matcher, parser: deps.Parser, metrics: m, log: log, member: membership.New(cfg.Group)}
 	r.txnID = transactionalID(cfg)

@@ -3,11 +3,14 @@ package router
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -44,6 +47,9 @@ type routed struct {
 	reason string
 	// fanout is the number of matched subscriptions of a valid event.
 	fanout int
+	// wrongTopic is set for a valid event on another object's ingest topic, whether it
+	// went to the invalid topic or was delivered (Config.WrongTopic).
+	wrongTopic bool
 }
 
 // route handles one ingest record and appends the records to produce for it to out:
@@ -67,9 +73,14 @@ func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions
 		out = append(out, r.invalidRecord(rec, reason, err.Error()))
 		return routed{end: len(out), reason: reason}, out, subs
 	}
+	wrong := r.wrongTopic(rec, ev)
+	if wrong && r.cfg.WrongTopic == config.WrongTopicInvalid {
+		out = append(out, r.invalidRecord(rec, string(events.ReasonWrongTopic), r.wrongTopicMessage(rec, ev)))
+		return routed{end: len(out), reason: string(events.ReasonWrongTopic), wrongTopic: true}, out, subs
+	}
 	subs = r.matcher.Match(ev, subs[:0])
 	if len(subs) == 0 {
-		return routed{end: len(out), eventName: ev.EventName}, out, subs
+		return routed{end: len(out), eventName: ev.EventName, wrongTopic: wrong}, out, subs
 	}
 	body := events.Render(ev)
 	start := len(out)
@@ -107,7 +118,7 @@ func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions
 				zap.String("reason", string(events.ReasonTooLarge)), zap.String("error", msg))
 			clear(out[start:])
 			out = append(out[:start], r.invalidRecord(rec, string(events.ReasonTooLarge), msg))
-			return routed{end: len(out), eventName: ev.EventName, fanout: len(subs), reason: string(events.ReasonTooLarge)}, out, subs
+			return routed{end: len(out), eventName: ev.EventName, fanout: len(subs), reason: string(events.ReasonTooLarge), wrongTopic: wrong}, out, subs
 		}
 		out = append(out, o)
 	}
@@ -115,7 +126,32 @@ func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions
 		ce.Write(zap.String("event_id", ev.ID), zap.Int("fanout", len(subs)),
 			zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
 	}
-	return routed{end: len(out), eventName: ev.EventName, fanout: len(subs)}, out, subs
+	return routed{end: len(out), eventName: ev.EventName, fanout: len(subs), wrongTopic: wrong}, out, subs
+}
+
+// wrongTopic reports whether a valid event is on an ingest topic that carries other
+// objects (Config.TopicObjects), and logs it: a producer's bug, worth a WARN each time.
+func (r *Router) wrongTopic(rec *kgo.Record, ev *events.Event) bool {
+	objs, mapped := r.cfg.TopicObjects[rec.Topic]
+	if !mapped || slices.Contains(objs, ev.Object) {
+		return false
+	}
+	r.log.Warn("event on the wrong ingest topic", zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition),
+		zap.Int64("offset", rec.Offset), zap.String("event_id", ev.ID), zap.String("event_name", ev.EventName),
+		zap.String("action", r.cfg.WrongTopic))
+	return true
+}
+
+// wrongTopicMessage says what was wrong and where the event belongs (er-error).
+func (r *Router) wrongTopicMessage(rec *kgo.Record, ev *events.Event) string {
+	msg := fmt.Sprintf("%s event on %s, which carries %s events", ev.EventName, rec.Topic,
+		strings.Join(r.cfg.TopicObjects[rec.Topic], ", "))
+	for _, t := range r.cfg.IngestTopics {
+		if slices.Contains(r.cfg.TopicObjects[t], ev.Object) {
+			return msg + "; produce it to " + t
+		}
+	}
+	return msg
 }
 
 // invalidRecord returns the original record (key, value, headers) for the invalid topic

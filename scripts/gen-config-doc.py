@@ -21,7 +21,7 @@ for ln in lines:
     full = '.'.join([k for _, k in stack] + [key])
     if val.strip() == '':
         if key == 'catalogue':
-            rows.append((full, 'the nine names of DESIGN.md', comment.strip()))
+            rows.append((full, 'the nine event names of docs/producing.md', comment.strip()))
         else:
             stack.append((ind, key))
         continue

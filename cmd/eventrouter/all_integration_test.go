@@ -47,6 +47,7 @@ func TestAllRoleAgainstRealServices(t *testing.T) {
 		"EVENTROUTER_REDIS_ADDR="+testenv.RedisAddr(),
 		"EVENTROUTER_REDIS_KEY_PREFIX="+prefix,
 		"EVENTROUTER_TOPICS_INGEST="+name+".claims,"+name+".contacts",
+		"EVENTROUTER_TOPICS_INGEST_OBJECTS="+name+".claims=claim,"+name+".contacts=contact",
 		"EVENTROUTER_TOPICS_DELIVERIES="+name+".deliveries",
 		"EVENTROUTER_TOPICS_INVALID="+name+".invalid",
 		"EVENTROUTER_TOPICS_DLQ="+name+".dlq",
@@ -137,6 +138,18 @@ func TestAllRoleAgainstRealServices(t *testing.T) {
 	}
 	if st := recv.Stats(); st.Unverified != 0 {
 		t.Fatalf("unverified deliveries: %+v", st)
+	}
+	// A contact event on the claims topic is a producer's mistake: with the default
+	// router.wrong_topic it goes to the invalid topic, counted, and is not delivered.
+	runCLI("emit", "--topic", name+".claims", "--event", "contact.created", "--account", "acct_it")
+	wrongTopic := `eventrouter_router_events_wrong_topic_total{topic="` + name + `.claims"} 1`
+	invalidWrongTopic := `eventrouter_router_events_invalid_total{reason="wrong_topic"} 1`
+	deadline = time.Now().Add(60 * time.Second)
+	for m := getBody(t, ops+"/metrics"); !strings.Contains(m, wrongTopic) || !strings.Contains(m, invalidWrongTopic); m = getBody(t, ops+"/metrics") {
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s and %s\n%s", wrongTopic, invalidWrongTopic, tail(logs.String()))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	metrics := getBody(t, ops+"/metrics")
 	for _, m := range []string{"eventrouter_router_", "eventrouter_sender_", "eventrouter_api_requests_total", "eventrouter_subscriptions_index_subscriptions"} {

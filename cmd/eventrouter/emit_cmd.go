@@ -86,7 +86,7 @@ func runEmit(cmd *cobra.Command, _ []string) error {
 		if topic != "" {
 			return topic
 		}
-		return app.TopicFor(e.Object, cfg.Topics.Ingest)
+		return app.TopicFor(e.Object, cfg.Topics)
 	}
 	ctx, stop := signalContext()
 	defer stop()

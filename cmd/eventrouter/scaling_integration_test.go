@@ -90,6 +90,7 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 		"EVENTROUTER_REDIS_KEY_PREFIX="+prefix,
 		"EVENTROUTER_LOG_LEVEL=warn",
 		"EVENTROUTER_TOPICS_INGEST="+name+".claims",
+		"EVENTROUTER_TOPICS_INGEST_OBJECTS="+name+".claims=claim",
 		"EVENTROUTER_TOPICS_DELIVERIES="+name+".deliveries",
 		"EVENTROUTER_TOPICS_INVALID="+name+".invalid",
 		"EVENTROUTER_TOPICS_DLQ="+name+".dlq",
