@@ -56,8 +56,13 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 ## dev: everything in one process on embedded Kafka and Redis (needs only Go)
-dev:
-	$(GO) run ./cmd/eventrouter dev
+# Job control (set -m) runs the program in its own process group holding the terminal,
+# so Ctrl-C reaches it alone: it shuts down cleanly and `make dev` exits 0 instead of
+# make itself dying of the SIGINT. The binary is built and run directly because `go run`
+# exits 1 after a SIGINT even when the program exits 0. DEV_FLAGS passes flags, e.g.
+# DEV_FLAGS=--interval=0.
+dev: build
+	@if [ -t 0 ]; then set -m; fi; $(BIN) dev $(DEV_FLAGS)
 
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:

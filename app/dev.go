@@ -120,14 +120,32 @@ func RunDev(ctx context.Context, cfg config.Config, opts DevOptions, log *zap.Lo
 
 	printBanner(out, cfg, sub, recvPort)
 	recvSrv := &http.Server{Handler: recv, ReadHeaderTimeout: 5 * time.Second}
-	runners := []Runner{ops, serveRunner(recvSrv, ln)}
+	recvErr := make(chan error, 1)
+	go func() { recvErr <- recvSrv.Serve(ln) }()
+	runners := []Runner{ops, RunFunc(func(ctx context.Context) error {
+		select {
+		case err := <-recvErr: // the receiver failed: stop everything
+			return fmt.Errorf("dev: demo receiver: %w", err)
+		case <-ctx.Done():
+			return nil
+		}
+	})}
 	if opts.Interval > 0 {
 		runners = append(runners, &SampleProducer{
-			Brokers: cfg.Kafka.Brokers, Topics: cfg.Topics.Ingest, Catalogue: cfg.Events.Catalogue,
+			Brokers: cfg.Kafka.Brokers, Topics: cfg.Topics, Catalogue: cfg.Events.Catalogue,
 			Account: DemoAccount, Interval: opts.Interval, Log: log.Named("samples"),
 		})
 	}
-	return Supervise(ctx, cfg.Ops.ShutdownTimeout, log, append(runners, sys.Runners...)...)
+	err = Supervise(ctx, cfg.Ops.ShutdownTimeout, log, append(runners, sys.Runners...)...)
+	// The demo receiver stands for a customer's endpoint, so it outlives the sender:
+	// deliveries still in flight while the sender drains reach it, and by now the
+	// sender has closed its connections, so Shutdown has none to wait for.
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := recvSrv.Shutdown(sctx); serr != nil && err == nil {
+		err = fmt.Errorf("dev: demo receiver shutdown: %w", serr)
+	}
+	return err
 }
 
 func deliveryLine(d receiver.Delivery) string {

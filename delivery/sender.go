@@ -365,6 +365,12 @@ func (s *Sender) shutdown() {
 	s.cancelWork()
 	s.lanes.wait()
 	s.bg.Wait()
+	// No request can start any more: close the kept-alive connections now, so an
+	// endpoint shutting down beside this process (dev mode's demo receiver) does not
+	// wait on them — net/http gives a connection that never carried a request 5 s.
+	if c, ok := s.client.(interface{ Close() }); ok {
+		c.Close()
+	}
 	if s.attemptW != nil {
 		s.attemptW.close() // every lane has ended: no more attempts come
 	}
