@@ -112,6 +112,9 @@ type Config struct {
 	MaxRetryBackoff time.Duration
 	// ReadyPoll is how often Run checks a Matcher's Ready before joining (default 100 ms).
 	ReadyPoll time.Duration
+	// TopicWaitInterval is how often a router whose ingest topics do not all exist logs
+	// (WARN) which ones it waits for (default 10 s).
+	TopicWaitInterval time.Duration
 }
 
 // ConfigFrom builds a Config from the configuration sections the router needs.
@@ -164,6 +167,9 @@ func (c *Config) defaults() {
 	}
 	if c.ReadyPoll <= 0 {
 		c.ReadyPoll = 100 * time.Millisecond
+	}
+	if c.TopicWaitInterval <= 0 {
+		c.TopicWaitInterval = 10 * time.Second
 	}
 	if c.WrongTopic == "" {
 		c.WrongTopic = config.WrongTopicInvalid
@@ -360,6 +366,13 @@ func (r *Router) runSession(ctx context.Context) (progressed bool, err error) {
 	r.log.Info("router started", append(r.optionFields,
 		zap.String("deliveries_topic", r.cfg.DeliveriesTopic),
 		zap.String("invalid_topic", r.cfg.InvalidTopic))...)
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		r.watchIngestTopics(wctx, sess.Client(), r.cfg.TopicWaitInterval)
+	}()
+	defer func() { stopWatch(); <-watched }() // before the session closes
 
 	backoff := r.cfg.RetryBackoff
 	for {
