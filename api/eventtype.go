@@ -2,7 +2,7 @@ package api
 
 import "net/http"
 
-// eventDescriptions describes the catalogue names of DESIGN.md §2; names configured
+// eventDescriptions describes the default catalogue names (docs/producing.md); names configured
 // beyond these are listed without a description.
 var eventDescriptions = map[string]string{
 	"claim.created":       "A claim was created.",

@@ -16,7 +16,7 @@ type route struct {
 
 func (rt route) pattern() string { return rt.method + " " + rt.path }
 
-// routeTable is every route the API serves (DESIGN.md §2).
+// routeTable is every route the API serves (docs/api.md, api/openapi.yaml).
 var routeTable = []route{
 	{method: "POST", path: "/v1/subscriptions", handler: (*Server).createSubscription},
 	{method: "GET", path: "/v1/subscriptions", handler: (*Server).listSubscriptions},

@@ -44,7 +44,7 @@ func (br *breaker) settle() {
 }
 
 // Breakers holds one circuit breaker per subscription. State is in-process: one sender
-// owns a subscription's partition at a time (DESIGN.md §3). Subscriptions whose circuit
+// owns a subscription's partition at a time (docs/delivery.md). Subscriptions whose circuit
 // is closed with no failures take no memory. Safe for concurrent use.
 type Breakers struct {
 	threshold int

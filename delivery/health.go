@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Outcome tracks persistent failure of subID's endpoint, for auto-disable (DESIGN.md §3:
+// Outcome tracks persistent failure of subID's endpoint, for auto-disable (docs/delivery.md:
 // failing for DisableAfter disables the subscription). It lives in Redis so a restart or
 // a partition moving to another sender does not reset the clock.
 //

@@ -26,7 +26,7 @@ const (
 	SourceAPI = "api"
 )
 
-// Event is a validated ingest record (DESIGN.md §2). Values returned by Parser.Parse are
+// Event is a validated ingest record (docs/producing.md). Values returned by Parser.Parse are
 // complete: every field below is set and checked.
 type Event struct {
 	// ID is producer-assigned and unique; it is the idempotency key.

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// testCatalogue is DESIGN.md §2's catalogue (config.DefaultCatalogue; events may not
+// testCatalogue is the default catalogue (config.DefaultCatalogue; events may not
 // import config).
 var testCatalogue = []string{
 	"claim.created", "claim.closed", "claim.reopened", "claim.label_added",

@@ -367,7 +367,7 @@ func parseTime(s string) (time.Time, string) {
 }
 
 // rfc3339Shape reports whether s is written YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)
-// with an offset of at most 23:59. time.Parse alone also accepts a comma before the
+// with a year from 0001 and an offset of at most 23:59. time.Parse alone also accepts a comma before the
 // fraction and offsets such as +24:00, which RFC 3339 does not; the published schema
 // (api/ingest-event.schema.json) states this same pattern, and time.Parse then checks
 // the ranges of the date and time.
@@ -380,7 +380,7 @@ func rfc3339Shape(s string) bool {
 		}
 		return true
 	}
-	if len(s) < 20 || !digits(0, 4) || s[4] != '-' || !digits(5, 2) || s[7] != '-' || !digits(8, 2) ||
+	if len(s) < 20 || !digits(0, 4) || s[:4] == "0000" || s[4] != '-' || !digits(5, 2) || s[7] != '-' || !digits(8, 2) ||
 		s[10] != 'T' || !digits(11, 2) || s[13] != ':' || !digits(14, 2) || s[16] != ':' || !digits(17, 2) {
 		return false
 	}

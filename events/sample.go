@@ -15,7 +15,7 @@ import (
 // can pin its rendering. seq varies the content (names, labels, source); now becomes
 // OccurredAt, truncated to milliseconds, in UTC.
 //
-// Data is plausible for each catalogue name of DESIGN.md §2 (a claim with number,
+// Data is plausible for each default catalogue name (docs/producing.md) (a claim with number,
 // status, type, labels and assignee; a contact with name and email; plus what the verb
 // changed: the label, the old and new type, the assignee). Other names get a generic
 // object with the id, so Sample works for any configured catalogue.
@@ -172,7 +172,7 @@ func sampleID(name, account, object string, seq int, at time.Time) string {
 	return string(out[:4+26])
 }
 
-// Marshal returns e as an ingest record value (DESIGN.md §2), the inverse of
+// Marshal returns e as an ingest record value (docs/producing.md), the inverse of
 // Parser.Parse: for a valid event, Parse(e.Marshal()) yields an equal Event. Keys are
 // written in a fixed order; Data is written verbatim ({} when empty).
 func (e *Event) Marshal() []byte {
