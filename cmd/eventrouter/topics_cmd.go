@@ -27,7 +27,8 @@ func newTopicsCmd() *cobra.Command {
 --include-ingest) with topics.partitions, topics.replication_factor and the configured
 retention. Topics that exist are reported, not changed; a partition count that differs
 from the configuration is reported as a warning. A topics.replication_factor larger
-than the cluster's live brokers is refused before anything is created.`,
+than the cluster's live brokers is refused before anything is created. Without
+--include-ingest, ingest topics that do not exist are named: the router waits for them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ingest, _ := cmd.Flags().GetBool("include-ingest")
@@ -42,6 +43,9 @@ than the cluster's live brokers is refused before anything is created.`,
 						line += "  error: " + r.Err.Error()
 					}
 					fmt.Fprintln(cmd.OutOrStdout(), line)
+				}
+				if err == nil && !ingest {
+					err = noteMissingIngest(ctx, cmd, kadm.NewClient(cl), cfg.Topics.Ingest)
 				}
 				return err
 			})
@@ -65,6 +69,21 @@ than the cluster's live brokers is refused before anything is created.`,
 	}
 	cmd.AddCommand(create, describe)
 	return cmd
+}
+
+// noteMissingIngest names the ingest topics that do not exist, which `topics create`
+// leaves to their owners unless --include-ingest is given.
+func noteMissingIngest(ctx context.Context, cmd *cobra.Command, adm *kadm.Client, ingest []string) error {
+	details, err := adm.ListTopics(ctx, ingest...)
+	if err != nil {
+		return fmt.Errorf("topics: check the ingest topics: %w", err)
+	}
+	for _, t := range ingest {
+		if d, ok := details[t]; !ok || d.Err != nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "missing  %s (ingest topic: the router waits for it; create it with --include-ingest, or ask its owners)\n", t)
+		}
+	}
+	return nil
 }
 
 // withKafka loads the configuration and runs fn with a Kafka client, bounded to one
