@@ -69,17 +69,7 @@ func TestWrongTopicEventGoesToInvalidTopic(t *testing.T) {
 			t.Errorf("delivered event %s, want only the events on their own topic", id)
 		}
 	}
-	waitFor(t, "the batch's metrics", func() bool {
-		return value(r.metrics.consumed.WithLabelValues(tIngest))+value(r.metrics.consumed.WithLabelValues(tIngest2)) == 4
-	})
-	for _, topic := range []string{tIngest, tIngest2} {
-		if n := value(r.metrics.wrongTopic.WithLabelValues(topic)); n != 1 {
-			t.Errorf("events_wrong_topic_total{topic=%q} = %v, want 1", topic, n)
-		}
-	}
-	if n := value(r.metrics.invalid.WithLabelValues(string(events.ReasonWrongTopic))); n != 2 {
-		t.Errorf("events_invalid_total{reason=wrong_topic} = %v, want 2", n)
-	}
+	wantWrongTopicCounts(t, r, 2)
 }
 
 // With router.wrong_topic: deliver, such events are delivered, and still counted.
@@ -91,17 +81,7 @@ func TestWrongTopicDeliverIsCounted(t *testing.T) {
 		newMatcher(t, sub("sub_a", "acc_1", true, "", "*")), newParser(t, 0))
 
 	e.reader(t, tDeliveries).n(t, 4)
-	waitFor(t, "the batch's metrics", func() bool {
-		return value(r.metrics.consumed.WithLabelValues(tIngest))+value(r.metrics.consumed.WithLabelValues(tIngest2)) == 4
-	})
-	for _, topic := range []string{tIngest, tIngest2} {
-		if n := value(r.metrics.wrongTopic.WithLabelValues(topic)); n != 1 {
-			t.Errorf("events_wrong_topic_total{topic=%q} = %v, want 1", topic, n)
-		}
-	}
-	if n := value(r.metrics.invalid.WithLabelValues(string(events.ReasonWrongTopic))); n != 0 {
-		t.Errorf("events_invalid_total{reason=wrong_topic} = %v, want 0", n)
-	}
+	wantWrongTopicCounts(t, r, 0)
 }
 
 func TestWrongTopicConfigIsChecked(t *testing.T) {
@@ -119,5 +99,23 @@ func TestWrongTopicConfigIsChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("New = %v, want an error naming %s", err, tc.field)
 		}
+	}
+}
+
+// wantWrongTopicCounts waits for the four records' batch to commit, then checks that one
+// wrong-topic event was counted per ingest topic, and that invalid of them went to the
+// invalid topic.
+func wantWrongTopicCounts(t *testing.T, r *running, invalid float64) {
+	t.Helper()
+	waitFor(t, "the batch's metrics", func() bool {
+		return value(r.metrics.consumed.WithLabelValues(tIngest))+value(r.metrics.consumed.WithLabelValues(tIngest2)) == 4
+	})
+	for _, topic := range []string{tIngest, tIngest2} {
+		if n := value(r.metrics.wrongTopic.WithLabelValues(topic)); n != 1 {
+			t.Errorf("events_wrong_topic_total{topic=%q} = %v, want 1", topic, n)
+		}
+	}
+	if n := value(r.metrics.invalid.WithLabelValues(string(events.ReasonWrongTopic))); n != invalid {
+		t.Errorf("events_invalid_total{reason=wrong_topic} = %v, want %v", n, invalid)
 	}
 }
