@@ -2,8 +2,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -74,21 +72,14 @@ func (s *Sender) toDLQ(ctx context.Context, j *job, reason Reason) bool {
 	return true
 }
 
-// failureText is an attempt error as the DLQ's er-error header carries it: without the
-// request URL (whose query string may hold a customer's token), at most 512 bytes.
+// failureText is an attempt error as the DLQ's er-error header carries it: the same
+// text the attempt log keeps (the client has already redacted the endpoint URL's query),
+// at most maxErrorLog bytes of valid UTF-8.
 func failureText(err error) string {
 	if err == nil {
 		return ""
 	}
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
-	}
-	msg := err.Error()
-	if len(msg) > 512 {
-		msg = msg[:512]
-	}
-	return msg
+	return truncateUTF8(err.Error(), maxErrorLog)
 }
 
 // park hands d to the retry tier for delay with reason; true once acknowledged. The
