@@ -28,6 +28,7 @@ var routeTable = []route{
 	{method: "POST", path: "/v1/subscriptions/{id}/test", handler: (*Server).sendTest},
 	{method: "GET", path: "/v1/subscriptions/{id}/attempts", handler: (*Server).listAttempts},
 	{method: "POST", path: "/v1/subscriptions/{id}/explain", handler: (*Server).explain},
+	{method: "POST", path: "/v1/subscriptions/{id}/recover", handler: (*Server).recoverSubscription},
 	{method: "GET", path: "/v1/deliveries/{id}", handler: (*Server).getDelivery},
 	{method: "POST", path: "/v1/deliveries/{id}/redeliver", handler: (*Server).redeliver},
 	{method: "GET", path: "/v1/event-types", handler: (*Server).listEventTypes},

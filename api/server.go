@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,6 +77,8 @@ type Deps struct {
 	Deliveries    Deliveries
 	Redeliverer   Redeliverer
 	TestSender    TestSender
+	// Recoverer (may be nil) re-drives a re-enabled subscription's held deliveries.
+	Recoverer Recoverer
 	// Registerer receives the API's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
 }
@@ -90,6 +93,11 @@ type Server struct {
 	parser  *events.Parser // explain parses posted events as the router does
 	limits  *rateLimits
 	handler http.Handler
+
+	// bgCtx bounds work that outlives a request (recoveries after a re-enable).
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
 }
 
 // New validates cfg (at least one token; well-formed account tokens) and builds the
@@ -128,6 +136,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, deps: deps, log: log, auth: auth, metrics: m, parser: events.NewParser(cat, int(cfg.MaxBodyBytes)),
 		limits: newRateLimits(cfg, auth)}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	mux := http.NewServeMux()
 	for _, rt := range routeTable {
 		mux.Handle(rt.pattern(), s.wrap(rt))
@@ -172,7 +181,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	s.bgCancel() // recoveries started by re-enabling end with the server (logged; repeatable)
+	s.bg.Wait()
+	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("api: shutdown: %w", err)
 	}

@@ -222,6 +222,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, who p
 		s.fail(w, r, err)
 		return
 	}
+	s.recoverAfterEnable(sub, updated)
 	setETag(w, updated)
 	writeJSON(w, http.StatusOK, view(updated))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/claimable/eventrouter/api"
+	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/delivery"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
@@ -23,6 +24,10 @@ type deliveryAPI struct {
 	kafka           *kgo.Client // producer, and reader of single records for redelivery
 	deliveriesTopic string
 	now             func() time.Time
+	// For Recover: the DLQ re-drive's clients and topics, and its settle wait.
+	kafkaOpts []kgo.Opt
+	topics    config.Topics
+	settle    time.Duration
 }
 
 var (

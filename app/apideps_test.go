@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,9 @@ type stack struct {
 	sys  *System
 	recv *receiver.Receiver
 	url  string
+
+	mu       sync.Mutex
+	received []receiver.Delivery // every request, in arrival order
 }
 
 // startStack starts the stack; mutate adjusts the configuration first.
@@ -35,7 +39,12 @@ func startStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	cfg.Delivery.RetrySchedule = []time.Duration{100 * time.Millisecond}
 	cluster, rdb := fakeInfra(t, cfg)
 
-	recv := receiver.New(nil)
+	s := &stack{}
+	recv := receiver.New(func(d receiver.Delivery) {
+		s.mu.Lock()
+		s.received = append(s.received, d)
+		s.mu.Unlock()
+	})
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
@@ -67,7 +76,8 @@ func startStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 		}
 		sys.Close()
 	})
-	return &stack{sys: sys, recv: recv, url: srv.URL}
+	s.sys, s.recv, s.url = sys, recv, srv.URL
+	return s
 }
 
 func (s *stack) call(t *testing.T, method, path, body string, out any) int {

@@ -210,7 +210,8 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 		return err
 	}
 	sys.closers = append(sys.closers, producer.Close)
-	dapi := &deliveryAPI{log: sys.AttemptLog, kafka: producer, deliveriesTopic: cfg.Topics.Deliveries, now: time.Now}
+	dapi := &deliveryAPI{log: sys.AttemptLog, kafka: producer, deliveriesTopic: cfg.Topics.Deliveries, now: time.Now,
+		kafkaOpts: sys.KafkaOpts, topics: cfg.Topics, settle: recoverSettle}
 	srv, err := api.New(api.Config{
 		Listen:          cfg.API.Listen,
 		AdminTokens:     cfg.API.AdminTokens,
@@ -224,6 +225,7 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 		Deliveries:    dapi,
 		Redeliverer:   dapi,
 		TestSender:    dapi,
+		Recoverer:     dapi,
 		Registerer:    ops.Registry(),
 	}, log.Named("api"))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -17,6 +18,11 @@ import (
 // RedriveValue is the er-redrive header value of records re-driven from the DLQ.
 const RedriveValue = "dlq"
 
+// HeldReasons are the DLQ reasons of deliveries held for a disabled subscription: those
+// the sender found the subscription disabled for, and the 410 Gone that disabled it.
+// Recovering a re-enabled subscription re-drives exactly these.
+var HeldReasons = []Reason{ReasonDisabled, ReasonGone}
+
 // RedriveOptions selects what Redrive sends back.
 type RedriveOptions struct {
 	KafkaOpts []kgo.Opt     // seed brokers, TLS, SASL (internal/kafkaclient.Options)
@@ -25,6 +31,9 @@ type RedriveOptions struct {
 	SubscriptionID string
 	// Since, when set, skips DLQ records with a timestamp before it.
 	Since time.Time
+	// Reasons, when set, re-drives only records whose er-reason is one of them (e.g.
+	// the deliveries held while a subscription was disabled; see HeldReasons).
+	Reasons []Reason
 	// DryRun counts what would be re-driven without producing anything.
 	DryRun bool
 	Log    *zap.Logger // nil: no logging
@@ -158,6 +167,9 @@ func redriveRecord(r *kgo.Record, opts RedriveOptions, rep *RedriveReport) *kgo.
 		return nil
 	}
 	if opts.SubscriptionID != "" && d.SubscriptionID != opts.SubscriptionID {
+		return nil
+	}
+	if len(opts.Reasons) > 0 && !slices.Contains(opts.Reasons, Reason(d.Reason)) {
 		return nil
 	}
 	rep.Matched++

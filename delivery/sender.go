@@ -202,8 +202,8 @@ type Sender struct {
 	lastCommit time.Time
 
 	stateMu    sync.Mutex
-	disabledAt map[string]time.Time // subscriptions this process disabled, until the index agrees
-	clean      map[string]bool      // subscriptions whose failing-since clock is known clear
+	disabledAt map[string]localDisable // subscriptions this process disabled, until the index agrees
+	clean      map[string]bool         // subscriptions whose failing-since clock is known clear
 
 	ready   atomic.Bool // polling (not starting, not shutting down)
 	running atomic.Bool
@@ -246,7 +246,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 		breakers: deps.Breakers, limiters: deps.Limiters, attempts: deps.AttemptLog, handoff: deps.Handoff, retry: deps.Retry,
 		now: deps.Now, metrics: m, tiers: newTiers(cfg.Topics.RetryPrefix, cfg.Delivery.RetrySchedule),
 		slots: make(chan struct{}, cfg.Delivery.MaxInFlight), parts: map[topicPartition]*partition{},
-		disabledAt: map[string]time.Time{}, clean: map[string]bool{},
+		disabledAt: map[string]localDisable{}, clean: map[string]bool{},
 		member: membership.New(cfg.Delivery.Group), kafkaOpts: deps.KafkaOpts,
 	}
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
@@ -582,12 +582,12 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 	}
 	if res.Reason == ReasonGone {
 		s.recordAttempt(ctx, j, res, now, true)
-		s.disable(ctx, sub.ID, "endpoint_gone", "endpoint_gone")
+		s.disable(ctx, sub, "endpoint_gone", "endpoint_gone")
 		return s.toDLQ(ctx, j, ReasonGone)
 	}
 	since := s.health(ctx, sub.ID, false, now)
 	if limit := s.cfg.Delivery.DisableAfter; limit > 0 && !since.IsZero() && now.Sub(since) >= limit {
-		if s.disable(ctx, sub.ID, "failing_since:"+since.UTC().Format(time.RFC3339), "failing") {
+		if s.disable(ctx, sub, "failing_since:"+since.UTC().Format(time.RFC3339), "failing") {
 			s.recordAttempt(ctx, j, res, now, true)
 			return s.toDLQ(ctx, j, ReasonDisabled)
 		}
@@ -649,39 +649,4 @@ func (s *Sender) health(ctx context.Context, subID string, ok bool, at time.Time
 	s.clean[subID] = ok
 	s.stateMu.Unlock()
 	return since
-}
-
-// disable disables a subscription and remembers it locally until the index agrees, so
-// its queued deliveries go to the DLQ at once. It reports success.
-func (s *Sender) disable(ctx context.Context, subID, reason, metric string) bool {
-	if err := s.disabler.Disable(ctx, subID, reason); err != nil {
-		s.log.Error("disable subscription failed", zap.String("subscription_id", subID), zap.String("reason", reason), zap.Error(err))
-		return false
-	}
-	s.stateMu.Lock()
-	s.disabledAt[subID] = s.now()
-	s.stateMu.Unlock()
-	s.metrics.disabled.WithLabelValues(metric).Inc()
-	s.log.Warn("subscription disabled", zap.String("subscription_id", subID), zap.String("reason", reason))
-	return true
-}
-
-// localDisableTTL is how long this process trusts its own disable over an index that
-// still shows the subscription enabled (the index catches up within about a second).
-const localDisableTTL = time.Minute
-
-// enabled reports whether sub may receive deliveries.
-func (s *Sender) enabled(sub *subscriptions.Subscription) bool {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	at, ok := s.disabledAt[sub.ID]
-	if !sub.Enabled {
-		delete(s.disabledAt, sub.ID) // the index caught up; trust it from now on
-		return false
-	}
-	if ok && s.now().Sub(at) < localDisableTTL {
-		return false
-	}
-	delete(s.disabledAt, sub.ID)
-	return true
 }

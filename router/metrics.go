@@ -53,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"topic"}),
 		unmatched: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "events_unmatched_total",
-			Help: "Valid events that matched no enabled subscription.",
+			Help: "Valid events that matched no subscription (disabled ones included: their deliveries are held).",
 		}),
 		produced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "deliveries_produced_total",

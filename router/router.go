@@ -33,7 +33,8 @@ import (
 // field.
 var ErrConfig = errors.New("router: invalid config")
 
-// Matcher returns the enabled subscriptions whose events pattern and filter select e,
+// Matcher returns the subscriptions (enabled or not: a disabled one's deliveries are
+// held by the sender) whose events pattern and filter select e,
 // appended to dst. It must be safe for concurrent use and must not block on I/O
 // (subscriptions.Index serves it from memory).
 type Matcher interface {

@@ -20,8 +20,9 @@ type Explanation struct {
 	EventID        string `json:"event_id"`
 	// Matched is true when the router routes the event to the subscription.
 	Matched bool `json:"matched"`
-	// Decided is the rule that rejected the event: "account", "events", "filter",
-	// "enabled" or "egress"; empty when Matched.
+	// Decided is the rule that rejected the event: "account", "events", "filter" or
+	// "egress"; empty when Matched. ("enabled" never rejects: a disabled subscription's
+	// deliveries are held, not dropped.)
 	Decided string        `json:"decided_by,omitempty"`
 	Rules   []ExplainRule `json:"rules"`
 }
@@ -88,13 +89,15 @@ func explain(sub *Subscription, e *events.Event, policy Policy) Explanation {
 		add("filter", ok, fmt.Sprintf("%s → %v", f.String(), ok), f.clauses(e, &d)...)
 	}
 
+	// A disabled subscription is still routed: its deliveries are held in the DLQ and
+	// sent when it is re-enabled, so this rule informs and never rejects.
 	switch {
 	case sub.Enabled:
 		add("enabled", true, "enabled")
 	case sub.DisabledReason != "":
-		add("enabled", false, "disabled: "+sub.DisabledReason)
+		add("enabled", true, "disabled: "+sub.DisabledReason+"; routed and held (DLQ, reason subscription_disabled) until re-enabled")
 	default:
-		add("enabled", false, "disabled")
+		add("enabled", true, "disabled; routed and held (DLQ, reason subscription_disabled) until re-enabled")
 	}
 
 	var v ValidationError

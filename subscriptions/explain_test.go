@@ -26,7 +26,7 @@ func TestExplainNamesTheRuleThatDecided(t *testing.T) {
 		{"event name", func(s *Subscription, _ *events.Event) { s.Events = []string{"contact.*", "claim.closed"} }, "events", `"claim.assigned" matches none of`},
 		{"envelope filter", func(s *Subscription, _ *events.Event) { s.Filter = `source == "api"` }, "filter", `source == "api" → false`},
 		{"data filter", func(s *Subscription, _ *events.Event) { s.Filter = `claim.type == "theft"` }, "filter", `claim.type == "theft" → false`},
-		{"disabled", func(s *Subscription, _ *events.Event) { s.Enabled = false; s.DisabledReason = "endpoint_gone" }, "enabled", "disabled: endpoint_gone"},
+		{"disabled is routed and held", func(s *Subscription, _ *events.Event) { s.Enabled = false; s.DisabledReason = "endpoint_gone" }, "", ""},
 		{"egress", func(s *Subscription, _ *events.Event) { s.URL = "https://10.0.0.8/hook" }, "egress", "https://10.0.0.8/hook"},
 	}
 	for _, tc := range cases {

@@ -77,7 +77,8 @@ func NewStaticIndex(subs []*Subscription) *Index {
 	return ix
 }
 
-// Match appends to dst the enabled subscriptions of e.AccountID whose event patterns
+// Match appends to dst the subscriptions of e.AccountID, enabled or not (a disabled
+// one's deliveries are held, see entry.matchable), whose event patterns
 // select e.EventName and whose filter accepts e, ordered by id. It does not allocate
 // when dst has room.
 func (ix *Index) Match(e *events.Event, dst []*Subscription) []*Subscription {

@@ -61,7 +61,7 @@ func TestStaticIndexMatch(t *testing.T) {
 		sub("sub_c", "acct_1", true, "", "*"),
 		sub("sub_a", "acct_1", true, "", "claim.closed"),
 		sub("sub_b", "acct_1", true, "", "claim.*"),
-		sub("sub_d", "acct_1", false, "", "*"), // disabled
+		sub("sub_d", "acct_1", false, "", "*"), // disabled: still matched, the sender holds its deliveries
 		sub("sub_e", "acct_1", true, `source == "api"`, "claim.closed"),
 		sub("sub_f", "acct_2", true, "", "*"),
 		sub("sub_g", "acct_1", true, "", "contact.*"),
@@ -70,10 +70,10 @@ func TestStaticIndexMatch(t *testing.T) {
 		e    *events.Event
 		want []string
 	}{
-		{ev("acct_1", "claim.closed", "ui"), []string{"sub_a", "sub_b", "sub_c"}},
-		{ev("acct_1", "claim.closed", "api"), []string{"sub_a", "sub_b", "sub_c", "sub_e"}},
-		{ev("acct_1", "claim.created", "api"), []string{"sub_b", "sub_c"}},
-		{ev("acct_1", "contact.created", "ui"), []string{"sub_c", "sub_g"}},
+		{ev("acct_1", "claim.closed", "ui"), []string{"sub_a", "sub_b", "sub_c", "sub_d"}},
+		{ev("acct_1", "claim.closed", "api"), []string{"sub_a", "sub_b", "sub_c", "sub_d", "sub_e"}},
+		{ev("acct_1", "claim.created", "api"), []string{"sub_b", "sub_c", "sub_d"}},
+		{ev("acct_1", "contact.created", "ui"), []string{"sub_c", "sub_d", "sub_g"}},
 		{ev("acct_2", "claim.closed", "ui"), []string{"sub_f"}},
 		{ev("acct_3", "claim.closed", "ui"), nil},
 	}
@@ -157,16 +157,16 @@ func testIndexFollowsStore(t *testing.T, store subscriptions.Store) {
 	if err := store.Update(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Second, "disabled subscription not matched", func() bool {
+	eventually(t, time.Second, "disabled subscription still matched (its deliveries are held), shown disabled", func() bool {
 		s, ok := ix.Get("sub_1")
-		return sameIDs(matchedIDs(ix, closed), "sub_0") && ok && !s.Enabled
+		return sameIDs(matchedIDs(ix, closed), "sub_0", "sub_1") && ok && !s.Enabled
 	})
 	if err := store.Delete(ctx, pre.ID, subscriptions.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, time.Second, "deleted subscription gone", func() bool {
 		_, ok := ix.Get("sub_0")
-		return !ok && len(matchedIDs(ix, closed)) == 0
+		return !ok && sameIDs(matchedIDs(ix, closed), "sub_1")
 	})
 	v, _ := store.Version(ctx)
 	eventually(t, time.Second, "index version caught up", func() bool { return ix.Version() == v })

@@ -165,6 +165,9 @@ func (s *Service) Update(ctx context.Context, id string, p Patch, ifVersion int6
 			if *p.Enabled || sub.Enabled {
 				sub.DisabledReason = "" // a system reason is kept only while still disabled
 			}
+			if !*p.Enabled && sub.Enabled {
+				sub.DisabledAt = now
+			}
 			sub.Enabled = *p.Enabled
 		}
 		if p.Headers != nil {
@@ -229,12 +232,13 @@ func (s *Service) Rotate(ctx context.Context, id string, grace time.Duration, if
 // concurrent user change is neither lost nor overwritten. Errors: ErrNotFound,
 // ErrContended, ErrUnavailable.
 func (s *Service) Disable(ctx context.Context, id, reason string) error {
-	_, err := s.mutate(ctx, id, AnyVersion, func(sub *Subscription, _ time.Time) (bool, error) {
+	_, err := s.mutate(ctx, id, AnyVersion, func(sub *Subscription, now time.Time) (bool, error) {
 		if !sub.Enabled {
 			return false, nil
 		}
 		sub.Enabled = false
 		sub.DisabledReason = reason
+		sub.DisabledAt = now
 		return true, nil
 	})
 	return err

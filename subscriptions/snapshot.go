@@ -100,7 +100,10 @@ func newEntry(sub *Subscription) *entry {
 	return &entry{sub: sub, filter: f, broken: err != nil}
 }
 
-func (en *entry) matchable() bool { return en.sub.Enabled && !en.broken }
+// matchable: every subscription whose filter compiles, enabled or not. A disabled
+// subscription still receives deliveries; the sender holds them in the DLQ (reason
+// subscription_disabled) until it is re-enabled, so disabling never loses an event.
+func (en *entry) matchable() bool { return !en.broken }
 
 // matches reports whether the entry selects e. It does not allocate unless its filter
 // is a data predicate.

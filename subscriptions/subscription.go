@@ -36,9 +36,13 @@ type Subscription struct {
 	Name string `json:"name,omitempty"`
 	// DisabledReason says why Enabled is false when the system disabled it
 	// ("endpoint_gone", "failing_since:<time>"); empty when a user disabled it.
-	DisabledReason string    `json:"disabled_reason,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	DisabledReason string `json:"disabled_reason,omitempty"`
+	// DisabledAt is when the subscription was last disabled, by a user or the system.
+	// It stays set after re-enabling: it is where the recovery of the deliveries held
+	// while disabled starts (docs/delivery.md, "Disabled subscriptions").
+	DisabledAt time.Time `json:"disabled_at,omitzero"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 	// Version is the store's version at this subscription's last change.
 	Version int64 `json:"version"`
 }
