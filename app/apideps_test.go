@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/config"
@@ -24,6 +25,7 @@ const testToken = "admin-token-for-tests-0001"
 
 // stack is the whole system on kfake and miniredis, with a verifying receiver.
 type stack struct {
+	cfg  config.Config
 	sys  *System
 	recv *receiver.Receiver
 	url  string
@@ -38,7 +40,14 @@ func startStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	cfg := config.Default()
 	cfg.Delivery.RetrySchedule = []time.Duration{100 * time.Millisecond}
 	cluster, rdb := fakeInfra(t, cfg)
+	cfg.Kafka.Brokers = cluster.ListenAddrs()
+	return runStack(t, cfg, rdb, mutate...)
+}
 
+// runStack runs every role of cfg on rdb and cfg's brokers, with a verifying receiver
+// that egress allows.
+func runStack(t *testing.T, cfg config.Config, rdb redis.UniversalClient, mutate ...func(*config.Config)) *stack {
+	t.Helper()
 	s := &stack{}
 	recv := receiver.New(func(d receiver.Delivery) {
 		s.mu.Lock()
@@ -50,7 +59,6 @@ func startStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	u, _ := url.Parse(srv.URL)
 	port := u.Port()
 
-	cfg.Kafka.Brokers = cluster.ListenAddrs()
 	cfg.Egress = config.Egress{AllowHTTP: true, AllowCIDRs: []string{"127.0.0.0/8"}}
 	var p int
 	fmt.Sscan(port, &p)
@@ -76,7 +84,7 @@ func startStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 		}
 		sys.Close()
 	})
-	s.sys, s.recv, s.url = sys, recv, srv.URL
+	s.cfg, s.sys, s.recv, s.url = cfg, sys, recv, srv.URL
 	return s
 }
 
