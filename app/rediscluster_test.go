@@ -24,22 +24,30 @@ import (
 	"github.com/claimable/eventrouter/subscriptions/storetest"
 )
 
-// masterOf returns the address of the master serving key's slot, as the cluster reports it.
+// masterOf returns the address of the online master serving key's slot, as the
+// cluster reports it (CLUSTER SHARDS).
 func masterOf(ctx context.Context, c *redis.ClusterClient, key string) (string, error) {
 	slot, err := c.ClusterKeySlot(ctx, key).Result()
 	if err != nil {
 		return "", err
 	}
-	ranges, err := c.ClusterSlots(ctx).Result()
+	shards, err := c.ClusterShards(ctx).Result()
 	if err != nil {
 		return "", err
 	}
-	for _, r := range ranges {
-		if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
-			return r.Nodes[0].Addr, nil
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if slot < r.Start || slot > r.End {
+				continue
+			}
+			for _, n := range sh.Nodes {
+				if n.Role == "master" && n.Health == "online" {
+					return net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10)), nil
+				}
+			}
 		}
 	}
-	return "", fmt.Errorf("slot %d not served", slot)
+	return "", fmt.Errorf("slot %d has no online master", slot)
 }
 
 // clusterLoad writes until stopped: each writer creates subscriptions and updates them,
