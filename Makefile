@@ -96,7 +96,8 @@ chaos-cluster-run:
 	  $(GO) test -tags chaos,cluster -count=1 -p 1 -timeout 30m -v -run '^TestCluster' ./chaos
 
 ## redis-cluster-test: the Redis Cluster tier on a real 3-master cluster (started, then
-## stopped): store conformance, index live refresh, attempt log, master failover under load
+## stopped): store conformance, index live refresh, attempt log, master failover under load;
+## and a Sentinel failover (its servers started by the test)
 redis-cluster-test: redis-cluster-up
 	@rc=0; $(GO) test -tags rediscluster -race -count=1 -p 1 -timeout 6m -run RedisCluster \
 	  ./app ./delivery ./subscriptions || rc=$$?; \
