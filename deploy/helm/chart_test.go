@@ -87,6 +87,19 @@ func TestChartRendersWhatItPromises(t *testing.T) {
 		t.Errorf("topics.includeIngest: sender init container %+v lacks --include-ingest", init)
 	}
 
+	// Opting out of static membership leaves the roles dynamic members.
+	m = render(t, "config: {kafka: {static_membership: false}}")
+	for _, s := range m.StatefulSets {
+		for _, e := range s.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "EVENTROUTER_KAFKA_INSTANCE_ID" {
+				t.Errorf("%s: kafka.static_membership false, yet the instance id is set", s.Name)
+			}
+		}
+	}
+	if probs := problems(m); len(probs) != 0 {
+		t.Errorf("static_membership false: %q", probs)
+	}
+
 	m = render(t, "topics: {create: false}")
 	if n := len(m.StatefulSets["er-eventrouter-sender"].Spec.Template.Spec.InitContainers); n != 0 {
 		t.Errorf("topics.create false: %d init containers, want none", n)

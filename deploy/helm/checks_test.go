@@ -88,6 +88,10 @@ func (m manifests) workloadProblems(role string, w workload) (config.Config, []s
 		}
 	}
 	switch {
+	case role != "api" && !cfg.Kafka.StaticMembership:
+		if instance != "" {
+			add("%s: kafka.static_membership is false, yet %s is set", w.Name, config.EnvName("kafka.instance_id"))
+		}
 	case role != "api" && instance != "pod name":
 		add("%s: %s must come from the pod name (downward API metadata.name) for static membership", w.Name, config.EnvName("kafka.instance_id"))
 	case role == "api" && instance != "":

@@ -69,7 +69,7 @@ spec:
         {{- if eq $role "api" }}
         - name: EVENTROUTER_API_LISTEN
           value: {{ printf ":%v" $root.Values.api.port | quote }}
-        {{- else }}
+        {{- else if ne (toString (dig "kafka" "static_membership" true $root.Values.config)) "false" }}
         # Static group membership (KIP-345): the StatefulSet pod name is stable across
         # restarts, so a restarted pod rejoins as the same member, without a rebalance.
         - name: EVENTROUTER_KAFKA_INSTANCE_ID
