@@ -50,6 +50,10 @@ func (s *Server) wrap(rt route) http.Handler {
 			tooManyRequests(w, wait, rt.class())
 			return
 		}
+		if key := r.Header.Get(idempotencyHeader); key != "" && rt.method == http.MethodPost {
+			s.idempotent(rt, w, r, who, key)
+			return
+		}
 		rt.handler(s, w, r, who)
 	})
 }

@@ -17,22 +17,25 @@ const problemTypeBase = "https://github.com/claimable/eventrouter/blob/main/docs
 
 // Problem kinds (the anchor part of a problem's "type").
 const (
-	kindValidation      = "validation-error"
-	kindBadRequest      = "bad-request"
-	kindUnauthorized    = "unauthorized"
-	kindForbidden       = "forbidden"
-	kindNotFound        = "not-found"
-	kindConflict        = "conflict"
-	kindPrecondition    = "precondition-failed"
-	kindLimit           = "account-limit"
-	kindTooLarge        = "body-too-large"
-	kindHeadersTooLarge = "headers-too-large"
-	kindRateLimited     = "rate-limited"
-	kindMediaType       = "unsupported-media-type"
-	kindMethod          = "method-not-allowed"
-	kindUnavailable     = "store-unavailable"
-	kindNotImplemented  = "not-implemented"
-	kindInternal        = "internal-error"
+	kindValidation   = "validation-error"
+	kindBadRequest   = "bad-request"
+	kindUnauthorized = "unauthorized"
+	kindForbidden    = "forbidden"
+	kindNotFound     = "not-found"
+	kindConflict     = "conflict"
+	kindPrecondition = "precondition-failed"
+	// Idempotency-Key outcomes (idempotency.go).
+	kindIdempotencyInFlight = "idempotency-key-in-flight"
+	kindIdempotencyReused   = "idempotency-key-reused"
+	kindLimit               = "account-limit"
+	kindTooLarge            = "body-too-large"
+	kindHeadersTooLarge     = "headers-too-large"
+	kindRateLimited         = "rate-limited"
+	kindMediaType           = "unsupported-media-type"
+	kindMethod              = "method-not-allowed"
+	kindUnavailable         = "store-unavailable"
+	kindNotImplemented      = "not-implemented"
+	kindInternal            = "internal-error"
 )
 
 // problemMediaType is the RFC 9457 content type of every error response.

@@ -79,6 +79,9 @@ type Deps struct {
 	TestSender    TestSender
 	// Recoverer (may be nil) re-drives a re-enabled subscription's held deliveries.
 	Recoverer Recoverer
+	// Idempotency keeps responses to POSTs sent with an Idempotency-Key; nil: such
+	// requests answer 501 (app wires RedisIdempotency).
+	Idempotency IdempotencyStore
 	// Registerer receives the API's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
 }

@@ -35,6 +35,7 @@ type Infra struct {
 type System struct {
 	Redis      redis.UniversalClient
 	Store      subscriptions.Store
+	sealer     *subscriptions.Sealer // the store's key ring, for the API's idempotency records
 	Index      *subscriptions.Index
 	Service    *subscriptions.Service
 	AttemptLog *delivery.AttemptLog
@@ -90,6 +91,7 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 		log.Warn("subscriptions.encryption_keys is not set: signing secrets and custom header values are stored in Redis in plain text")
 	}
 	sys.Store = store
+	sys.sealer = store.Sealer()
 	sys.Service = subscriptions.NewService(store, Policy(cfg), time.Now)
 	sys.AttemptLog = delivery.NewAttemptLog(sys.Redis, delivery.AttemptLogOptions{
 		Prefix: cfg.Redis.KeyPrefix, MaxPerSubscription: cfg.Delivery.AttemptLogSize, TTL: cfg.Delivery.AttemptLogTTL,
@@ -226,7 +228,10 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 		Redeliverer:   dapi,
 		TestSender:    dapi,
 		Recoverer:     dapi,
-		Registerer:    ops.Registry(),
+		Idempotency: api.NewRedisIdempotency(sys.Redis, api.RedisIdempotencyConfig{
+			Prefix: cfg.Redis.KeyPrefix, Sealer: sys.sealer,
+		}),
+		Registerer: ops.Registry(),
 	}, log.Named("api"))
 	if err != nil {
 		return err

@@ -121,3 +121,28 @@ func (s *sealer) ids() []string {
 	}
 	return out
 }
+
+// Sealer encrypts other values kept beside the subscriptions (e.g. the API's stored
+// responses to idempotent requests, which can hold a secret) with the store's key ring.
+// Without a ring it passes values through in plain text, like the store does.
+type Sealer struct{ s *sealer }
+
+// Sealer returns the store's Sealer.
+func (s *RedisStore) Sealer() *Sealer { return &Sealer{s: s.sealer} }
+
+// Seal encrypts plain with the newest key, bound to aad; plain text without a ring.
+func (x *Sealer) Seal(aad, plain string) string {
+	if x == nil || x.s == nil {
+		return plain
+	}
+	return x.s.seal(aad, plain)
+}
+
+// Open reverses Seal (aad must match); ErrSecretKey when it cannot.
+func (x *Sealer) Open(aad, stored string) (string, error) {
+	var s *sealer
+	if x != nil {
+		s = x.s
+	}
+	return s.open("(sealed value)", aad, stored)
+}
