@@ -332,6 +332,21 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
+// fencePredecessor initialises the transactional producer before the first poll. With
+// a stable transactional id (static membership) that fences a crashed predecessor and
+// aborts its open transaction at once. Left to the first produce, it would never
+// happen: a predecessor killed between committing its offsets into the transaction and
+// ending it leaves those offsets pending, the group's offset fetch (stable offsets,
+// KIP-447) waits for them, so nothing is polled, nothing produced, and the partitions
+// stall for router.transaction_timeout. A failure is logged; the first produce retries.
+func (r *Router) fencePredecessor(ctx context.Context, cl *kgo.Client) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, _, err := cl.ProducerID(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("initialising the transactional producer failed; retried at the first transaction", zap.Error(err))
+	}
+}
+
 // leaveStatic leaves the group on a graceful shutdown when the router is a static
 // member (whose client does not leave on close), so its partitions move at once rather
 // than after the session timeout. See membership.LeaveStatic.
@@ -360,6 +375,7 @@ func (r *Router) runSession(ctx context.Context) (progressed bool, err error) {
 		return false, &clientError{err}
 	}
 	r.member.Attach(sess.Client())
+	r.fencePredecessor(ctx, sess.Client())
 	defer func() {
 		r.member.Detach()
 		sess.Close() // leaves the group

@@ -2,6 +2,7 @@ package topics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -53,6 +54,8 @@ func Lag(ctx context.Context, cl *kgo.Client, groups ...string) ([]GroupLag, err
 		switch {
 		case !ok:
 			gl.Err = fmt.Errorf("group %s not described", g)
+		case errors.Is(l.Error(), kerr.GroupIDNotFound):
+			gl.State = "Dead" // not created yet (or deleted): nothing to consume, no lag
 		case l.Error() != nil:
 			gl.Err = l.Error()
 		default:
