@@ -20,10 +20,14 @@ import (
 
 func clusterStore(t *testing.T, c redis.UniversalClient, prefix string, key []byte, waitReplicas int) *subscriptions.RedisStore {
 	t.Helper()
-	s, err := subscriptions.NewRedisStore(c, subscriptions.RedisOptions{
-		Prefix: prefix, EncryptionKey: key, WatchBlock: 200 * time.Millisecond,
+	opts := subscriptions.RedisOptions{
+		Prefix: prefix, WatchBlock: 200 * time.Millisecond,
 		WaitReplicas: waitReplicas, WaitTimeout: time.Second,
-	})
+	}
+	if key != nil {
+		opts.EncryptionKeys = [][]byte{key}
+	}
+	s, err := subscriptions.NewRedisStore(c, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
