@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 )
 
@@ -82,5 +83,19 @@ func TestRedriveIsBoundedWhileDLQGrows(t *testing.T) {
 	}
 	if rep.Scanned != 1 || rep.Redriven != 1 {
 		t.Fatalf("report %+v; want exactly the one record present at start", rep)
+	}
+}
+
+// Reasons limits a re-drive to the held deliveries: a retries_exhausted record of the
+// same subscription stays in the DLQ.
+func TestRedriveRecordFiltersByReason(t *testing.T) {
+	opts := RedriveOptions{Topics: config.Topics{Deliveries: "d"}, SubscriptionID: "sub_1", Reasons: HeldReasons}
+	var rep RedriveReport
+	for reason, want := range map[Reason]bool{ReasonDisabled: true, ReasonGone: true, ReasonRetryExhausted: false} {
+		d := newTestDelivery("sub_1", "clm_1", 1)
+		d.Reason = string(reason)
+		if got := redriveRecord(d.Record("dlq"), opts, &rep) != nil; got != want {
+			t.Errorf("%s: re-driven %v, want %v", reason, got, want)
+		}
 	}
 }

@@ -37,6 +37,11 @@ deliveries return to the DLQ. --dry-run only counts.`,
 			sub, _ := cmd.Flags().GetString("subscription")
 			sinceFlag, _ := cmd.Flags().GetString("since")
 			dry, _ := cmd.Flags().GetBool("dry-run")
+			reasonFlags, _ := cmd.Flags().GetStringSlice("reason")
+			var reasons []delivery.Reason
+			for _, r := range reasonFlags {
+				reasons = append(reasons, delivery.Reason(r))
+			}
 			var since time.Time
 			if sinceFlag != "" {
 				if d, err := time.ParseDuration(sinceFlag); err == nil {
@@ -48,7 +53,7 @@ deliveries return to the DLQ. --dry-run only counts.`,
 			ctx, stop := signalContext()
 			defer stop()
 			rep, err := delivery.Redrive(ctx, delivery.RedriveOptions{
-				KafkaOpts: opts, Topics: cfg.Topics, SubscriptionID: sub, Since: since, DryRun: dry, Log: log,
+				KafkaOpts: opts, Topics: cfg.Topics, SubscriptionID: sub, Since: since, Reasons: reasons, DryRun: dry, Log: log,
 			})
 			fmt.Fprintf(cmd.OutOrStdout(), "scanned %d, matched %d, re-driven %d, not delivery records %d\n",
 				rep.Scanned, rep.Matched, rep.Redriven, rep.Invalid)
@@ -58,6 +63,7 @@ deliveries return to the DLQ. --dry-run only counts.`,
 	redrive.Flags().String("subscription", "", "only this subscription's deliveries")
 	redrive.Flags().String("since", "", "only records from this time (RFC 3339) or this long ago (24h)")
 	redrive.Flags().Bool("dry-run", false, "count without producing")
+	redrive.Flags().StringSlice("reason", nil, "only records with this er-reason (repeatable), e.g. subscription_disabled")
 	cmd.AddCommand(redrive)
 	return cmd
 }
