@@ -82,11 +82,17 @@ func (s *Server) idempotent(rt route, w http.ResponseWriter, r *http.Request, wh
 	}
 
 	rec := &recordingWriter{ResponseWriter: w, status: http.StatusOK}
-	rt.handler(s, rec, r, who)
 	// The request's own context may be cancelled once the handler returns; the outcome
 	// must still be recorded, within a bound.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
+	defer func() {
+		if v := recover(); v != nil { // observe answers 500; release the key for a retry
+			_ = s.deps.Idempotency.Abandon(ctx, scoped, fp)
+			panic(v)
+		}
+	}()
+	rt.handler(s, rec, r, who)
 	if rec.status >= 500 {
 		err = s.deps.Idempotency.Abandon(ctx, scoped, fp)
 	} else {
