@@ -23,6 +23,7 @@ func realReadinessEnv(t *testing.T) *readinessEnv {
 	cfg.Kafka.Brokers = seeds
 	cfg.Redis.KeyPrefix = prefix
 	cfg.Topics.Ingest = []string{p + "claims.events"}
+	cfg.Topics.IngestObjects = []string{p + "claims.events=claim"}
 	cfg.Topics.Deliveries = p + "webhooks.deliveries"
 	cfg.Topics.Invalid = p + "webhooks.invalid"
 	cfg.Topics.DLQ = p + "webhooks.dlq"
