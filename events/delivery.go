@@ -19,6 +19,7 @@ const (
 	HeaderReason         = "er-reason"  // on webhooks.invalid and webhooks.dlq
 	HeaderHistory        = "er-history" // on webhooks.dlq: JSON array of attempt summaries
 	HeaderRedrive        = "er-redrive" // set when a record was re-driven from the DLQ
+	HeaderReplay         = "er-replay"  // the replay job id, on deliveries a replay produced
 )
 
 // Delivery is one (event, subscription) pair on its way to an endpoint: the value of a

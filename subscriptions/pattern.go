@@ -57,3 +57,11 @@ func isIdent(s string) bool {
 	}
 	return true
 }
+
+// MatchPattern reports whether an event pattern ("claim.closed", "claim.*", "*") selects
+// name; other tools (replay filters) use the same syntax as subscriptions.
+func MatchPattern(pattern, name string) bool { return matchPattern(pattern, name) }
+
+// CheckPattern validates an event pattern against a catalogue (syntax only when the
+// catalogue is empty); the error says what is wrong with it.
+func CheckPattern(pattern string, catalogue []string) error { return checkPattern(pattern, catalogue) }
