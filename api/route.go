@@ -31,6 +31,8 @@ var routeTable = []route{
 	{method: "POST", path: "/v1/subscriptions/{id}/recover", handler: (*Server).recoverSubscription},
 	{method: "GET", path: "/v1/deliveries/{id}", handler: (*Server).getDelivery},
 	{method: "POST", path: "/v1/deliveries/{id}/redeliver", handler: (*Server).redeliver},
+	{method: "POST", path: "/v1/replays", handler: (*Server).createReplay},
+	{method: "GET", path: "/v1/replays/{id}", handler: (*Server).getReplay},
 	{method: "GET", path: "/v1/event-types", handler: (*Server).listEventTypes},
 	{method: "GET", path: "/v1/openapi.yaml", public: true, handler: (*Server).openAPI},
 }

@@ -82,6 +82,8 @@ type Deps struct {
 	// Idempotency keeps responses to POSTs sent with an Idempotency-Key; nil: such
 	// requests answer 501 (app wires RedisIdempotency).
 	Idempotency IdempotencyStore
+	// Replays runs replay jobs (POST /v1/replays); nil answers 501.
+	Replays Replays
 	// Registerer receives the API's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
 }

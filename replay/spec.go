@@ -22,7 +22,8 @@ type Spec struct {
 	To   time.Time `json:"to"`
 	// SubscriptionID, if set, limits the replay to that subscription.
 	SubscriptionID string `json:"subscription_id,omitempty"`
-	// AccountID, if set, limits the replay to that account's subscriptions.
+	// AccountID, if set, limits the replay to that account's subscriptions (with
+	// SubscriptionID too, both must hold).
 	AccountID string `json:"account_id,omitempty"`
 	// Events, if set, limits the replay to event names these patterns select
 	// ("claim.closed", "claim.*", "*"), as in a subscription's events.
@@ -43,9 +44,6 @@ func (s Spec) Validate(catalogue []string) error {
 		bad("to", "is required (RFC 3339 time)")
 	case !s.From.Before(s.To):
 		bad("to", "must be after from")
-	}
-	if s.SubscriptionID != "" && s.AccountID != "" {
-		bad("account_id", "give subscription_id or account_id, not both")
 	}
 	if len(s.SubscriptionID) > events.MaxIDBytes {
 		bad("subscription_id", fmt.Sprintf("at most %d bytes", events.MaxIDBytes))
