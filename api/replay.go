@@ -52,9 +52,9 @@ func (s *Server) createReplay(w http.ResponseWriter, r *http.Request, who princi
 		if f.v == "" {
 			continue // Validate names the missing field
 		}
-		t, err := time.Parse(time.RFC3339, f.v)
+		t, err := replay.ParseTime(f.v)
 		if err != nil {
-			probs = append(probs, subscriptions.FieldError{Field: f.name, Message: "must be an RFC 3339 time such as 2026-11-30T10:00:00Z"})
+			probs = append(probs, subscriptions.FieldError{Field: f.name, Message: err.Error()})
 			continue
 		}
 		*f.dst = t

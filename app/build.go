@@ -214,6 +214,11 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 	sys.closers = append(sys.closers, producer.Close)
 	dapi := &deliveryAPI{log: sys.AttemptLog, kafka: producer, deliveriesTopic: cfg.Topics.Deliveries, now: time.Now,
 		kafkaOpts: sys.KafkaOpts, topics: cfg.Topics, settle: recoverSettle}
+	replays, err := NewReplayEngine(cfg, sys.Redis, sys.Store, sys.KafkaOpts, log.Named("replay"))
+	if err != nil {
+		return err
+	}
+	sys.closers = append(sys.closers, replays.Close) // jobs stop resumable ("stopped")
 	srv, err := api.New(api.Config{
 		Listen:          cfg.API.Listen,
 		AdminTokens:     cfg.API.AdminTokens,
@@ -231,6 +236,7 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 		Idempotency: api.NewRedisIdempotency(sys.Redis, api.RedisIdempotencyConfig{
 			Prefix: cfg.Redis.KeyPrefix, Sealer: sys.sealer,
 		}),
+		Replays:    replays,
 		Registerer: ops.Registry(),
 	}, log.Named("api"))
 	if err != nil {

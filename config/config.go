@@ -226,6 +226,9 @@ type API struct {
 	WriteBurst int     `mapstructure:"write_burst" yaml:"write_burst"`
 	TestRate   float64 `mapstructure:"test_rate" yaml:"test_rate"`
 	TestBurst  int     `mapstructure:"test_burst" yaml:"test_burst"`
+	// ReplayRate bounds the deliveries per second a replay job (POST /v1/replays,
+	// eventrouter replay) produces, so live traffic keeps its latency.
+	ReplayRate float64 `mapstructure:"replay_rate" yaml:"replay_rate"`
 }
 
 // Ops configures the operations listener every role runs and its shutdown.
@@ -309,7 +312,7 @@ func Default() Config {
 			IndexMaxBackoff:  5 * time.Second,
 		},
 		Egress: Egress{},
-		API:    API{Listen: ":8080", MaxBodyBytes: 64 << 10, WriteRate: 10, WriteBurst: 20, TestRate: 1, TestBurst: 5},
+		API:    API{Listen: ":8080", MaxBodyBytes: 64 << 10, WriteRate: 10, WriteBurst: 20, TestRate: 1, TestBurst: 5, ReplayRate: 1000},
 		Ops:    Ops{Listen: ":9090", ShutdownTimeout: 30 * time.Second, LagInterval: 15 * time.Second},
 	}
 }

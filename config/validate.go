@@ -211,6 +211,9 @@ func (c Config) validateAccess(p *Problems) {
 			intRange(p, l.key+"_burst", l.burst, 1, 1_000_000)
 		}
 	}
+	if !(c.API.ReplayRate >= 1 && c.API.ReplayRate <= 1e6) {
+		p.add("api.replay_rate", strconv.FormatFloat(c.API.ReplayRate, 'g', -1, 64), "must be 1 to 1000000 deliveries per second")
+	}
 }
 
 // AccountTokens parses API.AccountTokens into token → account id.

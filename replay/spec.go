@@ -86,3 +86,17 @@ func (s *Spec) selects(e *events.Event) bool {
 func (s *Spec) keeps(sub *subscriptions.Subscription) bool {
 	return s.SubscriptionID == "" || sub.ID == s.SubscriptionID
 }
+
+// timeLayouts are the accepted forms of a window bound: RFC 3339, optionally without
+// seconds ("2026-11-30T10:00Z"), or a UTC date.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02"}
+
+// ParseTime parses a window bound (see timeLayouts).
+func ParseTime(s string) (time.Time, error) {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time such as 2026-11-30T10:00:00Z", s)
+}

@@ -24,7 +24,7 @@ func TestHelpListsEverySubcommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sub := range []string{"router", "sender", "api", "all", "dev", "emit", "topics", "routes", "dlq", "config", "version"} {
+	for _, sub := range []string{"router", "sender", "api", "all", "dev", "emit", "topics", "routes", "dlq", "replay", "config", "version"} {
 		if !strings.Contains(out, "\n  "+sub+" ") {
 			t.Errorf("--help does not list %q:\n%s", sub, out)
 		}
@@ -63,5 +63,19 @@ func TestConfigValidatePrintsRedactedEffectiveConfig(t *testing.T) {
 	}
 	if !strings.Contains(out, "password: (redacted)") || !strings.Contains(out, "timeout: 15s") {
 		t.Fatalf("effective config incomplete:\n%s", out)
+	}
+}
+
+func TestReplayRefusesABadWindowBeforeConnecting(t *testing.T) {
+	for args, want := range map[string]string{
+		"--from yesterday --to 2026-11-30T10:00Z":                      "--from",
+		"--from 2026-11-30T10:00Z --to 2026-11-30T09:00Z":              "to: must be after from",
+		"--from 2026-11-30T10:00Z --to 2026-11-30T11:00Z --event nope": "events[0]",
+		"--dry-run": "--from and --to are required",
+	} {
+		_, _, err := run(t, append([]string{"replay", "--redis", "127.0.0.1:1"}, strings.Fields(args)...)...)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("replay %s: error %v, want it to name %q", args, err, want)
+		}
 	}
 }

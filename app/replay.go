@@ -1,0 +1,33 @@
+package app
+
+import (
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/replay"
+	"github.com/claimable/eventrouter/subscriptions"
+)
+
+// NewReplayEngine wires a replay engine from cfg: the router's ingest topics, parser
+// and record limit, the subscription store (each job matches against a fresh load of
+// it), jobs kept in Redis. The API process and the replay command share it.
+func NewReplayEngine(cfg config.Config, rdb redis.UniversalClient, store subscriptions.Store, kafkaOpts []kgo.Opt, log *zap.Logger) (*replay.Engine, error) {
+	cat, err := events.NewCatalogue(cfg.Events.Catalogue)
+	if err != nil {
+		return nil, err
+	}
+	return replay.New(replay.Config{
+		IngestTopics:    cfg.Topics.Ingest,
+		DeliveriesTopic: cfg.Topics.Deliveries,
+		Rate:            cfg.API.ReplayRate,
+		MaxRecordBytes:  cfg.Router.MaxRecordBytes,
+	}, replay.Deps{
+		KafkaOpts:     kafkaOpts,
+		Subscriptions: store,
+		Parser:        events.NewParser(cat, cfg.Events.MaxBytes),
+		Jobs:          replay.NewJobs(rdb, cfg.Redis.KeyPrefix, 0),
+	}, log)
+}
