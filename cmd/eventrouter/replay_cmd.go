@@ -12,7 +12,6 @@ import (
 	"github.com/claimable/eventrouter/app"
 	"github.com/claimable/eventrouter/internal/kafkaclient"
 	"github.com/claimable/eventrouter/replay"
-	"github.com/claimable/eventrouter/subscriptions"
 )
 
 func newReplayCmd() *cobra.Command {
@@ -44,19 +43,11 @@ subscription and event name. The rate is api.replay_rate (or --rate) deliveries 
 					return err
 				}
 			}
-			rdb, err := app.NewRedis(cfg.Redis)
+			store, rdb, err := app.OpenStore(cfg, zap.NewNop())
 			if err != nil {
 				return err
 			}
 			defer rdb.Close()
-			key, err := app.EncryptionKey(cfg.Subscriptions)
-			if err != nil {
-				return err
-			}
-			store, err := subscriptions.NewRedisStore(rdb, app.StoreOptions(cfg.Redis, key, zap.NewNop()))
-			if err != nil {
-				return err
-			}
 			opts, err := kafkaclient.Options(cfg.Kafka, log)
 			if err != nil {
 				return err
