@@ -173,7 +173,9 @@ func (r *run) handle(ctx context.Context, rec *kgo.Record) error {
 	r.subs = r.index.Match(ev, r.subs[:0])
 	var body []byte
 	for _, sub := range r.subs {
-		if !r.cur.Spec.keeps(sub) {
+		// Unlike the router, a replay skips disabled subscriptions: the sender would
+		// only hold their deliveries in the DLQ. Re-enable first, then replay.
+		if !sub.Enabled || !r.cur.Spec.keeps(sub) {
 			continue
 		}
 		d, skip := r.delivery(ev, sub, &body)
