@@ -273,6 +273,11 @@ func TestReplayResumesAfterStop(t *testing.T) {
 	if job.State != StateDone {
 		t.Fatalf("resumed job state %s", job.State)
 	}
+	// Resumed from the checkpoint, not from the start: the counts carried over and the
+	// second run's add up to exactly one pass over the window.
+	if job.Read != 3000 || job.Deliveries != int64(len(w.want)) || !equalCounts(job.Counts, w.counts) {
+		t.Fatalf("resumed job read %d records, counted %d deliveries; want 3000 and %d", job.Read, job.Deliveries, len(w.want))
+	}
 	seen := map[string]bool{}
 	for _, r := range readAll(t, w.seeds, deliveries) {
 		id := header(r, events.HeaderDeliveryID)
