@@ -214,7 +214,7 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 	sys.closers = append(sys.closers, producer.Close)
 	dapi := &deliveryAPI{log: sys.AttemptLog, kafka: producer, deliveriesTopic: cfg.Topics.Deliveries, now: time.Now,
 		kafkaOpts: sys.KafkaOpts, topics: cfg.Topics, settle: recoverSettle}
-	replays, err := NewReplayEngine(cfg, sys.Redis, sys.Store, sys.KafkaOpts, log.Named("replay"))
+	replays, err := NewReplayEngine(cfg, sys.Redis, sys.Store, sys.KafkaOpts, ops.Registry(), log.Named("replay"))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -14,7 +15,8 @@ import (
 // NewReplayEngine wires a replay engine from cfg: the router's ingest topics, parser
 // and record limit, the subscription store (each job matches against a fresh load of
 // it), jobs kept in Redis. The API process and the replay command share it.
-func NewReplayEngine(cfg config.Config, rdb redis.UniversalClient, store subscriptions.Store, kafkaOpts []kgo.Opt, log *zap.Logger) (*replay.Engine, error) {
+// Metrics go to reg (nil: nowhere).
+func NewReplayEngine(cfg config.Config, rdb redis.UniversalClient, store subscriptions.Store, kafkaOpts []kgo.Opt, reg prometheus.Registerer, log *zap.Logger) (*replay.Engine, error) {
 	cat, err := events.NewCatalogue(cfg.Events.Catalogue)
 	if err != nil {
 		return nil, err
@@ -29,5 +31,6 @@ func NewReplayEngine(cfg config.Config, rdb redis.UniversalClient, store subscri
 		Subscriptions: store,
 		Parser:        events.NewParser(cat, cfg.Events.MaxBytes),
 		Jobs:          replay.NewJobs(rdb, cfg.Redis.KeyPrefix, 0),
+		Registerer:    reg,
 	}, log)
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -57,15 +58,18 @@ type Deps struct {
 	Subscriptions SubscriptionLoader
 	Parser        *events.Parser
 	Jobs          *Jobs
+	// Registerer receives the replay metrics; nil registers them nowhere.
+	Registerer prometheus.Registerer
 }
 
 // Engine plans and runs replay jobs. Safe for concurrent use; Start runs jobs in the
 // background until Close.
 type Engine struct {
-	cfg  Config
-	deps Deps
-	log  *zap.Logger
-	now  func() time.Time
+	cfg     Config
+	deps    Deps
+	log     *zap.Logger
+	metrics *metrics
+	now     func() time.Time
 
 	ctx    context.Context // background jobs' context, cancelled by Close
 	cancel context.CancelFunc
@@ -101,8 +105,12 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Engine, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	m, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("replay: metrics: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Engine{cfg: cfg, deps: deps, log: log, now: time.Now, ctx: ctx, cancel: cancel}, nil
+	return &Engine{cfg: cfg, deps: deps, log: log, metrics: m, now: time.Now, ctx: ctx, cancel: cancel}, nil
 }
 
 // Create stores a new pending job for spec (validated by the caller).
@@ -182,6 +190,7 @@ func (e *Engine) finish(ctx context.Context, j *Job, err error) (*Job, error) {
 		j.State, j.Error = StateFailed, err.Error()
 	}
 	j.UpdatedAt = e.now().UTC()
+	e.metrics.finished.WithLabelValues(j.State).Inc()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if serr := e.deps.Jobs.Save(sctx, j); serr != nil && err == nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -113,7 +115,7 @@ func newWindow(t *testing.T, n int) *window {
 	return w
 }
 
-func (w *window) engine(t *testing.T, deliveries string, cfg Config) *Engine {
+func (w *window) engine(t *testing.T, deliveries string, cfg Config, reg prometheus.Registerer) *Engine {
 	rdb, prefix := testenv.RedisDB(t)
 	cat, err := events.NewCatalogue(config.DefaultCatalogue)
 	if err != nil {
@@ -121,7 +123,7 @@ func (w *window) engine(t *testing.T, deliveries string, cfg Config) *Engine {
 	}
 	cfg.IngestTopics, cfg.DeliveriesTopic = []string{w.ingest}, deliveries
 	e, err := New(cfg, Deps{KafkaOpts: []kgo.Opt{kgo.SeedBrokers(w.seeds...)}, Subscriptions: replaySubs,
-		Parser: events.NewParser(cat, 0), Jobs: NewJobs(rdb, prefix, time.Hour)}, zap.NewNop())
+		Parser: events.NewParser(cat, 0), Jobs: NewJobs(rdb, prefix, time.Hour), Registerer: reg}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +178,8 @@ func header(r *kgo.Record, k string) string {
 func TestReplayDeliversExactlyTheWindow(t *testing.T) {
 	w := newWindow(t, 10000)
 	deliveries := testenv.NewTopic(t, w.seeds, 3)
-	e := w.engine(t, deliveries, Config{Rate: 1e6})
+	reg := prometheus.NewRegistry()
+	e := w.engine(t, deliveries, Config{Rate: 1e6}, reg)
 	ctx := testenv.Context(t, 2*time.Minute)
 	spec := Spec{From: w.from, To: w.to}
 
@@ -237,6 +240,12 @@ func TestReplayDeliversExactlyTheWindow(t *testing.T) {
 	if len(seen) != len(w.want) {
 		t.Fatalf("delivered %d of %d expected", len(seen), len(w.want))
 	}
+	if n := testutil.ToFloat64(e.metrics.produced); n != float64(len(w.want)) {
+		t.Fatalf("deliveries_produced_total %v, want %d (the dry run counts none)", n, len(w.want))
+	}
+	if n := testutil.ToFloat64(e.metrics.read); n != 20000 {
+		t.Fatalf("records_read_total %v, want 20000 (two runs)", n)
+	}
 }
 
 // TestReplayResumesAfterStop: a job stopped midway (its context cancelled) is saved as
@@ -245,7 +254,7 @@ func TestReplayDeliversExactlyTheWindow(t *testing.T) {
 func TestReplayResumesAfterStop(t *testing.T) {
 	w := newWindow(t, 3000)
 	deliveries := testenv.NewTopic(t, w.seeds, 3)
-	e := w.engine(t, deliveries, Config{Rate: 1000, Burst: 10, CheckpointRecords: 100})
+	e := w.engine(t, deliveries, Config{Rate: 1000, Burst: 10, CheckpointRecords: 100}, nil)
 	ctx := testenv.Context(t, 2*time.Minute)
 	j, err := e.Create(ctx, Spec{From: w.from, To: w.to})
 	if err != nil {

@@ -263,6 +263,7 @@ func (r *run) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("produce delivery: %w", err)
 	}
+	r.e.metrics.checkpointed(r.job, r.cur)
 	*r.job = *r.cur.clone()
 	r.job.UpdatedAt = r.e.now().UTC()
 	if err := r.e.deps.Jobs.Renew(ctx, r.job.ID, r.owner, r.e.cfg.LeaseTTL); err != nil {

@@ -52,7 +52,7 @@ subscription and event name. The rate is api.replay_rate (or --rate) deliveries 
 			if err != nil {
 				return err
 			}
-			eng, err := app.NewReplayEngine(cfg, rdb, store, opts, log.Named("replay"))
+			eng, err := app.NewReplayEngine(cfg, rdb, store, opts, nil, log.Named("replay"))
 			if err != nil {
 				return err
 			}
