@@ -22,6 +22,10 @@ const (
 	StateStopped = "stopped" // its process stopped it (shutdown, cancel); resumable
 )
 
+// SkipRetention counts, in Job.Skipped, planned records that retention deleted before
+// the replay read them.
+const SkipRetention = "retention"
+
 // ErrJobNotFound: no job has that id (or it expired).
 var ErrJobNotFound = errors.New("replay: no such job")
 

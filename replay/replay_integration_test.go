@@ -319,3 +319,40 @@ func equalCounts(a, b map[string]map[string]int64) bool {
 	}
 	return true
 }
+
+// TestReplaySkipsRecordsPastRetention: records of a planned window deleted before the
+// job reads them (retention) are counted as skipped "retention", and the job still ends
+// instead of waiting for offsets that will never come.
+func TestReplaySkipsRecordsPastRetention(t *testing.T) {
+	w := newWindow(t, 500)
+	deliveries := testenv.NewTopic(t, w.seeds, 3)
+	e := w.engine(t, deliveries, Config{Rate: 1e6}, nil)
+	ctx := testenv.Context(t, time.Minute)
+	j, err := e.Create(ctx, Spec{From: w.from, To: w.to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Plan it (as a first run would), then let "retention" delete every record.
+	if err := plan(ctx, testenv.KafkaClient(t), j, []string{w.ingest}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.deps.Jobs.Save(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	adm := testenv.KafkaAdmin(t)
+	ends, err := adm.ListEndOffsets(ctx, w.ingest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.DeleteRecords(ctx, ends.Offsets()); err != nil {
+		t.Fatal(err)
+	}
+	job, err := e.Run(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.State != StateDone || job.Skipped[SkipRetention] != 500 || job.Read != 0 || job.Deliveries != 0 {
+		t.Fatalf("job %s: skipped %v, read %d, %d deliveries; want done with 500 skipped for retention",
+			job.State, job.Skipped, job.Read, job.Deliveries)
+	}
+}

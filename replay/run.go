@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
@@ -67,6 +68,9 @@ func (e *Engine) newRun(ctx context.Context, j *Job, owner string) (*run, error)
 
 // run reads every unfinished partition from its next offset to its end.
 func (r *run) run(ctx context.Context) error {
+	if err := r.skipExpired(ctx); err != nil {
+		return err
+	}
 	assign := map[string]map[int32]kgo.Offset{}
 	pending := map[string]map[int32]int{} // topic → partition → index in cur.Partitions
 	for i, p := range r.cur.Partitions {
@@ -273,5 +277,33 @@ func (r *run) checkpoint(ctx context.Context) error {
 		return err
 	}
 	r.sinceCheckpoint, r.lastCheckpoint = 0, time.Now()
+	return nil
+}
+
+// skipExpired moves each partition's next offset past records retention already
+// deleted, counting them as skipped "retention": reading them is impossible, and waiting
+// for them would never end.
+func (r *run) skipExpired(ctx context.Context) error {
+	cl, err := kgo.NewClient(r.e.deps.KafkaOpts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, r.e.cfg.IngestTopics...)
+	if err != nil {
+		return fmt.Errorf("list start offsets: %w", err)
+	}
+	for i := range r.cur.Partitions {
+		p := &r.cur.Partitions[i]
+		o, ok := starts.Lookup(p.Topic, p.Partition)
+		if !ok || o.Err != nil || o.Offset <= p.Next || p.Next >= p.End {
+			continue
+		}
+		gone := min(o.Offset, p.End) - p.Next
+		r.cur.Skipped[SkipRetention] += gone
+		r.e.log.Warn("replay: records past retention", zap.String("job", r.cur.ID), zap.String("topic", p.Topic),
+			zap.Int32("partition", p.Partition), zap.Int64("from", p.Next), zap.Int64("records", gone))
+		p.Next += gone
+	}
 	return nil
 }
