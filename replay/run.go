@@ -127,13 +127,8 @@ func (r *run) run(ctx context.Context) error {
 			}
 			p := &r.cur.Partitions[i]
 			for _, rec := range fp.Records {
-				if rec.Offset >= p.End-1 {
-					delete(pending[fp.Topic], fp.Partition)
-					cl.RemoveConsumePartitions(map[string][]int32{fp.Topic: {fp.Partition}})
-					left--
-				}
 				if rec.Offset >= p.End {
-					p.Next = p.End
+					p.Next = p.End // past the bound (e.g. the bound fell on an aborted record)
 					break
 				}
 				if rec.Offset < p.Next {
@@ -148,6 +143,11 @@ func (r *run) run(ctx context.Context) error {
 				if rerr = r.maybeCheckpoint(ctx); rerr != nil {
 					return
 				}
+			}
+			if p.Next >= p.End { // finished: once per partition, however many records reached it
+				delete(pending[fp.Topic], fp.Partition)
+				cl.RemoveConsumePartitions(map[string][]int32{fp.Topic: {fp.Partition}})
+				left--
 			}
 		})
 		if rerr != nil {
