@@ -55,20 +55,8 @@ func BenchmarkMatch(b *testing.B) {
 			Object: "claim", Source: "api", PerformedBy: "alice",
 		}
 	}
-	dst := make([]*subscriptions.Subscription, 0, 64)
-	hits := 0
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		dst = ix.Match(evs[i%len(evs)], dst[:0])
-		hits += len(dst)
-	}
-	b.StopTimer()
-	if hits == 0 {
-		b.Fatal("no event matched: the benchmark measures nothing")
-	}
+	matchLoop(b, ix, evs)
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/sub")
-	b.ReportMetric(float64(hits)/float64(b.N), "matches/op")
 	runtime.KeepAlive(ix)
 }
 
@@ -95,6 +83,12 @@ func BenchmarkMatchDataPredicates(b *testing.B) {
 			Object: "claim", Source: "api", PerformedBy: "alice", Data: data,
 		}
 	}
+	matchLoop(b, ix, evs)
+}
+
+// matchLoop times ix.Match over evs in turn and reports the matches per event; it fails
+// the benchmark when nothing matched (it would measure nothing).
+func matchLoop(b *testing.B, ix *subscriptions.Index, evs []*events.Event) {
 	dst := make([]*subscriptions.Subscription, 0, 64)
 	hits := 0
 	b.ReportAllocs()
