@@ -173,11 +173,16 @@ Produce your own events and watch them arrive:
 Ask why a subscription did (or did not) get an event, given the event as produced:
   go run ./cmd/eventrouter explain --api http://%s --token %s --subscription %s -f event.json
 
+Replay everything since start-up to the demo subscription (dry run: counts only; then GET the Location):
+  curl -si -X POST -H "Authorization: Bearer %s" -H 'Content-Type: application/json' http://%s/v1/replays \
+    -d "{\"from\":\"%s\",\"to\":\"$(date -u +%%FT%%TZ)\",\"subscription_id\":\"%s\",\"dry_run\":true}"
+
 Ctrl-C stops everything.
 
 `, cfg.Kafka.Brokers[0], cfg.Topics.Ingest, cfg.Redis.Addr, displayAddr(cfg.API.Listen), cfg.API.AdminTokens[0],
 		displayAddr(cfg.Ops.Listen), recvPort, sub.ID, sub.AccountID, cfg.Kafka.Brokers[0], sub.AccountID,
-		displayAddr(cfg.API.Listen), cfg.API.AdminTokens[0], sub.ID)
+		displayAddr(cfg.API.Listen), cfg.API.AdminTokens[0], sub.ID,
+		cfg.API.AdminTokens[0], displayAddr(cfg.API.Listen), time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), sub.ID)
 }
 
 func displayAddr(listen string) string {
