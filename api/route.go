@@ -27,6 +27,7 @@ var routeTable = []route{
 	{method: "POST", path: "/v1/subscriptions/{id}/secret/rotate", handler: (*Server).rotateSecret},
 	{method: "POST", path: "/v1/subscriptions/{id}/test", handler: (*Server).sendTest},
 	{method: "GET", path: "/v1/subscriptions/{id}/attempts", handler: (*Server).listAttempts},
+	{method: "GET", path: "/v1/subscriptions/{id}/deliveries", handler: (*Server).listDeliveries},
 	{method: "POST", path: "/v1/subscriptions/{id}/explain", handler: (*Server).explain},
 	{method: "POST", path: "/v1/subscriptions/{id}/recover", handler: (*Server).recoverSubscription},
 	{method: "GET", path: "/v1/deliveries/{id}", handler: (*Server).getDelivery},

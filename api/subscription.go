@@ -157,14 +157,17 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, who p
 }
 
 // parseLimit reads ?limit= (empty: the default page size).
-func parseLimit(v string) (int, *Problem) {
+func parseLimit(v string) (int, *Problem) { return parseLimitUpTo(v, defaultPageLimit, maxPageLimit) }
+
+// parseLimitUpTo reads ?limit= as an integer from 1 to most (empty: def).
+func parseLimitUpTo(v string, def, most int) (int, *Problem) {
 	if v == "" {
-		return defaultPageLimit, nil
+		return def, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxPageLimit {
+	if err != nil || n < 1 || n > most {
 		return 0, newProblem(http.StatusBadRequest, kindBadRequest, "invalid query parameter limit",
-			subscriptions.FieldError{Field: "limit", Message: "must be an integer from 1 to " + strconv.Itoa(maxPageLimit)})
+			subscriptions.FieldError{Field: "limit", Message: "must be an integer from 1 to " + strconv.Itoa(most)})
 	}
 	return n, nil
 }
