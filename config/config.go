@@ -98,6 +98,9 @@ type Topics struct {
 	Deliveries    string   `mapstructure:"deliveries" yaml:"deliveries"`
 	Invalid       string   `mapstructure:"invalid" yaml:"invalid"`
 	DLQ           string   `mapstructure:"dlq" yaml:"dlq"`
+	// Operational carries operational events (subscription.disabled, delivery.exhausted,
+	// …; docs/operational-events.md), key = account id.
+	Operational string `mapstructure:"operational" yaml:"operational"`
 	// RetryPrefix + the tier's delay ("5s", "5m0s" written short: "5m") names each retry tier.
 	RetryPrefix       string        `mapstructure:"retry_prefix" yaml:"retry_prefix"`
 	Partitions        int           `mapstructure:"partitions" yaml:"partitions"`
@@ -138,6 +141,9 @@ type Router struct {
 	// WrongTopic is what happens to an event on another object's ingest topic
 	// (topics.ingest_objects): WrongTopicInvalid or WrongTopicDeliver; counted either way.
 	WrongTopic string `mapstructure:"wrong_topic" yaml:"wrong_topic"`
+	// OperationalGroup is the consumer group of the router role's operational forwarder,
+	// which turns operational events into deliveries for the subscriptions that want them.
+	OperationalGroup string `mapstructure:"operational_group" yaml:"operational_group"`
 }
 
 // Delivery configures the sender consumer group and the delivery policy (docs/delivery.md).
@@ -260,6 +266,7 @@ func Default() Config {
 			Deliveries:        "webhooks.deliveries",
 			Invalid:           "webhooks.invalid",
 			DLQ:               "webhooks.dlq",
+			Operational:       "webhooks.operational",
 			RetryPrefix:       "webhooks.retry.",
 			Partitions:        12,
 			ReplicationFactor: 1,
@@ -278,6 +285,7 @@ func Default() Config {
 			RetryBackoff:          250 * time.Millisecond,
 			MaxRetryBackoff:       30 * time.Second,
 			WrongTopic:            WrongTopicInvalid,
+			OperationalGroup:      "eventrouter-operational",
 		},
 		Delivery: Delivery{
 			Group:            "eventrouter-sender",

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/claimable/eventrouter/events"
 )
 
 var (
@@ -63,12 +65,18 @@ func (c Config) validateBasics(p *Problems) {
 			p.add(key, strconv.Quote(n), `must be "<object>.<verb>" in lower case, e.g. "claim.created"`)
 		case seen[n]:
 			p.add(key, strconv.Quote(n), "duplicate event name")
+		case events.IsOperational(n):
+			p.add(key, strconv.Quote(n), "is an operational event type eventrouter publishes itself (docs/operational-events.md)")
 		}
 		seen[n] = true
 	}
 	intRange(p, "events.max_bytes", c.Events.MaxBytes, 1<<10, 64<<20)
 	nonEmpty(p, "router.group", c.Router.Group)
 	nonEmpty(p, "router.transactional_id_prefix", c.Router.TransactionalIDPrefix)
+	nonEmpty(p, "router.operational_group", c.Router.OperationalGroup)
+	if g := c.Router.OperationalGroup; g != "" && (g == c.Router.Group || g == c.Delivery.Group) {
+		p.add("router.operational_group", strconv.Quote(g), "must differ from router.group and delivery.group")
+	}
 	durRange(p, "router.transaction_timeout", c.Router.TransactionTimeout, time.Second, 15*time.Minute)
 	intRange(p, "router.max_poll_records", c.Router.MaxPollRecords, 1, 100000)
 	intRange(p, "router.max_transaction_records", c.Router.MaxTransactionRecords, 1, 1000000)
@@ -94,6 +102,7 @@ func (c Config) validateTopics(p *Problems) {
 	topic(p, "topics.deliveries", c.Topics.Deliveries)
 	topic(p, "topics.invalid", c.Topics.Invalid)
 	topic(p, "topics.dlq", c.Topics.DLQ)
+	topic(p, "topics.operational", c.Topics.Operational)
 	if !topicName.MatchString(c.Topics.RetryPrefix + "24h") {
 		p.add("topics.retry_prefix", strconv.Quote(c.Topics.RetryPrefix), "must make legal topic names (letters, digits, '.', '_', '-')")
 	}

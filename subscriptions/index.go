@@ -291,3 +291,17 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// OfAccount appends to dst the account's subscriptions, enabled or not, ordered by id
+// (the operational forwarder picks those that want an operational event from them).
+// A subscription whose stored filter does not compile is left out, as from Match.
+func (ix *Index) OfAccount(accountID string, dst []*Subscription) []*Subscription {
+	a := ix.snap.Load().accounts[shardOf(accountID)][accountID]
+	if a == nil {
+		return dst
+	}
+	for _, en := range a.entries {
+		dst = append(dst, en.sub)
+	}
+	return dst
+}

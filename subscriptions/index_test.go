@@ -321,3 +321,22 @@ func TestIndexReloadsOnGap(t *testing.T) {
 		t.Fatalf("gap reloads = %v, want 1", n)
 	}
 }
+
+func TestIndexOfAccount(t *testing.T) {
+	ix := subscriptions.NewStaticIndex([]*subscriptions.Subscription{
+		sub("sub_b", "acct_1", false, "", "endpoint.failing"),
+		sub("sub_a", "acct_1", true, "", "claim.created"),
+		sub("sub_c", "acct_2", true, "", "*"),
+		sub("sub_d", "acct_1", true, "no such (", "*"), // broken filter: left out
+	})
+	var got []string
+	for _, s := range ix.OfAccount("acct_1", nil) {
+		got = append(got, s.ID)
+	}
+	if !sameIDs(got, "sub_a", "sub_b") {
+		t.Fatalf("OfAccount(acct_1) = %v, want [sub_a sub_b] (enabled or not, by id, no broken filter)", got)
+	}
+	if n := len(ix.OfAccount("acct_none", nil)); n != 0 {
+		t.Fatalf("unknown account: %d subscriptions", n)
+	}
+}

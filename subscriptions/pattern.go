@@ -65,3 +65,16 @@ func MatchPattern(pattern, name string) bool { return matchPattern(pattern, name
 // CheckPattern validates an event pattern against a catalogue (syntax only when the
 // catalogue is empty); the error says what is wrong with it.
 func CheckPattern(pattern string, catalogue []string) error { return checkPattern(pattern, catalogue) }
+
+// WantsOperational reports whether s selects the operational event type typ
+// (events.OperationalTypes): by its exact name or an "<object>.*" pattern. "*" selects
+// every domain event but no operational one, so existing catch-all subscriptions do not
+// start receiving them (docs/operational-events.md).
+func (s *Subscription) WantsOperational(typ string) bool {
+	for _, p := range s.Events {
+		if p != "*" && matchPattern(p, typ) {
+			return true
+		}
+	}
+	return false
+}

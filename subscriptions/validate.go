@@ -155,9 +155,13 @@ func (p Policy) validateEvents(v *ValidationError, evs []string) {
 		return
 	}
 	seen := make(map[string]bool, len(evs))
+	names := p.Catalogue
+	if len(names) > 0 { // operational types are selectable by name or "<object>.*" too
+		names = append(slices.Clip(names), events.OperationalTypes()...)
+	}
 	for i, e := range evs {
 		field := "events[" + strconv.Itoa(i) + "]"
-		if err := checkPattern(e, p.Catalogue); err != nil {
+		if err := checkPattern(e, names); err != nil {
 			v.add(field, "%s", err.Error())
 		} else if seen[e] {
 			v.add(field, "duplicate pattern %q", e)

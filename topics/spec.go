@@ -26,6 +26,8 @@ const (
 	RoleRetry      = "retry"
 	RoleInvalid    = "invalid"
 	RoleDLQ        = "dlq"
+	// RoleOperational: operational events (docs/operational-events.md), key = account.
+	RoleOperational = "operational"
 )
 
 // Spec is how one topic should be created.
@@ -40,7 +42,7 @@ type Spec struct {
 
 // Specs returns the topics the system needs, in a stable order: ingest topics (only
 // when includeIngest: they usually belong to the upstream services), deliveries, each
-// retry tier of schedule, invalid, DLQ.
+// retry tier of schedule, invalid, DLQ, operational (when named).
 //
 // Every topic uses cleanup.policy=delete and cfg.Partitions / cfg.ReplicationFactor
 // (a value ≤ 0 becomes -1: the broker's default).
@@ -77,6 +79,9 @@ func Specs(cfg config.Topics, schedule []time.Duration, includeIngest bool) []Sp
 	}
 	add(cfg.Invalid, RoleInvalid, max(cfg.Retention, cfg.DLQRetention))
 	add(cfg.DLQ, RoleDLQ, max(cfg.Retention, cfg.DLQRetention))
+	if cfg.Operational != "" {
+		add(cfg.Operational, RoleOperational, cfg.Retention)
+	}
 	return out
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,7 +58,7 @@ func TestSpecsCoverEveryTopicWithRetentions(t *testing.T) {
 		names = append(names, s.Name)
 		byName[s.Name] = s
 	}
-	want := []string{"webhooks.deliveries", "webhooks.retry.5s", "webhooks.retry.5m", "webhooks.retry.24h", "webhooks.invalid", "webhooks.dlq"}
+	want := []string{"webhooks.deliveries", "webhooks.retry.5s", "webhooks.retry.5m", "webhooks.retry.24h", "webhooks.invalid", "webhooks.dlq", "webhooks.operational"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("topics = %v, want %v", names, want)
 	}
@@ -159,7 +160,8 @@ func TestDescribeReportsPartitionsMissingTopicsAndLag(t *testing.T) {
 	}
 	defer cl.Close()
 	// Create everything but the DLQ.
-	if _, err := Create(ctx, adm, specs[:len(specs)-1]); err != nil {
+	notDLQ := slices.DeleteFunc(slices.Clone(specs), func(s Spec) bool { return s.Name == cfg.DLQ })
+	if _, err := Create(ctx, adm, notDLQ); err != nil {
 		t.Fatal(err)
 	}
 	ingest := cfg.Ingest[0]
