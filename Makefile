@@ -36,7 +36,7 @@ bench: services-up build
 
 ## bench-smoke: CI's short end-to-end run: exits 1 if anything is lost or a signature fails
 bench-smoke: services-up build
-	$(BIN) bench --scenario latency --rate 500 --duration 10s --drain 30s --runs 1 --json bin/bench-smoke.json
+	$(BIN) bench --scenario latency --rate 500 --duration 10s --drain 30s --runs 1 --warm-up 5s --json bin/bench-smoke.json
 	$(GO) test -tags integration -run TestSmoke -count=1 -timeout 5m ./bench
 
 ## lint: gofmt check, go vet and staticcheck

@@ -70,12 +70,13 @@ func Repeat(ctx context.Context, c Config, n int, roleLog io.Writer, log *zap.Lo
 		return nil, err
 	}
 	rep := &Report{Scenario: c.Scenario}
-	w, err := WarmBroker(ctx, c.Brokers)
+	w, err := WarmBroker(ctx, c.Brokers, c.WarmUpTraffic)
 	if err != nil {
 		return nil, err
 	}
 	rep.WarmUp = w
-	log.Info("broker warmed up", zap.Float64("seconds", w.Seconds))
+	log.Info("broker warmed up", zap.Float64("seconds", w.Seconds),
+		zap.Float64("traffic_seconds", w.TrafficSeconds), zap.Int64("traffic_records", w.TrafficRecords))
 	for i := range max(n, 1) {
 		res, err := Run(ctx, c, roleLog, log)
 		if res == nil {

@@ -60,6 +60,10 @@ type Config struct {
 	Drain time.Duration
 	// Baselines runs the raw passthrough and HTTP baselines after the pipeline run.
 	Baselines bool
+	// WarmUpTraffic is how long Repeat drives untimed traffic through the broker before
+	// the first run (see DefaultWarmUpTraffic); 0 warms with one transaction and one
+	// group commit only.
+	WarmUpTraffic time.Duration
 	// Bucket is the width of the latency-over-time series.
 	Bucket time.Duration
 	// SeedWorkers write subscriptions concurrently.

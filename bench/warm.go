@@ -20,6 +20,10 @@ type BrokerWarmUp struct {
 	// commit) and the first group join + offset commit.
 	TxnSeconds   float64 `json:"txn_seconds"`
 	GroupSeconds float64 `json:"group_seconds"`
+	// TrafficSeconds is the untimed traffic that followed (see DefaultWarmUpTraffic),
+	// and TrafficRecords how many records went all the way through it.
+	TrafficSeconds float64 `json:"traffic_seconds"`
+	TrafficRecords int64   `json:"traffic_records"`
 }
 
 // warmUpTimeout bounds WarmBroker: a fresh broker creates 50 partitions of each
@@ -28,11 +32,12 @@ const warmUpTimeout = 2 * time.Minute
 
 // WarmBroker commits one transaction and one consumer-group offset on a throwaway topic,
 // so a fresh broker's first transactional and group-coordinator work (creating and
-// loading its internal topics, electing coordinators) happens before anything is timed.
-// The topic and group are deleted afterwards. Run calls it before the first run of an
-// invocation.
-func WarmBroker(ctx context.Context, brokers []string) (BrokerWarmUp, error) {
-	ctx, cancel := context.WithTimeout(ctx, warmUpTimeout)
+// loading its internal topics, electing coordinators) happens before anything is timed,
+// then drives traffic through a small pipeline of the same request kinds for traffic
+// (none when 0), so the broker's JIT has compiled its hot paths. Topics and groups are
+// deleted afterwards. Repeat calls it before the first run of an invocation.
+func WarmBroker(ctx context.Context, brokers []string, traffic time.Duration) (BrokerWarmUp, error) {
+	ctx, cancel := context.WithTimeout(ctx, warmUpTimeout+traffic)
 	defer cancel()
 	id := randomID()
 	topic, group := "bench-warm-"+id, "bench-warm-"+id
@@ -65,6 +70,17 @@ func WarmBroker(ctx context.Context, brokers []string) (BrokerWarmUp, error) {
 		return w, err
 	}
 	w.GroupSeconds = time.Since(t).Seconds()
+	if traffic > 0 {
+		t = time.Now()
+		n, err := warmTraffic(ctx, brokers, id, traffic)
+		if err != nil {
+			return w, err
+		}
+		if n == 0 {
+			return w, fmt.Errorf("bench: warm-up traffic: nothing went through the broker in %s", traffic)
+		}
+		w.TrafficSeconds, w.TrafficRecords = time.Since(t).Seconds(), n
+	}
 	w.Seconds = time.Since(start).Seconds()
 	return w, nil
 }
