@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,15 +48,19 @@ func TestBenchRouterVsPassthrough(t *testing.T) {
 	seeds := testenv.Kafka(t)
 	const parts = 6
 	ingest := testenv.NewTopic(t, seeds, parts)
-	fillIngest(ctx, t, seeds, ingest, n)
+	pprof.Do(ctx, pprof.Labels("run", "fill"), func(ctx context.Context) { fillIngest(ctx, t, seeds, ingest, n) })
 
 	rawTopic, fan1Topic, fan5Topic := testenv.NewTopic(t, seeds, parts), testenv.NewTopic(t, seeds, parts), testenv.NewTopic(t, seeds, parts)
+	// Each run is labelled (run=raw, fanout1, fanout5; goroutines inherit the label, the
+	// clients' own included), so a -cpuprofile of this test splits by run:
+	// go tool pprof -tagfocus run=fanout1 ...
+	var raw, fan1, fan5 float64
 	c0 := processCPU()
-	raw := passthrough(ctx, t, seeds, ingest, rawTopic, n)
+	pprof.Do(ctx, pprof.Labels("run", "raw"), func(ctx context.Context) { raw = passthrough(ctx, t, seeds, ingest, rawTopic, n) })
 	c1 := processCPU()
-	fan1 := routerRun(ctx, t, seeds, ingest, fan1Topic, n, 1)
+	pprof.Do(ctx, pprof.Labels("run", "fanout1"), func(ctx context.Context) { fan1 = routerRun(ctx, t, seeds, ingest, fan1Topic, n, 1) })
 	c2 := processCPU()
-	fan5 := routerRun(ctx, t, seeds, ingest, fan5Topic, n, 5)
+	pprof.Do(ctx, pprof.Labels("run", "fanout5"), func(ctx context.Context) { fan5 = routerRun(ctx, t, seeds, ingest, fan5Topic, n, 5) })
 	c3 := processCPU()
 	perEvent := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
 	t.Logf("%d events of 1 KiB, %d partitions; GOMAXPROCS %d", n, parts, runtime.GOMAXPROCS(0))
