@@ -38,17 +38,32 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 // and the subscription id, so no two distinct pairs share an input. It is deterministic:
 // a re-processed event yields the same webhook-id, which lets receivers dedupe.
 func DeliveryID(eventID, subscriptionID string) string {
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(eventID)))])
-	h.Write([]byte(eventID))
-	h.Write([]byte(subscriptionID))
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	var out [4 + 32]byte // base32 of 20 bytes is 32 characters; we keep 26
-	copy(out[:], "msg_")
-	idEncoding.Encode(out[4:], sum[:20])
-	return string(out[:4+26])
+	var in [128]byte
+	var out [deliveryIDLen]byte
+	return string(appendDeliveryID(out[:0], append(appendDeliveryIDInput(in[:0], eventID), subscriptionID...)))
+}
+
+// appendDeliveryIDInput appends the start of DeliveryID's hash input: the event id,
+// prefixed with its length (uvarint).
+func appendDeliveryIDInput(dst []byte, eventID string) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(eventID))), eventID...)
+}
+
+// deliveryIDInputLen is len(appendDeliveryIDInput(nil, eventID)).
+func deliveryIDInputLen(eventID string) int {
+	n := 1
+	for x := uint64(len(eventID)); x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n + len(eventID)
+}
+
+// appendDeliveryID appends the delivery id whose hash input is in (see DeliveryID).
+func appendDeliveryID(dst, in []byte) []byte {
+	sum := sha256.Sum256(in)
+	var enc [32]byte // base32 of 20 bytes is 32 characters; we keep 26
+	idEncoding.Encode(enc[:], sum[:20])
+	return append(append(dst, "msg_"...), enc[:deliveryIDLen-4]...)
 }
 
 // Record encodes d for topic: key SubscriptionID, value Body (shared, not copied), and

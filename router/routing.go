@@ -83,6 +83,7 @@ func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions
 		return routed{end: len(out), eventName: ev.EventName, wrongTopic: wrong}, out, subs
 	}
 	body := events.Render(ev)
+	fo := events.NewFanout(ev, r.cfg.DeliveriesTopic)
 	start := len(out)
 	for _, sub := range subs {
 		subBody := body
@@ -98,18 +99,7 @@ func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions
 			}
 			subBody = b
 		}
-		d := events.Delivery{
-			ID:             events.DeliveryID(ev.ID, sub.ID),
-			SubscriptionID: sub.ID,
-			AccountID:      ev.AccountID,
-			EventID:        ev.ID,
-			EventName:      ev.EventName,
-			ObjectID:       ev.ObjectID,
-			Attempt:        1,
-			OccurredAt:     ev.OccurredAt,
-			Body:           subBody,
-		}
-		o := d.Record(r.cfg.DeliveriesTopic)
+		o := fo.Record(sub.ID, subBody)
 		if n := recordSize(o); n > r.cfg.MaxRecordBytes {
 			// All or nothing per event: a partial fan-out would be a silent drop.
 			msg := fmt.Sprintf("rendered delivery is %d bytes, over the router's limit of %d", n, r.cfg.MaxRecordBytes)
