@@ -1,7 +1,8 @@
 // Package api is the admin REST API: subscriptions CRUD, secrets and their rotation,
 // the event catalogue, delivery attempts, redelivery and test events. JSON over HTTP behind bearer tokens (admin, or scoped to one account);
 // errors are RFC 9457 application/problem+json. The OpenAPI document is api/openapi.yaml,
-// served at GET /v1/openapi.yaml.
+// served at GET /v1/openapi.yaml. The delivery log page, static files calling these
+// routes with the user's token, is served at /ui/ (ui.go, docs/ui.md).
 package api
 
 import (
@@ -146,6 +147,9 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Server, error) {
 	for _, rt := range routeTable {
 		mux.Handle(rt.pattern(), s.wrap(rt))
 	}
+	ui := s.ui()
+	mux.Handle(uiRoute, ui)
+	mux.Handle("GET /ui", ui)
 	s.handler = s.observe(mux)
 	return s, nil
 }
