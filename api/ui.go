@@ -6,11 +6,11 @@ import (
 	"net/http"
 )
 
-// uiFiles is the delivery log page (docs/ui.md): static HTML, one script and one style
-// sheet, no build step. The page holds no data; it calls the JSON routes with the token
+// uiFiles is the delivery log page (docs/ui.md): static HTML, one script, one style
+// sheet and an icon, no build step. The page holds no data; it calls the JSON routes with the token
 // the user enters, so it sees exactly what that token may see.
 //
-//go:embed ui/index.html ui/app.js ui/app.css
+//go:embed ui/index.html ui/app.js ui/app.css ui/favicon.svg
 var uiFiles embed.FS
 
 // uiRoute is the page's route pattern, as the access log and metrics name it.

@@ -7,15 +7,16 @@ import (
 	"testing"
 )
 
-// TestUIServedWithoutTokenBehindCSP: the page and its two files are served without a
+// TestUIServedWithoutTokenBehindCSP: the page and its files are served without a
 // token, each with a Content-Security-Policy that allows only the page's own origin;
 // /ui redirects to /ui/; the page holds no data (the JSON routes still want a token).
 func TestUIServedWithoutTokenBehindCSP(t *testing.T) {
 	h := newHarness(t)
 	for path, ctype := range map[string]string{
-		"/ui/":        "text/html; charset=utf-8",
-		"/ui/app.js":  "text/javascript; charset=utf-8",
-		"/ui/app.css": "text/css; charset=utf-8",
+		"/ui/":            "text/html; charset=utf-8",
+		"/ui/app.js":      "text/javascript; charset=utf-8",
+		"/ui/app.css":     "text/css; charset=utf-8",
+		"/ui/favicon.svg": "image/svg+xml",
 	} {
 		rec := h.do("GET", path, "", "")
 		if rec.Code != http.StatusOK {

@@ -163,6 +163,7 @@ func printBanner(w io.Writer, cfg config.Config, sub *subscriptions.Subscription
   Kafka bootstrap   %s   (ingest topics: %v)
   Redis             %s
   admin API         http://%s   token: %s
+  delivery log      http://%s/ui/   (paste the token)
   ops               http://%s/metrics  /healthz  /readyz
   demo receiver     http://127.0.0.1:%d/webhooks/demo  (verifies every signature)
   demo subscription %s  account %s  events [*]
@@ -180,7 +181,7 @@ Replay everything since start-up to the demo subscription (dry run: counts only;
 Ctrl-C stops everything.
 
 `, cfg.Kafka.Brokers[0], cfg.Topics.Ingest, cfg.Redis.Addr, displayAddr(cfg.API.Listen), cfg.API.AdminTokens[0],
-		displayAddr(cfg.Ops.Listen), recvPort, sub.ID, sub.AccountID, cfg.Kafka.Brokers[0], sub.AccountID,
+		displayAddr(cfg.API.Listen), displayAddr(cfg.Ops.Listen), recvPort, sub.ID, sub.AccountID, cfg.Kafka.Brokers[0], sub.AccountID,
 		displayAddr(cfg.API.Listen), cfg.API.AdminTokens[0], sub.ID,
 		cfg.API.AdminTokens[0], displayAddr(cfg.API.Listen), time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), sub.ID)
 }

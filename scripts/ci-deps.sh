@@ -4,6 +4,7 @@
 #   - a Java runtime (17+) and Maven, for the Kafka broker;
 #   - flock (util-linux), used by the scripts' locks;
 #   - redis-server (and redis-cli), from Debian's package;
+#   - chromium, from Debian's package, for the delivery log page's browser test;
 #   - the Kafka jars pinned in deploy/local/pom.xml, copied to .run/kafka/lib.
 # Non-interactive: DEBIAN_FRONTEND=noninteractive, no prompts.
 # shellcheck source=scripts/lib.sh
@@ -17,6 +18,7 @@ command -v redis-cli >/dev/null || missing+=(redis-tools)
 command -v java >/dev/null || missing+=(default-jre-headless) # 17 on Debian 12, 21 on 13
 command -v mvn >/dev/null || missing+=(maven)
 command -v flock >/dev/null || missing+=(util-linux)
+command -v chromium >/dev/null || missing+=(chromium)
 
 if ((${#missing[@]})); then
 	((EUID == 0)) || die "need root to apt-get install ${missing[*]}"
@@ -39,6 +41,7 @@ if ((${#missing[@]})); then
 fi
 
 redis-server --version >/dev/null || die "redis-server is not runnable"
+chromium --version >/dev/null 2>&1 || die "chromium is not runnable"
 java -version 2>&1 | head -1 | grep -Eq '"(1[7-9]|[2-9][0-9])' ||
 	die "Kafka 4.x needs Java 17 or newer; found: $(java -version 2>&1 | head -1)"
 

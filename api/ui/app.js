@@ -159,7 +159,8 @@
     if (!res.data.length) {
       tbody.append(el('tr', null, el('td', { colspan: 6, class: 'muted' }, 'No deliveries in the attempt log yet.')));
     }
-    setStatus(`${res.data.length} recent deliveries of ${selected.id} (as of ${fmtTime(new Date().toISOString())}).`);
+    const n = res.data.length;
+    setStatus(`${n} recent ${n === 1 ? 'delivery' : 'deliveries'} of ${selected.id} (as of ${fmtTime(new Date().toISOString())}).`);
   }
 
   // attemptsRow is the hidden row under a delivery listing its attempts, oldest first,
@@ -225,7 +226,8 @@
     if (job.state === 'done') {
       out.dataset.deliveries = String(job.deliveries);
       out.className = 'ok';
-      out.textContent = `Replay ${job.id} done: ${job.deliveries} deliveries ${what}; ${job.records_read} records read, ${skipped} skipped.`;
+      out.textContent = `Replay ${job.id} done: ${job.deliveries} ${job.deliveries === 1 ? 'delivery' : 'deliveries'} ${what}; ` +
+        `${job.records_read} records read, ${skipped} skipped.`;
       return;
     }
     if (job.state === 'failed' || job.state === 'stopped') {
@@ -240,6 +242,11 @@
         out.textContent = e.message;
       });
     }, 1000);
+  }
+
+  // showTokenState says in the (emptied) token field whether this tab holds a token.
+  function showTokenState() {
+    $('#token').placeholder = sessionStorage.getItem(tokenKey) ? 'token set for this tab' : 'admin or account token';
   }
 
   function refreshAll() {
@@ -263,10 +270,12 @@
       }
       sessionStorage.setItem(tokenKey, v);
       $('#token').value = '';
+      showTokenState();
       refreshAll();
     });
     $('#forget').addEventListener('click', () => {
       sessionStorage.removeItem(tokenKey);
+      showTokenState();
       selected = null;
       $('#subscriptions tbody').replaceChildren();
       $('#deliveries tbody').replaceChildren();
@@ -283,6 +292,7 @@
       ev.preventDefault();
       startReplay(ev.target);
     });
+    showTokenState();
     if (sessionStorage.getItem(tokenKey)) refreshAll();
   });
 })();
