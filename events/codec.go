@@ -78,8 +78,12 @@ func (d *Delivery) Record(topic string) *kgo.Record {
 	}
 	const timeLen = len("2006-01-02T15:04:05.999999999Z") + 8
 	buf := make([]byte, 0, len(d.ID)+len(d.SubscriptionID)+len(d.AccountID)+len(d.EventID)+
-		len(d.EventName)+len(d.ObjectID)+len(d.Reason)+len(d.Redrive)+20+3*timeLen)
-	hs := make([]kgo.RecordHeader, 0, 13)
+		len(d.EventName)+len(d.ObjectID)+len(d.Reason)+len(d.Redrive)+len(d.Trace.Parent)+len(d.Trace.State)+20+3*timeLen)
+	nh := 13
+	if d.Trace.Parent != "" {
+		nh += 2
+	}
+	hs := make([]kgo.RecordHeader, 0, nh)
 	add := func(k, v string) {
 		s := len(buf)
 		buf = append(buf, v...)
@@ -116,6 +120,12 @@ func (d *Delivery) Record(topic string) *kgo.Record {
 	if hist != nil {
 		hs = append(hs, kgo.RecordHeader{Key: HeaderHistory, Value: hist})
 	}
+	if d.Trace.Parent != "" {
+		add(HeaderTraceParent, d.Trace.Parent)
+		if d.Trace.State != "" {
+			add(HeaderTraceState, d.Trace.State)
+		}
+	}
 	return &kgo.Record{Topic: topic, Key: key, Value: d.Body, Headers: hs}
 }
 
@@ -126,11 +136,16 @@ const MaxAttempt = 10000
 // subscription id, account id, event id, event name, object id, attempt (1..MaxAttempt)
 // and occurred-at; the value (Body) must be non-empty, and a non-nil key must equal the
 // subscription id. A header given twice is an error; unknown headers are ignored. The
-// error is a *DeliveryError naming the header. Body shares r.Value.
+// error is a *DeliveryError naming the header. The trace headers are optional and never
+// an error: one over its bound is dropped (tracing then starts a new trace). Body shares
+// r.Value.
 func ParseDelivery(r *kgo.Record) (*Delivery, error) {
 	d := &Delivery{Body: r.Value}
 	var seen uint16
 	for _, h := range r.Headers {
+		if d.setTraceHeader(h.Key, h.Value) {
+			continue
+		}
 		bit, ok := headerBit(h.Key)
 		if !ok {
 			continue
@@ -192,6 +207,23 @@ func headerBit(k string) (uint16, bool) {
 		return 1 << 12, true
 	}
 	return 0, false
+}
+
+// setTraceHeader keeps a trace header within its bound and reports whether k was one.
+func (d *Delivery) setTraceHeader(k string, v []byte) bool {
+	switch k {
+	case HeaderTraceParent:
+		if len(v) <= maxTraceParentBytes {
+			d.Trace.Parent = string(v)
+		}
+	case HeaderTraceState:
+		if len(v) <= maxTraceStateBytes {
+			d.Trace.State = string(v)
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 func (d *Delivery) setHeader(k string, v []byte) error {

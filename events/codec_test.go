@@ -53,6 +53,7 @@ func fullDelivery() *Delivery {
 			{Attempt: 2, At: t0.Add(6 * time.Second), Reason: "timeout", LatencyMS: 15000},
 		},
 		Redrive: "dlq",
+		Trace:   TraceContext{Parent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", State: "vendor=abc"},
 		Body:    []byte(`{"id":"evt_1"}`),
 	}
 }
@@ -83,10 +84,11 @@ func TestDeliveryRecordRoundTrip(t *testing.T) {
 func TestDeliveryRecordOmitsEmptyOptionalHeaders(t *testing.T) {
 	d := fullDelivery()
 	d.FirstAttemptAt, d.NotBefore, d.Reason, d.History, d.Redrive = time.Time{}, time.Time{}, "", nil, ""
+	d.Trace = TraceContext{}
 	r := d.Record("t")
 	for _, h := range r.Headers {
 		switch h.Key {
-		case HeaderFirstAttemptAt, HeaderNotBefore, HeaderReason, HeaderHistory, HeaderRedrive:
+		case HeaderFirstAttemptAt, HeaderNotBefore, HeaderReason, HeaderHistory, HeaderRedrive, HeaderTraceParent, HeaderTraceState:
 			t.Errorf("optional header %s = %q present though empty", h.Key, h.Value)
 		}
 	}
@@ -132,6 +134,27 @@ func TestParseDeliveryRejects(t *testing.T) {
 				t.Errorf("error names %q, want %q (%v)", de.Header, tc.header, err)
 			}
 		})
+	}
+}
+
+// A trace header over its bound is not a trace context: the delivery parses, without it
+// (its attempt then starts a new trace), rather than going to the DLQ.
+func TestParseDeliveryDropsOversizedTraceHeaders(t *testing.T) {
+	r := fullDelivery().Record("t")
+	for i, h := range r.Headers {
+		switch h.Key {
+		case HeaderTraceParent:
+			r.Headers[i].Value = []byte(strings.Repeat("0", maxTraceParentBytes+1))
+		case HeaderTraceState:
+			r.Headers[i].Value = []byte(strings.Repeat("v", maxTraceStateBytes+1))
+		}
+	}
+	d, err := ParseDelivery(r)
+	if err != nil {
+		t.Fatalf("ParseDelivery: %v", err)
+	}
+	if d.Trace != (TraceContext{}) {
+		t.Errorf("Trace = %+v, want none", d.Trace)
 	}
 }
 

@@ -20,7 +20,29 @@ const (
 	HeaderHistory        = "er-history" // on webhooks.dlq: JSON array of attempt summaries
 	HeaderRedrive        = "er-redrive" // set when a record was re-driven from the DLQ
 	HeaderReplay         = "er-replay"  // the replay job id, on deliveries a replay produced
+	// W3C Trace Context (Delivery.Trace), set by the router when tracing is on and kept
+	// by every re-publish (retry tiers, DLQ, re-drive). Producers may set them on ingest
+	// records too (docs/producing.md).
+	HeaderTraceParent = "traceparent"
+	HeaderTraceState  = "tracestate"
 )
+
+// Bounds on the trace headers ParseDelivery keeps: a traceparent is 55 bytes in
+// version 00 (later versions may append fields), a tracestate at most 32 members of
+// about 256 bytes (W3C Trace Context: implementations keep at least 512 bytes). A longer
+// value is not a trace context; it is dropped, never an error: the delivery is fine.
+const (
+	maxTraceParentBytes = 256
+	maxTraceStateBytes  = 8 << 10
+)
+
+// TraceContext is a W3C Trace Context as carried in the traceparent and tracestate
+// headers; zero when the record carries none. events does not interpret it (see
+// internal/tracing).
+type TraceContext struct {
+	Parent string // traceparent
+	State  string // tracestate
+}
 
 // Delivery is one (event, subscription) pair on its way to an endpoint: the value of a
 // record on webhooks.deliveries, a retry tier, or the DLQ. The record key is
@@ -48,6 +70,10 @@ type Delivery struct {
 	// Redrive is non-empty on a record re-driven from the DLQ or redelivered through the
 	// API; it says by what ("dlq", "api"), carried in the er-redrive header.
 	Redrive string
+	// Trace is the route span's trace context (traceparent, tracestate headers), the
+	// parent of every attempt's span; zero when tracing is off. It travels unchanged
+	// with the delivery through retry tiers, the DLQ and re-drives.
+	Trace TraceContext
 	// Body is the rendered webhook body (see Render), sent byte-for-byte. Record and
 	// ParseDelivery share it with the record value rather than copying it.
 	Body []byte

@@ -23,6 +23,8 @@ type Fanout struct {
 	shared [fanoutShared]kgo.RecordHeader
 	// idPrefix is the start of DeliveryID's hash input: the length-prefixed event id.
 	idPrefix []byte
+	// trace are the trace headers (SetTrace), after the others as in Delivery.Record.
+	trace []kgo.RecordHeader
 }
 
 const (
@@ -66,6 +68,20 @@ func NewFanout(e *Event, topic string) Fanout {
 	return f
 }
 
+// SetTrace makes every record carry tc (Delivery.Trace) in its traceparent and
+// tracestate headers, encoded once. A record then costs one allocation more; zero tc
+// (tracing off) costs nothing.
+func (f *Fanout) SetTrace(tc TraceContext) {
+	if tc.Parent == "" {
+		f.trace = nil
+		return
+	}
+	f.trace = append(f.trace[:0], kgo.RecordHeader{Key: HeaderTraceParent, Value: []byte(tc.Parent)})
+	if tc.State != "" {
+		f.trace = append(f.trace, kgo.RecordHeader{Key: HeaderTraceState, Value: []byte(tc.State)})
+	}
+}
+
 // Record returns the first delivery record of the event to subscriptionID, with value
 // body (not copied; normally shared by every record of the event).
 func (f *Fanout) Record(subscriptionID string, body []byte) *kgo.Record {
@@ -84,5 +100,8 @@ func (f *Fanout) Record(subscriptionID string, body []byte) *kgo.Record {
 	r.headers[1] = kgo.RecordHeader{Key: HeaderSubscriptionID, Value: key}
 	copy(r.headers[2:], f.shared[:])
 	r.rec = kgo.Record{Topic: f.topic, Key: key, Value: body, Headers: r.headers[:]}
+	if len(f.trace) > 0 {
+		r.rec.Headers = append(r.headers[:len(r.headers):len(r.headers)], f.trace...)
+	}
 	return &r.rec
 }

@@ -27,6 +27,17 @@ func TestFanoutRecordIsTheFirstDeliveryRecord(t *testing.T) {
 		}
 		recs = append(recs, got)
 	}
+	// With a trace context, each record is Delivery.Record's with that Trace.
+	tc := TraceContext{Parent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", State: "vendor=abc"}
+	traced := NewFanout(e, "webhooks.deliveries")
+	traced.SetTrace(tc)
+	for _, sub := range subs {
+		want := NewDelivery(e, sub, body)
+		want.Trace = tc
+		if got := traced.Record(sub, body); !reflect.DeepEqual(got, want.Record("webhooks.deliveries")) {
+			t.Errorf("subscription %q with trace:\n got %+v\nwant %+v", sub, got, want.Record("webhooks.deliveries"))
+		}
+	}
 	// Records share the event's header values but not their own ids.
 	for i, sub := range subs {
 		r := f.Record(sub, body)

@@ -126,13 +126,16 @@ type running struct {
 // start runs a router and waits until it has joined its group.
 func (e *env) start(t *testing.T, cfg Config, m Matcher, p Parser) *running {
 	t.Helper()
+	return e.startWith(t, cfg, Deps{Matcher: m, Parser: p})
+}
+
+// startWith is start with more Deps (the Kafka options and registry are filled in).
+func (e *env) startWith(t *testing.T, cfg Config, deps Deps) *running {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	r, err := New(cfg, Deps{
-		KafkaOpts:  []kgo.Opt{kgo.SeedBrokers(e.seeds...)},
-		Matcher:    m,
-		Parser:     p,
-		Registerer: reg,
-	}, zap.NewNop())
+	deps.KafkaOpts = []kgo.Opt{kgo.SeedBrokers(e.seeds...)}
+	deps.Registerer = reg
+	r, err := New(cfg, deps, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

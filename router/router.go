@@ -21,11 +21,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/membership"
+	"github.com/claimable/eventrouter/internal/tracing"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -219,6 +221,9 @@ type Deps struct {
 	Matcher    Matcher
 	Parser     Parser
 	Registerer prometheus.Registerer // nil: metrics are not exported
+	// TracerProvider, when set, traces each ingest record in a route span (see
+	// tracing.go). Nil: tracing is off and costs routing nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Router consumes the ingest topics and fans events out, exactly once. Run it once.
@@ -229,6 +234,7 @@ type Router struct {
 	matcher Matcher
 	parser  Parser
 	metrics *metrics
+	tracer  trace.Tracer // nil: tracing off
 	log     *zap.Logger
 	member  *membership.Tracker // owned partitions of the current session, for Ready
 	ran     atomic.Bool
@@ -262,6 +268,9 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Router, error) {
 		m.wrongTopic.WithLabelValues(t) // exported at 0 from the start, for alerts
 	}
 	r := &Router{cfg: cfg, matcher: deps.Matcher, parser: deps.Parser, metrics: m, log: log, member: membership.New(cfg.Group)}
+	if deps.TracerProvider != nil {
+		r.tracer = deps.TracerProvider.Tracer(tracing.ScopeRouter)
+	}
 	r.txnID = transactionalID(cfg)
 	r.opts = r.clientOptions(deps.KafkaOpts, reg)
 	r.reg = reg

@@ -50,6 +50,8 @@ type routed struct {
 	// wrongTopic is set for a valid event on another object's ingest topic, whether it
 	// went to the invalid topic or was delivered (Config.WrongTopic).
 	wrongTopic bool
+	// eventID and accountID are set for a valid event (for its route span).
+	eventID, accountID string
 }
 
 // route handles one ingest record and appends the records to produce for it to out:
@@ -59,8 +61,17 @@ type routed struct {
 // scratch space, returned for reuse.
 //
 // route does no I/O and touches no batch state, so workers run it concurrently; the
-// batch produces its output in ingest order afterwards.
+// batch produces its output in ingest order afterwards. With tracing on, it runs in a
+// route span whose context every delivery carries (see tracing.go).
 func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions.Subscription) (routed, []*kgo.Record, []*subscriptions.Subscription) {
+	if r.tracer == nil {
+		return r.routeRecord(rec, out, subs, events.TraceContext{})
+	}
+	return r.routeTraced(rec, out, subs)
+}
+
+// routeRecord is route; each delivery carries trace (zero: none).
+func (r *Router) routeRecord(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions.Subscription, trace events.TraceContext) (routed, []*kgo.Record, []*subscriptions.Subscription) {
 	ev, err := r.parser.Parse(rec.Value)
 	if err != nil {
 		reason, field := ReasonUnknown, ""
@@ -80,10 +91,11 @@ func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions
 	}
 	subs = r.matcher.Match(ev, subs[:0])
 	if len(subs) == 0 {
-		return routed{end: len(out), eventName: ev.EventName, wrongTopic: wrong}, out, subs
+		return routed{end: len(out), eventName: ev.EventName, wrongTopic: wrong, eventID: ev.ID, accountID: ev.AccountID}, out, subs
 	}
 	body := events.Render(ev)
 	fo := events.NewFanout(ev, r.cfg.DeliveriesTopic)
+	fo.SetTrace(trace)
 	start := len(out)
 	for _, sub := range subs {
 		subBody := body
@@ -116,7 +128,7 @@ func (r *Router) route(rec *kgo.Record, out []*kgo.Record, subs []*subscriptions
 		ce.Write(zap.String("event_id", ev.ID), zap.Int("fanout", len(subs)),
 			zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
 	}
-	return routed{end: len(out), eventName: ev.EventName, fanout: len(subs), wrongTopic: wrong}, out, subs
+	return routed{end: len(out), eventName: ev.EventName, fanout: len(subs), wrongTopic: wrong, eventID: ev.ID, accountID: ev.AccountID}, out, subs
 }
 
 // wrongTopic reports whether a valid event is on an ingest topic that carries other
