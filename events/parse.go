@@ -93,6 +93,8 @@ func (p *Parser) Parse(value []byte) (*Event, error) {
 	if f.dup >= 0 {
 		return nil, invalid(ReasonInvalidField, fieldNames[f.dup], "duplicate key")
 	}
+	f.pool.fill([poolSize][]byte{f.raw[fID], f.raw[fAccountID], f.raw[fSource], f.raw[fPerformedBy], f.raw[fOccurredAt], f.dataID.raw},
+		[poolSize]bool{f.esc[fID], f.esc[fAccountID], f.esc[fSource], f.esc[fPerformedBy], f.esc[fOccurredAt], f.dataID.esc})
 
 	e := &Event{}
 	var err *InvalidError
@@ -124,7 +126,7 @@ func (p *Parser) Parse(value []byte) (*Event, error) {
 	if e.OccurredAt, why = parseTime(f.str(fOccurredAt)); why != "" {
 		return nil, invalid(ReasonInvalidField, "occurred_at", why)
 	}
-	if e.Data, e.ObjectID, err = t.check(); err != nil {
+	if e.Data, e.ObjectID, err = t.check(&f.pool); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -142,6 +144,8 @@ type fields struct {
 	// one of them (the webhook-shaped form), allocated only when there are some.
 	objects []string
 	keyed   []keyedObject
+	// pool holds the identifier-like fields' strings (one allocation).
+	pool textPool
 }
 
 // scan validates value as JSON and collects the fields, or returns a malformed_json
@@ -225,7 +229,7 @@ func (f *fields) isString(fi int) *InvalidError {
 }
 
 // str decodes a field isString accepted.
-func (f *fields) str(fi int) string { return decodeString(f.raw[fi], f.esc[fi]) }
+func (f *fields) str(fi int) string { return f.pool.str(f.raw[fi], f.esc[fi]) }
 
 // inner returns a field's unescaped string contents without copying, or ok=false when
 // it has escapes (the caller then decodes).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +232,32 @@ func BenchmarkParse(b *testing.B) {
 		if _, err := p.Parse(value); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Parse copies the plain identifier fields into one shared string and decodes escaped
+// ones on their own: every field must still come out as its own value, whichever mix a
+// record uses and in either target form.
+func TestParseFieldValuesWithPlainAndEscapedMixed(t *testing.T) {
+	p := mustParser(t)
+	want := Event{ID: "evt_é1", AccountID: "acc_1", EventName: "claim.closed", Object: "claim", Source: "api",
+		PerformedBy: `Zoë "Z"`, ObjectID: "clm_7", OccurredAt: time.Date(2025, 1, 2, 3, 4, 5, 600_000_000, time.UTC)}
+	for name, in := range map[string]string{
+		"plain":          `{"id":"evt_é1","account_id":"acc_1","event_name":"claim.closed","object":"claim","source":"api","performed_by":"Zoë \"Z\"","occurred_at":"2025-01-02T03:04:05.6Z","data":{"id":"clm_7"}}`,
+		"escaped ids":    `{"id":"evt_\u00e91","account_id":"acc\u005f1","event_name":"claim.closed","object":"claim","source":"api","performed_by":"Zo\u00eb \"Z\"","occurred_at":"2025-01-02T03:04:05.6Z","data":{"id":"clm\u005f7"}}`,
+		"escaped source": `{"id":"evt_é1","account_id":"acc_1","event_name":"claim.closed","object":"claim","source":"\u0061pi","performed_by":"Zoë \"Z\"","occurred_at":"2025-01-02T03:04:05.6\u005a","data":{"id":"clm_7"}}`,
+		"webhook form":   `{"id":"evt_é1","account_id":"acc_1","event_name":"claim.closed","source":"api","performed_by":"Zoë \"Z\"","occurred_at":"2025-01-02T03:04:05.6Z","claim":{"id":"clm_7"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, err := p.Parse([]byte(in))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			got := *e
+			got.Data = nil
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Parse =\n %+v\nwant\n %+v", got, want)
+			}
+		})
 	}
 }

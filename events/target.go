@@ -129,32 +129,31 @@ func (f *fields) target(obj string) (target, *InvalidError) {
 	return target{field: "data", raw: data, id: f.dataID}, nil
 }
 
-// check validates the target object and returns it with its id.
-func (t target) check() (json.RawMessage, string, *InvalidError) {
+// check validates the target object and returns it with its id (from pool when pooled).
+func (t target) check(pool *textPool) (json.RawMessage, string, *InvalidError) {
 	if t.dup {
 		return nil, "", invalid(ReasonInvalidField, t.field, "duplicate key")
 	}
 	if t.raw[0] != '{' {
 		return nil, "", invalid(ReasonInvalidField, t.field, "want an object, got "+article(kind(t.raw)))
 	}
-	idField := t.field + ".id"
 	if t.id.dup {
-		return nil, "", invalid(ReasonInvalidField, idField, "duplicate key")
+		return nil, "", invalid(ReasonInvalidField, t.field+".id", "duplicate key")
 	}
 	id := t.id.raw
 	var oid string
 	switch {
 	case absent(id):
-		return nil, "", invalid(ReasonMissingField, idField, "")
+		return nil, "", invalid(ReasonMissingField, t.field+".id", "")
 	case id[0] == '"':
-		oid = decodeString(id, t.id.esc)
+		oid = pool.str(id, t.id.esc)
 	case kind(id) == "number":
 		oid = string(id)
 	default:
-		return nil, "", invalid(ReasonInvalidField, idField, "want a string or number, got "+article(kind(id)))
+		return nil, "", invalid(ReasonInvalidField, t.field+".id", "want a string or number, got "+article(kind(id)))
 	}
 	if d := checkText(oid); d != "" {
-		return nil, "", invalid(ReasonInvalidField, idField, d)
+		return nil, "", invalid(ReasonInvalidField, t.field+".id", d)
 	}
 	return t.raw, oid, nil
 }
