@@ -108,3 +108,30 @@ func (w *attemptWriter) write(batch []Attempt) {
 		}
 	}
 }
+
+// attemptSink is the sender's end of the attempt log: the recorder (nil: no attempt
+// log) and, once Run starts, its writer.
+type attemptSink struct {
+	rec AttemptRecorder
+	w   *attemptWriter
+}
+
+// start starts the writer (Run calls it once).
+func (s *attemptSink) start(dropped func(), log *zap.Logger) {
+	if s.rec != nil {
+		s.w = newAttemptWriter(s.rec, dropped, log)
+	}
+}
+
+// enabled reports whether attempts are recorded at all.
+func (s *attemptSink) enabled() bool { return s.w != nil }
+
+// add queues a (see attemptWriter.add).
+func (s *attemptSink) add(a Attempt) { s.w.add(a) }
+
+// close writes what is queued and stops the writer.
+func (s *attemptSink) close() {
+	if s.w != nil {
+		s.w.close()
+	}
+}

@@ -64,7 +64,7 @@ func TestSenderBreakerOutageParksOncePerDelivery(t *testing.T) {
 
 	writes := map[string]int{}
 	total := 0
-	for _, topic := range s.tiers.topics() {
+	for _, topic := range s.retries.tiers.topics() {
 		for _, r := range h.read(topic, 1<<20, 2*time.Second) {
 			writes[recHeader(r, events.HeaderDeliveryID)]++
 			total++

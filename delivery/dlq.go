@@ -29,31 +29,6 @@ const (
 	HeaderSource = "er-source" // "<topic>/<partition>/<offset>" of the original record
 )
 
-// produceAcked produces rec and waits for the broker's acknowledgement, retrying
-// failures with backoff until ctx ends. It returns nil once acknowledged; an error only
-// when ctx ended first, in which case the caller must leave the source record unfinished.
-func (s *Sender) produceAcked(ctx context.Context, rec *kgo.Record) error {
-	backoff := 100 * time.Millisecond
-	for {
-		err := s.cl.ProduceSync(ctx, rec).FirstErr()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		s.metrics.produceErrs.Inc()
-		s.log.Warn("produce failed, retrying", zap.String("topic", rec.Topic), zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-		rec.Partition, rec.Offset = 0, 0 // let the partitioner place it again
-	}
-}
-
 // toDLQ writes d, with its full history and the reason, to the DLQ; true once acknowledged.
 func (s *Sender) toDLQ(ctx context.Context, j *job, reason Reason) bool {
 	d := *j.d
@@ -82,27 +57,10 @@ func failureText(err error) string {
 	return truncateUTF8(err.Error(), maxErrorLog)
 }
 
-// park hands d to the retry tier for delay with reason; true once acknowledged. The
-// caller has already set d.Attempt to the number of the next attempt.
-func (s *Sender) park(ctx context.Context, j *job, reason Reason, delay time.Duration) bool {
-	d := *j.d
-	d.Reason = string(reason)
-	d.NotBefore = s.now().Add(delay)
-	t := s.tiers.forDelay(delay)
-	if reason == ReasonCircuitOpen {
-		t = s.tiers.covering(delay) // wait out the cool-down in one write (see parkUntilProbe)
-	}
-	if err := s.produceAcked(ctx, d.Record(t.topic)); err != nil {
-		return false
-	}
-	s.metrics.retried.WithLabelValues(t.topic, string(reason)).Inc()
-	return true
-}
-
 // invalidToDLQ copies a record that is not a valid delivery to the DLQ verbatim, adding
-// the reason, the parse error and where it came from. Runs on its own goroutine.
-func (s *Sender) invalidToDLQ(part *partition, rec *kgo.Record, perr error) {
-	defer s.bg.Done()
+// the reason, the parse error and where it came from. It runs on its own goroutine
+// (workScope).
+func (s *Sender) invalidToDLQ(ctx context.Context, part *partition, rec *kgo.Record, perr error) {
 	if !part.begin() {
 		return
 	}
@@ -121,21 +79,9 @@ func (s *Sender) invalidToDLQ(part *partition, rec *kgo.Record, perr error) {
 		kgo.RecordHeader{Key: HeaderSource, Value: []byte(rec.Topic + "/" +
 			strconv.Itoa(int(rec.Partition)) + "/" + strconv.FormatInt(rec.Offset, 10))},
 	)
-	ok := s.produceAcked(s.workCtx, out) == nil
+	ok := s.produceAcked(ctx, out) == nil
 	if ok {
 		s.metrics.dlq.WithLabelValues(string(ReasonInvalidRecord)).Inc()
 	}
 	part.end(rec.Offset, ok)
-}
-
-// backpressure parks a job its subscription lane refused (see lanes). Runs on its own
-// goroutine; no attempt is consumed.
-func (s *Sender) backpressure(j *job) {
-	defer s.bg.Done()
-	if !j.part.begin() {
-		return
-	}
-	s.metrics.skipped.WithLabelValues(string(ReasonBackpressure)).Inc()
-	ok := s.park(s.workCtx, j, ReasonBackpressure, s.tiers.first().delay)
-	j.part.end(j.rec.Offset, ok)
 }

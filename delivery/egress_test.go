@@ -53,7 +53,7 @@ func TestSenderSSRFBlockedGoesToDLQAtOnce(t *testing.T) {
 	if got := recHeader(dlq[0], events.HeaderAttempt); got != "1" {
 		t.Errorf("DLQ er-attempt = %q, want 1 (no retry)", got)
 	}
-	for _, topic := range s.tiers.topics() {
+	for _, topic := range s.retries.tiers.topics() {
 		if recs := h.read(topic, 1, 500*time.Millisecond); len(recs) != 0 {
 			t.Errorf("%s holds %d records; an ssrf_blocked delivery must not be retried", topic, len(recs))
 		}

@@ -2,48 +2,106 @@ package delivery
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/subscriptions"
 )
 
-// Outcome tracks persistent failure of subID's endpoint, for auto-disable (docs/delivery.md:
-// failing for DisableAfter disables the subscription). It lives in Redis so a restart or
-// a partition moving to another sender does not reset the clock.
-//
-// On ok it clears the record and returns the zero time. On failure it records at as the
-// first failure unless one is already recorded (SETNX) and returns the recorded
-// failing-since time. The record expires after the log's TTL without further failures.
-func (l *AttemptLog) Outcome(ctx context.Context, subID string, ok bool, at time.Time) (failingSince time.Time, err error) {
-	key := l.failKey(subID)
-	if ok {
-		if err := l.rdb.Del(ctx, key).Err(); err != nil {
-			return time.Time{}, fmt.Errorf("delivery: attempt log: clear failing: %w", err)
-		}
-		return time.Time{}, nil
+// localDisableTTL is how long this process trusts its own disable over an index that
+// still shows the subscription enabled (the index catches up within about a second).
+const localDisableTTL = time.Minute
+
+// health tracks whether subscriptions' endpoints are healthy and disables those that
+// are not: it feeds the failing-since clock (in the attempt log, so a restart does not
+// reset it), disables a subscription through the Disabler, and remembers its own
+// disables until the index agrees. It has its own lock, apart from the sender's
+// partition and lane state.
+type health struct {
+	disabler Disabler
+	clock    AttemptRecorder // nil: no failing-since clock
+	now      func() time.Time
+	metrics  *metrics
+	log      *zap.Logger
+
+	mu         sync.Mutex
+	disabledAt map[string]localDisable // subscriptions this process disabled, until the index agrees
+	clean      map[string]bool         // subscriptions whose failing-since clock is known clear
+}
+
+// localDisable remembers a subscription this process disabled: when, and the index
+// version of the subscription at that moment.
+type localDisable struct {
+	at      time.Time
+	version int64
+}
+
+func newHealth(d Disabler, clock AttemptRecorder, now func() time.Time, m *metrics, log *zap.Logger) *health {
+	return &health{disabler: d, clock: clock, now: now, metrics: m, log: log,
+		disabledAt: map[string]localDisable{}, clean: map[string]bool{}}
+}
+
+// failingSince feeds the failing-since clock and returns it (zero when healthy or
+// unknown). Successes clear it only when this process may not know it is clear, to keep
+// Redis off the hot path of healthy endpoints.
+func (h *health) failingSince(ctx context.Context, subID string, ok bool, at time.Time) time.Time {
+	if h.clock == nil {
+		return time.Time{}
 	}
-	var get *redis.StringCmd
-	_, err = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, key, at.UTC().Format(time.RFC3339Nano), 0)
-		p.Expire(ctx, key, l.opts.TTL)
-		get = p.Get(ctx, key)
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return time.Time{}, fmt.Errorf("delivery: attempt log: record failing: %w", err)
+	h.mu.Lock()
+	clean := h.clean[subID]
+	h.mu.Unlock()
+	if ok && clean {
+		return time.Time{}
 	}
-	v, err := get.Result()
-	if errors.Is(err, redis.Nil) { // cleared by a concurrent success in between
-		return time.Time{}, nil
-	}
+	since, err := h.clock.Outcome(ctx, subID, ok, at)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("delivery: attempt log: read failing: %w", err)
+		h.log.Warn("failing-since update failed", zap.String("subscription_id", subID), zap.Error(err))
+		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("delivery: attempt log: corrupt failing-since for %s: %w", subID, err)
+	h.mu.Lock()
+	h.clean[subID] = ok
+	h.mu.Unlock()
+	return since
+}
+
+// disable disables a subscription and remembers it locally until the index agrees, so
+// its queued deliveries are held (DLQ, subscription_disabled) at once. It reports
+// success.
+func (h *health) disable(ctx context.Context, sub *subscriptions.Subscription, reason, metric string) bool {
+	if err := h.disabler.Disable(ctx, sub.ID, reason); err != nil {
+		h.log.Error("disable subscription failed", zap.String("subscription_id", sub.ID), zap.String("reason", reason), zap.Error(err))
+		return false
 	}
-	return t, nil
+	h.mu.Lock()
+	h.disabledAt[sub.ID] = localDisable{at: h.now(), version: sub.Version}
+	h.mu.Unlock()
+	h.metrics.disabled.WithLabelValues(metric).Inc()
+	h.log.Warn("subscription disabled", zap.String("subscription_id", sub.ID), zap.String("reason", reason))
+	return true
+}
+
+// enabled reports whether sub may receive deliveries. The local memory of a disable
+// applies only while the index still shows the version this process disabled: any
+// newer version is the disable itself (then the index says disabled) or a later change,
+// such as a user re-enabling it, which must win at once, or the deliveries that follow
+// would be held after the re-enable's recovery had already run.
+func (h *health) enabled(sub *subscriptions.Subscription) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !sub.Enabled {
+		delete(h.disabledAt, sub.ID) // the index caught up; trust it from now on
+		return false
+	}
+	ld, ok := h.disabledAt[sub.ID]
+	if !ok {
+		return true
+	}
+	if sub.Version == ld.version && h.now().Sub(ld.at) < localDisableTTL {
+		return false
+	}
+	delete(h.disabledAt, sub.ID)
+	return true
 }

@@ -1,11 +1,9 @@
 package delivery
 
 import (
+	"context"
 	"slices"
-	"sync"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/claimable/eventrouter/topics"
 )
@@ -106,63 +104,59 @@ func surfaceAt(notBefore, produced time.Time, tierDelay time.Duration) time.Time
 	return notBefore
 }
 
-// pauser holds tier partitions whose head is not yet due: fetching is paused and the
-// fetch position rewound to the head, and a timer resumes the partition when the head
-// is due. Pause and rewind happen on the polling goroutine (while rebalances are
-// blocked); resume may happen from a timer.
-type pauser struct {
-	cl *kgo.Client
-
-	mu     sync.Mutex
-	timers map[topicPartition]*time.Timer
+// retries is where deliveries wait between attempts: the retry schedule (policy), the
+// tier topics it maps onto, and the tier partitions paused until their head is due
+// (heads, pauser.go).
+type retries struct {
+	policy RetryPlanner
+	tiers  tiers
+	heads  *pauser
 }
 
-func newPauser(cl *kgo.Client) *pauser {
-	return &pauser{cl: cl, timers: map[topicPartition]*time.Timer{}}
-}
-
-// park pauses tp, rewinds it to head (the not-yet-due record) and resumes it after wait.
-func (p *pauser) park(tp topicPartition, head *kgo.Record, wait time.Duration) {
-	p.cl.PauseFetchPartitions(map[string][]int32{tp.topic: {tp.partition}})
-	p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{
-		tp.topic: {tp.partition: {Epoch: head.LeaderEpoch, Offset: head.Offset}},
-	})
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if old, ok := p.timers[tp]; ok {
-		old.Stop()
+// park hands d to the retry tier for delay with reason; true once acknowledged. The
+// caller has already set d.Attempt to the number of the next attempt.
+func (s *Sender) park(ctx context.Context, j *job, reason Reason, delay time.Duration) bool {
+	d := *j.d
+	d.Reason = string(reason)
+	d.NotBefore = s.now().Add(delay)
+	t := s.retries.tiers.forDelay(delay)
+	if reason == ReasonCircuitOpen {
+		t = s.retries.tiers.covering(delay) // wait out the cool-down in one write (see parkUntilProbe)
 	}
-	p.timers[tp] = time.AfterFunc(wait, func() { p.resume(tp) })
+	if err := s.produceAcked(ctx, d.Record(t.topic)); err != nil {
+		return false
+	}
+	s.metrics.retried.WithLabelValues(t.topic, string(reason)).Inc()
+	return true
 }
 
-// resume lets tp be fetched again (no-op if it is no longer parked).
-func (p *pauser) resume(tp topicPartition) {
-	p.mu.Lock()
-	t, ok := p.timers[tp]
-	if ok {
-		t.Stop()
-		delete(p.timers, tp)
+// repark parks a delivery without an attempt (open circuit, or a hop: surfaced before
+// its due time) and counts it in retry_reparked_total when it came from a retry tier.
+func (s *Sender) repark(ctx context.Context, j *job, reason Reason, delay time.Duration) bool {
+	if !s.park(ctx, j, reason, delay) {
+		return false
 	}
-	p.mu.Unlock()
-	if ok {
-		p.cl.ResumeFetchPartitions(map[string][]int32{tp.topic: {tp.partition}})
+	if _, fromTier := s.retries.tiers.delayOf(j.rec.Topic); fromTier {
+		s.metrics.reparked.WithLabelValues(string(reason)).Inc()
 	}
+	return true
 }
 
-// parked reports whether tp is paused waiting for its head.
-func (p *pauser) parked(tp topicPartition) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_, ok := p.timers[tp]
-	return ok
+// parkUntilProbe parks a delivery its open circuit refused, once, until the breaker's
+// next probe time, in a tier whose delay covers the wait (so it surfaces when due rather
+// than hopping through a short tier every few seconds). No attempt is consumed.
+func (s *Sender) parkUntilProbe(ctx context.Context, j *job, next time.Time) bool {
+	s.metrics.skipped.WithLabelValues(string(ReasonCircuitOpen)).Inc()
+	return s.repark(ctx, j, ReasonCircuitOpen, max(next.Sub(s.now()), time.Millisecond))
 }
 
-// stop cancels every timer (shutdown).
-func (p *pauser) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for tp, t := range p.timers {
-		t.Stop()
-		delete(p.timers, tp)
+// backpressure parks a job its subscription lane refused (see lanes), on the first
+// tier; no attempt is consumed. It runs on its own goroutine (workScope).
+func (s *Sender) backpressure(ctx context.Context, j *job) {
+	if !j.part.begin() {
+		return
 	}
+	s.metrics.skipped.WithLabelValues(string(ReasonBackpressure)).Inc()
+	ok := s.park(ctx, j, ReasonBackpressure, s.retries.tiers.first().delay)
+	j.part.end(j.rec.Offset, ok)
 }
