@@ -144,6 +144,9 @@ type Router struct {
 	// OperationalGroup is the consumer group of the router role's operational forwarder,
 	// which turns operational events into deliveries for the subscriptions that want them.
 	OperationalGroup string `mapstructure:"operational_group" yaml:"operational_group"`
+	// Compression is the codec of the batches the router produces (deliveries, invalid
+	// records): none (default), snappy, lz4, zstd or gzip.
+	Compression string `mapstructure:"compression" yaml:"compression"`
 }
 
 // Delivery configures the sender consumer group and the delivery policy (docs/delivery.md).
@@ -286,6 +289,7 @@ func Default() Config {
 			MaxRetryBackoff:       30 * time.Second,
 			WrongTopic:            WrongTopicInvalid,
 			OperationalGroup:      "eventrouter-operational",
+			Compression:           "none",
 		},
 		Delivery: Delivery{
 			Group:            "eventrouter-sender",

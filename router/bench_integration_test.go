@@ -35,7 +35,9 @@ import (
 //
 //	EVENTROUTER_BENCH=1 go test -tags integration -run TestBenchRouterVsPassthrough -v ./router/
 //
-// EVENTROUTER_BENCH_EVENTS sets the number of events (default 50 000).
+// EVENTROUTER_BENCH_EVENTS sets the number of events (default 50 000);
+// EVENTROUTER_BENCH_COMPRESSION the router's Config.Compression (default: its default),
+// for A/B runs of the codec.
 func TestBenchRouterVsPassthrough(t *testing.T) {
 	if os.Getenv("EVENTROUTER_BENCH") != "1" {
 		t.Skip("load run: set EVENTROUTER_BENCH=1")
@@ -164,6 +166,7 @@ func routerRun(ctx context.Context, t *testing.T, seeds []string, src, dst strin
 		IngestTopics:          []string{src},
 		DeliveriesTopic:       dst,
 		InvalidTopic:          dst + "-invalid",
+		Compression:           os.Getenv("EVENTROUTER_BENCH_COMPRESSION"),
 	}, router.Deps{
 		KafkaOpts:  []kgo.Opt{kgo.SeedBrokers(seeds...)},
 		Matcher:    m,

@@ -63,6 +63,8 @@ func retryBackoff(tries int) time.Duration {
 //   - ConsumeResetOffset(AtStart): a new group, or an offset lost to retention, starts
 //     from the oldest retained event; re-delivery is better than silent loss.
 //   - ProducerBatchMaxBytes: fits Config.MaxRecordBytes (franz-go's default is 1 MB).
+//   - ProducerBatchCompression: Config.Compression, none by default rather than
+//     franz-go's snappy (see compressionCodec).
 //   - FetchMinBytes(1 MiB) + FetchMaxWait(10 ms): an ingest fetch returns after 10 ms
 //     (or at once with 1 MiB), not at the first byte. franz-go keeps one fetch per
 //     broker and fetches again only once the last response was polled, so with
@@ -86,6 +88,7 @@ func retryBackoff(tries int) time.Duration {
 // partitioning (a subscription id maps to a stable deliveries partition), linger 10 ms.
 func (r *Router) clientOptions(shared []kgo.Opt, reg prometheus.Registerer) []kgo.Opt {
 	cfg := r.cfg
+	codec, _ := compressionCodec(cfg.Compression) // Validate accepted it
 	opts := append(slices.Clone(shared),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.IngestTopics...),
@@ -94,6 +97,7 @@ func (r *Router) clientOptions(shared []kgo.Opt, reg prometheus.Registerer) []kg
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.ProducerBatchMaxBytes(int32(cfg.MaxRecordBytes+batchOverhead)),
+		kgo.ProducerBatchCompression(codec),
 		kgo.FetchMinBytes(ingestFetchMinBytes),
 		kgo.FetchMaxWait(ingestFetchMaxWait),
 		kgo.RetryBackoffFn(retryBackoff),
@@ -114,6 +118,7 @@ func (r *Router) clientOptions(shared []kgo.Opt, reg prometheus.Registerer) []kg
 		zap.String("reset_offset", "start"),
 		zap.Int("max_poll_records", cfg.MaxPollRecords),
 		zap.Int("producer_batch_max_bytes", cfg.MaxRecordBytes+batchOverhead),
+		zap.String("compression", cfg.Compression),
 		zap.Int("fetch_min_bytes", ingestFetchMinBytes),
 		zap.Duration("fetch_max_wait", ingestFetchMaxWait),
 		zap.Duration("retry_backoff_first", firstRetryBackoff),

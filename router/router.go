@@ -118,6 +118,10 @@ type Config struct {
 	// TopicWaitInterval is how often a router whose ingest topics do not all exist logs
 	// (WARN) which ones it waits for (default 10 s).
 	TopicWaitInterval time.Duration
+	// Compression is the codec of the record batches the router produces (deliveries
+	// and invalid records): CompressionNone (default), CompressionSnappy,
+	// CompressionLZ4, CompressionZstd or CompressionGzip. See compressionCodec.
+	Compression string
 }
 
 // ConfigFrom builds a Config from the configuration sections the router needs.
@@ -139,6 +143,7 @@ func ConfigFrom(r config.Router, t config.Topics, k config.Kafka) Config {
 		Workers:               r.Workers,
 		RetryBackoff:          r.RetryBackoff,
 		MaxRetryBackoff:       r.MaxRetryBackoff,
+		Compression:           r.Compression,
 	}
 }
 
@@ -177,6 +182,9 @@ func (c *Config) defaults() {
 	if c.WrongTopic == "" {
 		c.WrongTopic = config.WrongTopicInvalid
 	}
+	if c.Compression == "" {
+		c.Compression = CompressionNone
+	}
 }
 
 // Validate reports the first missing or contradictory field, wrapping ErrConfig.
@@ -209,6 +217,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WrongTopic != config.WrongTopicInvalid && c.WrongTopic != config.WrongTopicDeliver {
 		return bad("router.wrong_topic", fmt.Sprintf("%q: want %q or %q", c.WrongTopic, config.WrongTopicInvalid, config.WrongTopicDeliver))
+	}
+	if _, ok := compressionCodec(c.Compression); !ok {
+		return bad("router.compression", fmt.Sprintf("%q: want one of %s", c.Compression, strings.Join(compressions, ", ")))
 	}
 	return nil
 }

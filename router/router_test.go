@@ -274,6 +274,7 @@ func TestNewRejectsBadConfigNamingTheField(t *testing.T) {
 		"topics.ingest":                  func(c *Config) { c.IngestTopics = []string{tIngest, tDeliveries} },
 		"topics.deliveries":              func(c *Config) { c.DeliveriesTopic = "" },
 		"topics.invalid":                 func(c *Config) { c.InvalidTopic = "" },
+		"router.compression":             func(c *Config) { c.Compression = "brotli" },
 	}
 	for field, mutate := range cases {
 		c := good
