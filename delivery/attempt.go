@@ -48,7 +48,9 @@ func (s *Sender) handle(ctx context.Context, j *job) bool {
 	if d.FirstAttemptAt.IsZero() {
 		d.FirstAttemptAt = now
 	}
-	res := s.client.Send(ctx, sub, d, now)
+	actx, span := s.startAttempt(ctx, d)
+	res := s.client.Send(actx, sub, d, now)
+	endAttempt(span, res)
 	s.metrics.inFlight.Dec()
 	s.gate.release()
 	if ctx.Err() != nil {

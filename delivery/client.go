@@ -13,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/tracing"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -44,6 +46,10 @@ type ClientConfig struct {
 	RetryAfterMax time.Duration // bound on a receiver's Retry-After; default 1h
 	// RootCAs overrides the system roots (tests, private CAs); nil = system roots.
 	RootCAs *x509.CertPool
+	// PropagateTrace sets the attempt span's W3C Trace Context (traceparent,
+	// tracestate) on each request, overriding a subscription's custom header of that
+	// name. It adds nothing when the attempt is not traced (tracing off).
+	PropagateTrace bool
 }
 
 // Canonical forms of the request headers the client always sets.
@@ -178,6 +184,9 @@ func (c *Client) send(ctx context.Context, sub *subscriptions.Subscription, d *e
 	h[canonWebhookSignature] = []string{sig}
 	h["Content-Type"] = []string{"application/json"}
 	h["User-Agent"] = []string{c.cfg.UserAgent}
+	if c.cfg.PropagateTrace {
+		tracing.ToHTTP(ctx, propagation.HeaderCarrier(h))
+	}
 	req.Header = h
 
 	resp, err := c.http.Do(req)

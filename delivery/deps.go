@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
@@ -78,4 +79,7 @@ type Deps struct {
 	Retry      RetryPlanner
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// TracerProvider, when set, traces each HTTP attempt in an attempt span, the child
+	// of the route span the delivery carries (tracing.go). Nil: tracing is off.
+	TracerProvider trace.TracerProvider
 }

@@ -9,7 +9,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+
+	"github.com/claimable/eventrouter/internal/tracing"
 )
 
 // Sender is the sender consumer group member: it consumes webhooks.deliveries and every
@@ -21,6 +24,7 @@ type Sender struct {
 	log     *zap.Logger
 	now     func() time.Time
 	metrics *metrics
+	tracer  trace.Tracer // nil: tracing off
 	cl      *kgo.Client
 	member  *member // group membership, readiness, the static member's leave
 
@@ -74,6 +78,9 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 		retries:  &retries{policy: deps.Retry, tiers: newTiers(cfg.Topics.RetryPrefix, cfg.Delivery.RetrySchedule)},
 		owned:    newOwned(cfg.Delivery.Group, deps.Handoff),
 		work:     newWorkScope(),
+	}
+	if deps.TracerProvider != nil {
+		s.tracer = deps.TracerProvider.Tracer(tracing.ScopeDelivery)
 	}
 	s.lanes = newLanes(cfg.MaxQueuedPerSubscription, s.maxInFlight, s.process, func(q, a int) {
 		m.queued.Set(float64(q))
