@@ -7,14 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/claimable/eventrouter/internal/tracing"
+	"github.com/claimable/eventrouter/internal/tracing/tracingtest"
 )
 
 // traceReceiver answers 500 to a delivery's first request and 200 after, and keeps the
@@ -50,15 +49,6 @@ func routeSpan(t *testing.T) trace.SpanContext {
 	return span.SpanContext()
 }
 
-func attr(s sdktrace.ReadOnlySpan, k attribute.Key) attribute.Value {
-	for _, kv := range s.Attributes() {
-		if kv.Key == k {
-			return kv.Value
-		}
-	}
-	return attribute.Value{}
-}
-
 // With tracing on, each attempt of a delivery — the first, and the retry that came
 // back through a retry tier — is an attempt span, child of the route span the delivery
 // carries, and the receiver gets the attempt span's traceparent (same trace id).
@@ -66,22 +56,21 @@ func TestAttemptSpansAreChildrenOfTheRouteSpanAndReachTheReceiver(t *testing.T) 
 	h := newHarness(t, 1)
 	rc := &traceReceiver{}
 	srv := statusServer(t, rc.handler)
-	exp := tracetest.NewInMemoryExporter()
-	tp := tracing.NewSDKProvider(tracing.Options{ServiceName: "test", SampleRatio: 1}, sdktrace.WithSyncer(exp))
+	tr := tracingtest.NewRecorder()
 	client := testClient(t, srv.URL, func(c *ClientConfig) { c.PropagateTrace = true })
 	sub := senderSub("sub_t")
 	sub.URL = srv.URL + "/hook"
 	subs := newFakeIndex(sub)
-	h.start(Deps{Subscriptions: subs, Disabler: subs, Client: client, TracerProvider: tp})
+	h.start(Deps{Subscriptions: subs, Disabler: subs, Client: client, TracerProvider: tr})
 
 	route := routeSpan(t)
 	d := newTestDelivery("sub_t", "clm_1", 1)
 	d.Trace = tracing.Context(trace.ContextWithSpanContext(context.Background(), route))
 	h.produce(d)
 	waitUntil(t, 15*time.Second, "the retry's request", func() bool { return rc.requests() >= 2 })
-	waitUntil(t, 5*time.Second, "both attempt spans", func() bool { return len(exp.GetSpans()) >= 2 })
+	waitUntil(t, 5*time.Second, "both attempt spans", func() bool { return len(tr.Spans()) >= 2 })
 
-	spans := exp.GetSpans().Snapshots()
+	spans := tr.Spans()
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	for i, s := range spans[:2] {
@@ -89,26 +78,26 @@ func TestAttemptSpansAreChildrenOfTheRouteSpanAndReachTheReceiver(t *testing.T) 
 		if s.Name() != tracing.SpanAttempt || s.Parent().SpanID() != route.SpanID() || s.SpanContext().TraceID() != route.TraceID() {
 			t.Errorf("span %d %q: parent %v trace %v, want a child of the route span %v", i, s.Name(), s.Parent(), s.SpanContext().TraceID(), route)
 		}
-		if got := attr(s, tracing.AttrAttempt).AsInt64(); got != int64(i+1) {
+		if got := tracingtest.Attr(s, tracing.AttrAttempt).AsInt64(); got != int64(i+1) {
 			t.Errorf("span %d: attempt %d, want %d", i, got, i+1)
 		}
-		if got := attr(s, tracing.AttrHTTPResponseStatus).AsInt64(); got != wantStatus {
+		if got := tracingtest.Attr(s, tracing.AttrHTTPResponseStatus).AsInt64(); got != wantStatus {
 			t.Errorf("span %d: status %d, want %d", i, got, wantStatus)
 		}
-		if got := attr(s, tracing.AttrWebhookID).AsString(); got != d.ID {
+		if got := tracingtest.Attr(s, tracing.AttrWebhookID).AsString(); got != d.ID {
 			t.Errorf("span %d: webhook id %q, want %q", i, got, d.ID)
 		}
-		if got := attr(s, tracing.AttrSubscriptionID).AsString(); got != "sub_t" {
+		if got := tracingtest.Attr(s, tracing.AttrSubscriptionID).AsString(); got != "sub_t" {
 			t.Errorf("span %d: subscription %q", i, got)
 		}
 		if sc := rc.seen[i]; sc.TraceID() != route.TraceID() || sc.SpanID() != s.SpanContext().SpanID() {
 			t.Errorf("request %d traceparent %q, want the attempt span %v", i, rc.raw[i], s.SpanContext())
 		}
 	}
-	if st := spans[0].Status(); st.Code != codes.Error || attr(spans[0], tracing.AttrOutcome).AsString() != string(ReasonHTTPStatus) {
-		t.Errorf("failed attempt: status %v, outcome %q", st, attr(spans[0], tracing.AttrOutcome).AsString())
+	if st := spans[0].Status(); st.Code != codes.Error || tracingtest.Attr(spans[0], tracing.AttrOutcome).AsString() != string(ReasonHTTPStatus) {
+		t.Errorf("failed attempt: status %v, outcome %q", st, tracingtest.Attr(spans[0], tracing.AttrOutcome).AsString())
 	}
-	if got := attr(spans[1], tracing.AttrOutcome).AsString(); got != string(ReasonOK) || spans[1].Status().Code == codes.Error {
+	if got := tracingtest.Attr(spans[1], tracing.AttrOutcome).AsString(); got != string(ReasonOK) || spans[1].Status().Code == codes.Error {
 		t.Errorf("delivered attempt: outcome %q, status %v", got, spans[1].Status())
 	}
 }
@@ -123,10 +112,10 @@ func TestNoTraceparentToTheReceiverWhenOffOrNotPropagated(t *testing.T) {
 			h := newHarness(t, 1)
 			rc := &traceReceiver{}
 			srv := statusServer(t, rc.handler)
-			exp := tracetest.NewInMemoryExporter()
+			tr := tracingtest.NewRecorder()
 			deps := Deps{Client: testClient(t, srv.URL, func(c *ClientConfig) { c.PropagateTrace = tc.propagate })}
 			if tc.traced {
-				deps.TracerProvider = tracing.NewSDKProvider(tracing.Options{ServiceName: "test", SampleRatio: 1}, sdktrace.WithSyncer(exp))
+				deps.TracerProvider = tr
 			}
 			sub := senderSub("sub_n")
 			sub.URL = srv.URL + "/hook"
@@ -144,7 +133,7 @@ func TestNoTraceparentToTheReceiverWhenOffOrNotPropagated(t *testing.T) {
 					t.Errorf("request %d has traceparent %q", i, raw)
 				}
 			}
-			if n := len(exp.GetSpans()); tc.traced && n < 2 {
+			if n := len(tr.Spans()); tc.traced && n < 2 {
 				t.Errorf("%d attempt spans, want 2 (propagation off still traces)", n)
 			}
 		})

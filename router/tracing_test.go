@@ -5,14 +5,13 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/tracing"
+	"github.com/claimable/eventrouter/internal/tracing/tracingtest"
 )
 
 // upstreamSpan starts a span of a producer upstream of the router and returns its
@@ -41,23 +40,13 @@ func sameSpan(a, b trace.SpanContext) bool {
 	return a.IsValid() && a.TraceID() == b.TraceID() && a.SpanID() == b.SpanID()
 }
 
-func spanAttr(s sdktrace.ReadOnlySpan, k attribute.Key) attribute.Value {
-	for _, kv := range s.Attributes() {
-		if kv.Key == k {
-			return kv.Value
-		}
-	}
-	return attribute.Value{}
-}
-
 // With tracing on, each ingest record is routed in a route span that continues the
 // producer's trace (its traceparent header), or starts one; every delivery carries the
 // route span's context, which is what makes each attempt its child; an invalid record's
 // span says why.
 func TestRouteSpanContinuesTheIngestTraceIntoEveryDelivery(t *testing.T) {
 	e := newEnv(t, 1, 1)
-	exp := tracetest.NewInMemoryExporter()
-	tp := tracing.NewSDKProvider(tracing.Options{ServiceName: "test", SampleRatio: 1}, sdktrace.WithSyncer(exp))
+	tr := tracingtest.NewRecorder()
 	m := newMatcher(t, sub("sub_a", "acc_1", true, "", "claim.*"), sub("sub_b", "acc_1", true, "", "*"))
 
 	upCtx, up := upstreamSpan(t)
@@ -67,15 +56,15 @@ func TestRouteSpanContinuesTheIngestTraceIntoEveryDelivery(t *testing.T) {
 	invalid := &kgo.Record{Topic: tIngest, Key: []byte("acc_1"), Value: []byte("{not json")}
 	tracing.ToRecord(upCtx, &invalid.Headers)
 	e.produce(t, traced, untraced, invalid)
-	e.startWith(t, e.config("g-trace"), Deps{Matcher: m, Parser: newParser(t, 0), TracerProvider: tp})
+	e.startWith(t, e.config("g-trace"), Deps{Matcher: m, Parser: newParser(t, 0), TracerProvider: tr})
 	out := e.reader(t, tDeliveries).n(t, 4)
 
 	spans := map[string]sdktrace.ReadOnlySpan{} // by event id, or "invalid"
-	for _, s := range exp.GetSpans().Snapshots() {
+	for _, s := range tr.Spans() {
 		if s.Name() != tracing.SpanRoute {
 			t.Errorf("span %q, want only %q", s.Name(), tracing.SpanRoute)
 		}
-		id := spanAttr(s, tracing.AttrEventID).AsString()
+		id := tracingtest.Attr(s, tracing.AttrEventID).AsString()
 		if id == "" {
 			id = "invalid"
 		}
@@ -88,21 +77,21 @@ func TestRouteSpanContinuesTheIngestTraceIntoEveryDelivery(t *testing.T) {
 	if !sameSpan(route.Parent(), up) || route.SpanContext().TraceID() != up.TraceID() {
 		t.Errorf("route span's parent = %v, want the ingest record's span %v", route.Parent(), up)
 	}
-	if got := spanAttr(route, tracing.AttrFanout).AsInt64(); got != 2 {
+	if got := tracingtest.Attr(route, tracing.AttrFanout).AsInt64(); got != 2 {
 		t.Errorf("fanout attribute = %d, want 2", got)
 	}
-	if got := spanAttr(route, tracing.AttrEventName).AsString(); got != "claim.created" {
+	if got := tracingtest.Attr(route, tracing.AttrEventName).AsString(); got != "claim.created" {
 		t.Errorf("event name attribute = %q", got)
 	}
-	if got := spanAttr(route, tracing.AttrAccountID).AsString(); got != "acc_1" {
+	if got := tracingtest.Attr(route, tracing.AttrAccountID).AsString(); got != "acc_1" {
 		t.Errorf("account attribute = %q", got)
 	}
 	if root := spans[untracedEv.ID]; root.Parent().IsValid() || root.SpanContext().TraceID() == up.TraceID() {
 		t.Errorf("route span of a record without traceparent has parent %v: want a new trace", root.Parent())
 	}
 	bad := spans["invalid"]
-	if bad.Status().Code != codes.Error || spanAttr(bad, tracing.AttrInvalidReason).AsString() == "" || !sameSpan(bad.Parent(), up) {
-		t.Errorf("invalid record's span: status %v, reason %q, parent %v", bad.Status(), spanAttr(bad, tracing.AttrInvalidReason).AsString(), bad.Parent())
+	if bad.Status().Code != codes.Error || tracingtest.Attr(bad, tracing.AttrInvalidReason).AsString() == "" || !sameSpan(bad.Parent(), up) {
+		t.Errorf("invalid record's span: status %v, reason %q, parent %v", bad.Status(), tracingtest.Attr(bad, tracing.AttrInvalidReason).AsString(), bad.Parent())
 	}
 
 	for _, rec := range out {
