@@ -129,6 +129,7 @@ func TestDeliveryLogPageInChromium(t *testing.T) {
 	b.waitJS("the attempt's response excerpt, as text", excerpt+`?.textContent === `+jsString(uiEndpointBody)+` && !`+excerpt+`.querySelector("b")`)
 
 	b.do("click Redeliver", chromedp.Click(chromedp.CSS(row+` button.redeliver`)))
+	b.waitJS("the page to say the redelivery is queued", `document.querySelector('`+row+` button.redeliver')?.textContent === "Queued"`)
 	waitWithin(t, uiWait, "the endpoint to receive "+okID+" again", func() bool { return recv.Accepted(okID) == 2 })
 	b.do("refresh the deliveries", chromedp.Click(chromedp.CSS("#refresh")))
 	b.waitJS("the redelivery's attempt listed", `document.querySelector('`+row+` button.toggle')?.textContent.startsWith("2 ")`)
