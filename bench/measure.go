@@ -30,6 +30,14 @@ func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *en
 	res.Disturbance.BusyBefore = busy
 	res.LoadAvg[0] = LoadAvg()
 	procs0 := scanProcs()
+	watched := servicePids(procs0)
+	watched[os.Getpid()] = "harness"
+	for _, ro := range roles {
+		for _, pid := range ro.Pids() {
+			watched[pid] = ro.Name
+		}
+	}
+	contention := watchContention(watched)
 	cpu0, self0 := ReadCPUTimes(), selfCPU()
 	start := time.Now()
 	series := NewSeries(start, c.Bucket)
@@ -112,6 +120,7 @@ func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *en
 	other, busiest := otherCPU(procs0, scanProcs(), ours)
 	res.Disturbance.OtherCPUShare = other.Seconds() / (float64(runtime.NumCPU()) * time.Since(start).Seconds())
 	res.Disturbance.Busiest = busiest
+	res.Contention = contention.finish()
 	stopMon()
 
 	res.EventsIn = st.Produced

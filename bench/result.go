@@ -48,8 +48,11 @@ type Result struct {
 	// Disturbance says whether other work competed for the machine; a disturbed run's
 	// targets are reported as not judged.
 	Disturbance Disturbance `json:"disturbance"`
-	Counts      Counts      `json:"counts"`
-	Roles       []RoleUsage `json:"roles"`
+	// Contention is, for the harness, each role process and a local broker and Redis,
+	// CPU over the measured window beside run-queue wait (see ProcContention).
+	Contention []ProcContention `json:"contention,omitempty"`
+	Counts     Counts           `json:"counts"`
+	Roles      []RoleUsage      `json:"roles"`
 	// CPUPerDeliveryMS is the CPU of every eventrouter role over the measured window
 	// (producing and draining) divided by the deliveries made.
 	CPUPerDeliveryMS float64 `json:"cpu_per_delivery_ms"`
@@ -283,6 +286,9 @@ func (res *Result) WriteTable(w io.Writer) error {
 		if q, ok := res.LatencyGroups[g]; ok {
 			p("%s p99 ms\t%.1f (n=%d)\t\t", strings.ReplaceAll(g, "_", " "), q.P99, q.Count)
 		}
+	}
+	for _, c := range res.Contention {
+		p("%s CPU / run-queue wait\t%.2fs / %.2fs\t\t", c.Name, c.CPUSeconds, c.WaitSeconds)
 	}
 	p("CPU per delivery ms\t%.3f\t\t", res.CPUPerDeliveryMS)
 	for _, u := range res.Roles {
