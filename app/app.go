@@ -28,6 +28,9 @@ var ErrShutdownDeadline = errors.New("app: shutdown deadline exceeded")
 // the first role's failure, which stops every other role.
 func Run(ctx context.Context, cfg config.Config, roles Roles, log *zap.Logger) error {
 	ops := NewOps(cfg.Ops.Listen, log)
+	if cfg.Ops.Pprof {
+		ops.ServeProfiles()
+	}
 	if err := ops.Listen(); err != nil {
 		return err
 	}

@@ -97,6 +97,9 @@ func RunDev(ctx context.Context, cfg config.Config, opts DevOptions, log *zap.Lo
 	}
 
 	ops := NewOps(cfg.Ops.Listen, log)
+	if cfg.Ops.Pprof {
+		ops.ServeProfiles()
+	}
 	sys, err := Build(cfg, Roles{Router: true, Sender: true, API: true}, Infra{Redis: rdb}, log, ops)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -26,6 +27,8 @@ type Ops struct {
 	addr     string
 	registry *prometheus.Registry
 	log      *zap.Logger
+
+	profiles bool // serve /debug/pprof/ (ServeProfiles)
 
 	mu     sync.Mutex
 	checks map[string]Check
@@ -51,6 +54,12 @@ func (o *Ops) AddCheck(name string, c Check) {
 	o.checks[name] = c
 }
 
+// ServeProfiles adds Go's runtime profiles (net/http/pprof) under /debug/pprof/ to the
+// handler (ops.pprof). Off by default: a CPU profile costs CPU while it runs and the
+// heap profile shows data, so it is opted into, like the ops port itself is kept
+// internal. Call before Handler.
+func (o *Ops) ServeProfiles() { o.profiles = true }
+
 // Addr returns the bound address once the listener is up (useful with port 0).
 func (o *Ops) Addr() <-chan string { return o.bound }
 
@@ -63,6 +72,13 @@ func (o *Ops) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", o.ready)
+	if o.profiles {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -83,3 +83,20 @@ func TestSuperviseEnforcesTheShutdownDeadline(t *testing.T) {
 		t.Fatalf("Supervise = %v after %s, want ErrShutdownDeadline promptly", err, time.Since(start))
 	}
 }
+
+// TestOpsProfilesOnlyWhenAskedFor: /debug/pprof/ is absent by default (ops.pprof: false)
+// and serves the profile index and a heap profile once ServeProfiles was called.
+func TestOpsProfilesOnlyWhenAskedFor(t *testing.T) {
+	if code, _ := get(t, NewOps("127.0.0.1:0", zap.NewNop()).Handler(), "/debug/pprof/"); code != http.StatusNotFound {
+		t.Fatalf("/debug/pprof/ by default = %d, want 404", code)
+	}
+	ops := NewOps("127.0.0.1:0", zap.NewNop())
+	ops.ServeProfiles()
+	h := ops.Handler()
+	if code, body := get(t, h, "/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("/debug/pprof/ with profiles = %d", code)
+	}
+	if code, body := get(t, h, "/debug/pprof/heap?debug=1"); code != 200 || !strings.Contains(body, "heap profile") {
+		t.Fatalf("/debug/pprof/heap with profiles = %d %.80s", code, body)
+	}
+}

@@ -247,6 +247,8 @@ type Ops struct {
 	// LagInterval is how often every role measures the router's and the sender's group
 	// lag from committed offsets (eventrouter_group_lag_records); 0 turns it off.
 	LagInterval time.Duration `mapstructure:"lag_interval" yaml:"lag_interval"`
+	// Pprof serves Go's runtime profiles under /debug/pprof/ on the ops listener.
+	Pprof bool `mapstructure:"pprof" yaml:"pprof"`
 }
 
 // DefaultCatalogue is the default event catalogue (docs/producing.md).
