@@ -64,6 +64,8 @@ func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *en
 		}
 	}()
 
+	profiled := r.profileWindow(ctx, roles, c.Duration)
+
 	half := start.Add(c.Duration / 2)
 	var hang seeded
 	if c.Hanging {
@@ -96,6 +98,9 @@ func (r *run) measure(ctx context.Context, res *Result, prod *kgo.Client, ep *en
 		return err
 	}
 	deliveredInWindow := l.Accepted()
+	if err := profiled(); err != nil {
+		return err
+	}
 	if err := <-disturbed; err != nil {
 		return err
 	}

@@ -185,6 +185,9 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// OpsAddr is the running incarnation's ops listener (host:port).
+func (r *Role) OpsAddr() string { return r.opsAddr }
+
 // Pids returns the process ids of every incarnation sampled so far.
 func (r *Role) Pids() []int {
 	r.Sample()

@@ -123,6 +123,7 @@ func (r *run) env(port int) []string {
 		"EVENTROUTER_EGRESS_ALLOW_CIDRS=127.0.0.0/8",
 		"EVENTROUTER_EGRESS_ALLOW_PORTS=" + strconv.Itoa(port),
 		"EVENTROUTER_LOG_LEVEL=warn",
+		"EVENTROUTER_OPS_PPROF=" + strconv.FormatBool(r.c.ProfileDir != ""),
 	}, r.c.RoleEnv...)
 }
 

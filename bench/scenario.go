@@ -68,6 +68,9 @@ type Config struct {
 	Bucket time.Duration
 	// SeedWorkers write subscriptions concurrently.
 	SeedWorkers int
+	// ProfileDir, when set, receives CPU profiles of the harness and of every role over
+	// the produce phase of each run (the roles run with ops.pprof on).
+	ProfileDir string
 	// Keep leaves topics and Redis keys in place (for debugging).
 	Keep bool
 	// RoleEnv are extra EVENTROUTER_* settings ("KEY=value") given to the role

@@ -67,6 +67,7 @@ Scenarios: ` + strings.Join(bench.Scenarios(), ", ") + `; flags set explicitly o
 	f.String("plot", "", "also write latency over time (p50, p99, max; restarts marked) as a PNG to this file")
 	f.String("binary", "", "eventrouter executable for the role processes (default: this one)")
 	f.String("role-log", "", "file for the role processes' logs (default: discarded)")
+	f.String("profile", "", "directory for CPU profiles of the harness and each role over every run's produce phase (roles run with ops.pprof)")
 	f.Bool("keep", false, "keep the run's topics and Redis keys")
 	return cmd
 }
@@ -117,6 +118,7 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	c.Baselines, _ = f.GetBool("baselines")
 	c.Keep, _ = f.GetBool("keep")
 	c.WarmUpTraffic, _ = f.GetDuration("warm-up")
+	c.ProfileDir, _ = f.GetString("profile")
 
 	var roleLog io.Writer = io.Discard
 	if p, _ := f.GetString("role-log"); p != "" {
