@@ -56,7 +56,9 @@ func (s *Sender) handle(ctx context.Context, j *job) bool {
 	if ctx.Err() != nil {
 		return false // cut off by the drain deadline: not an endpoint failure
 	}
-	s.gate.breakers.Record(sub.ID, res.OK())
+	if s.gate.breakers.Record(sub.ID, res.OK()) {
+		s.notifyFailing(ctx, sub, res, now)
+	}
 	if !res.OK() || s.metrics.anyOpen() {
 		// A success always leaves the circuit closed; only then can the state have changed.
 		s.metrics.breaker(sub.ID, s.gate.breakers.State(sub.ID))
@@ -78,12 +80,15 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 	}
 	if res.Reason == ReasonGone {
 		s.recordAttempt(j, res, now, true)
-		s.health.disable(ctx, sub, "endpoint_gone", "endpoint_gone")
+		if s.health.disable(ctx, sub, "endpoint_gone", "endpoint_gone") {
+			s.notifyDisabled(ctx, sub, "endpoint_gone", res, time.Time{}, now)
+		}
 		return s.toDLQ(ctx, j, ReasonGone)
 	}
 	since := s.health.failingSince(ctx, sub.ID, false, now)
 	if limit := s.cfg.Delivery.DisableAfter; limit > 0 && !since.IsZero() && now.Sub(since) >= limit {
 		if s.health.disable(ctx, sub, "failing_since:"+since.UTC().Format(time.RFC3339), "failing") {
+			s.notifyDisabled(ctx, sub, "failing", res, since, now)
 			s.recordAttempt(j, res, now, true)
 			return s.toDLQ(ctx, j, ReasonDisabled)
 		}
@@ -96,7 +101,11 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 			reason = ReasonRetryExhausted
 		}
 		j.failure = failureText(res.Err)
-		return s.toDLQ(ctx, j, reason)
+		if !s.toDLQ(ctx, j, reason) {
+			return false
+		}
+		s.notifyExhausted(ctx, sub, j, reason, res, now)
+		return true
 	}
 	d.Attempt++
 	return s.park(ctx, j, res.Reason, delay)

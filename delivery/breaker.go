@@ -113,8 +113,10 @@ func (b *Breakers) Wait(subID string) (next time.Time, probing <-chan struct{}) 
 // Record reports the outcome of a call. A success closes the circuit and resets the
 // count. A failure of the probe (or any failure while half-open) re-opens it for another
 // cool-down; threshold consecutive failures while closed open it. Failures recorded while
-// open (calls that started before it opened) do not extend the cool-down.
-func (b *Breakers) Record(subID string, ok bool) {
+// open (calls that started before it opened) do not extend the cool-down. opened is true
+// only for the call that moved a closed circuit to open (once per opening; a failed
+// probe re-opens a circuit that never closed, which is not a new opening).
+func (b *Breakers) Record(subID string, ok bool) (opened bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	br := b.m[subID]
@@ -123,7 +125,7 @@ func (b *Breakers) Record(subID string, ok bool) {
 			br.settle()
 		}
 		delete(b.m, subID)
-		return
+		return false
 	}
 	if br == nil {
 		br = &breaker{}
@@ -134,11 +136,13 @@ func (b *Breakers) Record(subID string, ok bool) {
 		br.failures++
 		if br.failures >= b.threshold {
 			br.state, br.since = Open, b.now()
+			return true
 		}
 	case HalfOpen:
 		br.state, br.since = Open, b.now()
 		br.settle()
 	}
+	return false
 }
 
 // State returns subID's current state. An open circuit whose cool-down has passed still

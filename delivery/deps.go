@@ -31,7 +31,7 @@ type Poster interface {
 type CircuitBreakers interface {
 	Allow(subID string) (allowed bool, probe bool)
 	Wait(subID string) (next time.Time, probing <-chan struct{})
-	Record(subID string, ok bool)
+	Record(subID string, ok bool) (opened bool)
 	State(subID string) BreakerState
 }
 
@@ -75,8 +75,11 @@ type Deps struct {
 	AttemptLog    AttemptRecorder
 	// Handoff (may be nil) carries finished work across graceful rebalances, so a planned
 	// hand-over does not resend it.
-	Handoff    Handoff
-	Retry      RetryPlanner
+	Handoff Handoff
+	Retry   RetryPlanner
+	// Notifier (may be nil: none) publishes operational events: endpoint.failing,
+	// subscription.disabled, delivery.exhausted (docs/operational-events.md).
+	Notifier   Notifier
 	Registerer prometheus.Registerer
 	Now        func() time.Time
 	// TracerProvider, when set, traces each HTTP attempt in an attempt span, the child

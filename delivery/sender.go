@@ -37,6 +37,7 @@ type Sender struct {
 	lanes    *lanes       // per-subscription, per-object scheduling
 	owned    *owned       // owned partitions, their commits and hand-offs
 	work     *workScope   // delivery work's context and background goroutines
+	notifier Notifier     // operational events (notify.go)
 }
 
 // New builds a Sender; it validates cfg and creates (but does not connect) the Kafka
@@ -64,6 +65,9 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.Notifier == nil {
+		deps.Notifier = noNotifier{}
+	}
 	m, err := newMetrics(deps.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("delivery: register metrics: %w", err)
@@ -78,6 +82,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 		retries:  &retries{policy: deps.Retry, tiers: newTiers(cfg.Topics.RetryPrefix, cfg.Delivery.RetrySchedule)},
 		owned:    newOwned(cfg.Delivery.Group, deps.Handoff),
 		work:     newWorkScope(),
+		notifier: deps.Notifier,
 	}
 	if deps.TracerProvider != nil {
 		s.tracer = deps.TracerProvider.Tracer(tracing.ScopeDelivery)
