@@ -28,6 +28,8 @@ type deliveryAPI struct {
 	kafkaOpts []kgo.Opt
 	topics    config.Topics
 	settle    time.Duration
+	// notifier (may be nil) publishes subscription.recovered after a recovery.
+	notifier delivery.Notifier
 }
 
 var (

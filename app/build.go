@@ -20,6 +20,7 @@ import (
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/kafkaclient"
 	"github.com/claimable/eventrouter/internal/version"
+	"github.com/claimable/eventrouter/operational"
 	"github.com/claimable/eventrouter/router"
 	"github.com/claimable/eventrouter/subscriptions"
 	"github.com/claimable/eventrouter/topics"
@@ -43,6 +44,10 @@ type System struct {
 	Router     *router.Router
 	Sender     *delivery.Sender
 	API        *api.Server
+	// Operational publishes operational events (sender and api roles); Forwarder turns
+	// them into deliveries (router role). Nil in processes without those roles.
+	Operational *operational.Publisher
+	Forwarder   *operational.Forwarder
 	// Runners are the long-running pieces to supervise, in start order.
 	Runners []Runner
 	closers []func()
@@ -117,10 +122,27 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 			return nil
 		})
 	}
+	if roles.Sender || roles.API {
+		pub, err := operational.NewPublisher(operational.PublisherConfig{Topic: cfg.Topics.Operational},
+			sys.KafkaOpts, reg, log.Named("operational"))
+		if err != nil {
+			return nil, err
+		}
+		sys.Operational = pub
+		sys.closers = append(sys.closers, pub.Close) // after the roles stopped: flushes their last events
+	}
 	if roles.Router {
 		if err := buildRouter(cfg, sys, log, ops); err != nil {
 			return nil, err
 		}
+		fwd, err := operational.NewForwarder(operational.ForwarderConfig{
+			Topic: cfg.Topics.Operational, Group: cfg.Router.OperationalGroup, DeliveriesTopic: cfg.Topics.Deliveries,
+		}, sys.KafkaOpts, sys.Index, reg, log.Named("operational"))
+		if err != nil {
+			return nil, err
+		}
+		sys.Forwarder = fwd
+		sys.Runners = append(sys.Runners, fwd)
 	}
 	if roles.Sender {
 		if err := buildSender(cfg, sys, log, ops); err != nil {
@@ -191,6 +213,7 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 		Limiters:      delivery.NewLimiters(),
 		AttemptLog:    sys.AttemptLog,
 		Handoff:       delivery.NewRedisHandoff(sys.Redis, cfg.Redis.KeyPrefix),
+		Notifier:      sys.Operational,
 		Retry: delivery.RetryPolicy{
 			Schedule: cfg.Delivery.RetrySchedule, Jitter: cfg.Delivery.Jitter, RetryAfterMax: cfg.Delivery.RetryAfterMax,
 		},
@@ -213,7 +236,7 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 	}
 	sys.closers = append(sys.closers, producer.Close)
 	dapi := &deliveryAPI{log: sys.AttemptLog, kafka: producer, deliveriesTopic: cfg.Topics.Deliveries, now: time.Now,
-		kafkaOpts: sys.KafkaOpts, topics: cfg.Topics, settle: recoverSettle}
+		kafkaOpts: sys.KafkaOpts, topics: cfg.Topics, settle: recoverSettle, notifier: sys.Operational}
 	replays, err := NewReplayEngine(cfg, sys.Redis, sys.Store, sys.KafkaOpts, ops.Registry(), log.Named("replay"))
 	if err != nil {
 		return err

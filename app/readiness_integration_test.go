@@ -27,9 +27,11 @@ func realReadinessEnv(t *testing.T) *readinessEnv {
 	cfg.Topics.Deliveries = p + "webhooks.deliveries"
 	cfg.Topics.Invalid = p + "webhooks.invalid"
 	cfg.Topics.DLQ = p + "webhooks.dlq"
+	cfg.Topics.Operational = p + "webhooks.operational"
 	cfg.Topics.RetryPrefix = p + "webhooks.retry."
 	cfg.Topics.Partitions = 2
 	cfg.Router.Group = p + "router"
+	cfg.Router.OperationalGroup = p + "operational"
 	cfg.Router.TransactionalIDPrefix = p + "router"
 	cfg.Delivery.Group = p + "sender"
 	cfg.Delivery.RetrySchedule = []time.Duration{time.Second}
@@ -48,7 +50,7 @@ func realReadinessEnv(t *testing.T) *readinessEnv {
 			names[i] = s.Name
 		}
 		_, _ = adm.DeleteTopics(ctx, names...)
-		_, _ = adm.DeleteGroups(ctx, cfg.Router.Group, cfg.Delivery.Group)
+		_, _ = adm.DeleteGroups(ctx, cfg.Router.Group, cfg.Delivery.Group, cfg.Router.OperationalGroup)
 	})
 	return &readinessEnv{cfg: cfg, rdb: rdb, seeds: seeds}
 }

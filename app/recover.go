@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/claimable/eventrouter/api"
 	"github.com/claimable/eventrouter/delivery"
+	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -41,5 +43,23 @@ func (d *deliveryAPI) Recover(ctx context.Context, sub *subscriptions.Subscripti
 	if err != nil {
 		return rep, fmt.Errorf("recover %s: %w", sub.ID, err)
 	}
+	if d.notifier != nil {
+		d.notifier.Publish(ctx, recoveredEvent(sub, rep, time.Now()))
+	}
 	return rep, nil
+}
+
+// recoveredEvent is the subscription.recovered event of one finished recovery; its id
+// names the subscription's version and where the recovery started, so a repeated
+// recovery of the same re-enable carries the same id.
+func recoveredEvent(sub *subscriptions.Subscription, rep api.RecoverReport, at time.Time) events.OpEvent {
+	redriven := rep.Redriven
+	return events.OpEvent{
+		Type:           events.OpSubscriptionRecovered,
+		ID:             events.OpEventID(events.OpSubscriptionRecovered, sub.ID, strconv.FormatInt(sub.Version, 10), rep.Since.UTC().Format(time.RFC3339Nano)),
+		OccurredAt:     at.UTC(),
+		AccountID:      sub.AccountID,
+		SubscriptionID: sub.ID,
+		Data:           events.OpData{Since: rep.Since.UTC(), Redriven: &redriven},
+	}
 }

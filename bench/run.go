@@ -78,11 +78,13 @@ func (r *run) configure() {
 	cfg.Topics.Deliveries = p + "webhooks.deliveries"
 	cfg.Topics.Invalid = p + "webhooks.invalid"
 	cfg.Topics.DLQ = p + "webhooks.dlq"
+	cfg.Topics.Operational = p + "webhooks.operational"
 	cfg.Topics.RetryPrefix = p + "webhooks.retry."
 	cfg.Topics.Partitions = r.c.Partitions
 	cfg.Topics.Retention = time.Hour
 	cfg.Topics.DLQRetention = time.Hour
 	cfg.Router.Group = p + "router"
+	cfg.Router.OperationalGroup = p + "operational"
 	cfg.Router.TransactionalIDPrefix = p + "router"
 	cfg.Delivery.Group = p + "sender"
 	cfg.Delivery.RetrySchedule = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second}
@@ -110,6 +112,8 @@ func (r *run) env(port int) []string {
 		"EVENTROUTER_TOPICS_DELIVERIES=" + cfg.Topics.Deliveries,
 		"EVENTROUTER_TOPICS_INVALID=" + cfg.Topics.Invalid,
 		"EVENTROUTER_TOPICS_DLQ=" + cfg.Topics.DLQ,
+		"EVENTROUTER_TOPICS_OPERATIONAL=" + cfg.Topics.Operational,
+		"EVENTROUTER_ROUTER_OPERATIONAL_GROUP=" + cfg.Router.OperationalGroup,
 		"EVENTROUTER_TOPICS_RETRY_PREFIX=" + cfg.Topics.RetryPrefix,
 		"EVENTROUTER_TOPICS_PARTITIONS=" + strconv.Itoa(cfg.Topics.Partitions),
 		"EVENTROUTER_ROUTER_GROUP=" + cfg.Router.Group,

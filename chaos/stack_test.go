@@ -168,12 +168,14 @@ func (s *stack) configure(o options) {
 	cfg.Topics.Deliveries = p + "webhooks.deliveries"
 	cfg.Topics.Invalid = p + "webhooks.invalid"
 	cfg.Topics.DLQ = p + "webhooks.dlq"
+	cfg.Topics.Operational = p + "webhooks.operational"
 	cfg.Topics.RetryPrefix = p + "webhooks.retry."
 	cfg.Topics.Partitions = o.partitions
 	cfg.Topics.ReplicationFactor = max(o.replication, 1)
 	cfg.Topics.Retention = time.Hour
 	cfg.Topics.DLQRetention = time.Hour
 	cfg.Router.Group = p + "router"
+	cfg.Router.OperationalGroup = p + "operational"
 	cfg.Router.TransactionalIDPrefix = p + "router"
 	cfg.Delivery.Group = p + "sender"
 	cfg.Delivery.RetrySchedule = o.retry
@@ -197,6 +199,8 @@ func (s *stack) configure(o options) {
 		"EVENTROUTER_TOPICS_DELIVERIES=" + cfg.Topics.Deliveries,
 		"EVENTROUTER_TOPICS_INVALID=" + cfg.Topics.Invalid,
 		"EVENTROUTER_TOPICS_DLQ=" + cfg.Topics.DLQ,
+		"EVENTROUTER_TOPICS_OPERATIONAL=" + cfg.Topics.Operational,
+		"EVENTROUTER_ROUTER_OPERATIONAL_GROUP=" + cfg.Router.OperationalGroup,
 		"EVENTROUTER_TOPICS_RETRY_PREFIX=" + cfg.Topics.RetryPrefix,
 		"EVENTROUTER_TOPICS_PARTITIONS=" + strconv.Itoa(cfg.Topics.Partitions),
 		"EVENTROUTER_TOPICS_REPLICATION_FACTOR=" + strconv.Itoa(cfg.Topics.ReplicationFactor),

@@ -125,6 +125,7 @@ func itSetup(t *testing.T, rc http.Handler, nSubs int, extraEnv ...string) (*sen
 		"EVENTROUTER_TOPICS_DELIVERIES="+deliveries,
 		"EVENTROUTER_TOPICS_RETRY_PREFIX="+retryPrefix,
 		"EVENTROUTER_TOPICS_DLQ="+dlq,
+		"EVENTROUTER_TOPICS_OPERATIONAL="+name+".operational",
 		"EVENTROUTER_DELIVERY_GROUP="+name+"-sender",
 		"EVENTROUTER_DELIVERY_RETRY_SCHEDULE=1s,2s,4s,4s,4s",
 		"EVENTROUTER_EGRESS_ALLOW_HTTP=true",

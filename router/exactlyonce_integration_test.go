@@ -85,6 +85,8 @@ func newPipeline(t *testing.T) *pipeline {
 		"EVENTROUTER_TOPICS_DELIVERIES="+p.deliveries,
 		"EVENTROUTER_TOPICS_INVALID="+p.invalid,
 		"EVENTROUTER_ROUTER_GROUP="+p.group,
+		"EVENTROUTER_ROUTER_OPERATIONAL_GROUP="+p.group+"-operational",
+		"EVENTROUTER_TOPICS_OPERATIONAL="+p.group+".operational",
 		"EVENTROUTER_ROUTER_TRANSACTIONAL_ID_PREFIX="+testenv.Name(t, "txn"),
 		// A crashed instance without a successor of the same id blocks its partitions
 		// at most this long.

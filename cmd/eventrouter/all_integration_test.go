@@ -51,6 +51,8 @@ func TestAllRoleAgainstRealServices(t *testing.T) {
 		"EVENTROUTER_TOPICS_DELIVERIES="+name+".deliveries",
 		"EVENTROUTER_TOPICS_INVALID="+name+".invalid",
 		"EVENTROUTER_TOPICS_DLQ="+name+".dlq",
+		"EVENTROUTER_TOPICS_OPERATIONAL="+name+".operational",
+		"EVENTROUTER_ROUTER_OPERATIONAL_GROUP="+name+"-operational",
 		"EVENTROUTER_TOPICS_RETRY_PREFIX="+name+".retry.",
 		"EVENTROUTER_TOPICS_PARTITIONS=3",
 		"EVENTROUTER_ROUTER_GROUP="+name+"-router",
@@ -84,7 +86,7 @@ func TestAllRoleAgainstRealServices(t *testing.T) {
 	t.Cleanup(func() {
 		adm := testenv.KafkaAdmin(t)
 		var all []string
-		for _, s := range []string{".claims", ".contacts", ".deliveries", ".invalid", ".dlq", ".retry.1s", ".retry.2s"} {
+		for _, s := range []string{".claims", ".contacts", ".deliveries", ".invalid", ".dlq", ".operational", ".retry.1s", ".retry.2s"} {
 			all = append(all, name+s)
 		}
 		_, _ = adm.DeleteTopics(testenv.Context(t, 30*time.Second), all...)

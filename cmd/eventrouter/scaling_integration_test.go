@@ -94,6 +94,8 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 		"EVENTROUTER_TOPICS_DELIVERIES="+name+".deliveries",
 		"EVENTROUTER_TOPICS_INVALID="+name+".invalid",
 		"EVENTROUTER_TOPICS_DLQ="+name+".dlq",
+		"EVENTROUTER_TOPICS_OPERATIONAL="+name+".operational",
+		"EVENTROUTER_ROUTER_OPERATIONAL_GROUP="+name+"-operational",
 		"EVENTROUTER_TOPICS_RETRY_PREFIX="+name+".retry.",
 		"EVENTROUTER_TOPICS_PARTITIONS=6",
 		"EVENTROUTER_ROUTER_GROUP="+name+"-router",
@@ -116,7 +118,7 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 	adm := testenv.KafkaAdmin(t)
 	t.Cleanup(func() {
 		var all []string
-		for _, s := range []string{".claims", ".deliveries", ".invalid", ".dlq", ".retry.1s", ".retry.2s"} {
+		for _, s := range []string{".claims", ".deliveries", ".invalid", ".dlq", ".operational", ".retry.1s", ".retry.2s"} {
 			all = append(all, name+s)
 		}
 		_, _ = adm.DeleteTopics(context.Background(), all...)

@@ -30,6 +30,9 @@ type Delivery struct {
 	OccurredAt time.Time
 	ReceivedAt time.Time
 	Status     int // what the receiver answered
+	// Body is the request body as received (operational events are not read into the
+	// fields above).
+	Body []byte
 }
 
 // Behaviour decides how the receiver answers a request to path: after Delay, with Status
@@ -93,7 +96,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "read error", http.StatusBadRequest)
 		return
 	}
-	d := Delivery{Path: req.URL.Path, WebhookID: req.Header.Get("webhook-id"), ReceivedAt: time.Now()}
+	d := Delivery{Path: req.URL.Path, WebhookID: req.Header.Get("webhook-id"), ReceivedAt: time.Now(), Body: raw}
 	var b body
 	if err := json.Unmarshal(raw, &b); err == nil {
 		d.EventName, d.AccountID, d.Source, d.PerformedBy, d.OccurredAt = b.EventName, b.AccountID, b.Source, b.PerformedBy, b.OccurredAt
