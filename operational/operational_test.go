@@ -119,8 +119,9 @@ func TestPublisherNeverBlocks(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Publish blocked on an unresponsive broker")
 	}
-	if n := testutil.ToFloat64(p.total.WithLabelValues(events.OpDeliveryExhausted, OutcomeDropped)); n != 48 {
-		t.Errorf("dropped = %v, want 48 (50 published, 2 buffered)", n)
+	// At most 2 wait in the buffer; a buffered one may fail early and free its slot.
+	if n := testutil.ToFloat64(p.total.WithLabelValues(events.OpDeliveryExhausted, OutcomeDropped)); n < 40 || n > 48 {
+		t.Errorf("dropped = %v, want about 48 (50 published, 2 buffered)", n)
 	}
 	p.Close()
 }
