@@ -22,7 +22,6 @@ import (
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/internal/receiver"
 	"github.com/claimable/eventrouter/subscriptions"
-	"github.com/claimable/eventrouter/topics"
 )
 
 // DevOptions configures `eventrouter dev`.
@@ -50,7 +49,7 @@ func RunDev(ctx context.Context, cfg config.Config, opts DevOptions, log *zap.Lo
 	if err != nil {
 		return fmt.Errorf("dev: kafka address: %w", err)
 	}
-	specs := topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, true)
+	specs := TopicSpecs(cfg, true)
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = s.Name

@@ -36,7 +36,7 @@ func realReadinessEnv(t *testing.T) *readinessEnv {
 	cfg.Delivery.Group = p + "sender"
 	cfg.Delivery.RetrySchedule = []time.Duration{time.Second}
 	adm := testenv.KafkaAdmin(t)
-	specs := topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, true)
+	specs := TopicSpecs(cfg, true)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := topics.Create(ctx, adm, specs); err != nil {

@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/config"
-	"github.com/claimable/eventrouter/topics"
 )
 
 // readinessEnv is what a readiness scenario runs against: Kafka seeds (kfake or the
@@ -42,7 +41,7 @@ func kfakeReadinessEnv(t *testing.T) (*readinessEnv, *kfake.Cluster) {
 // each) and a miniredis, both stopped when the test ends.
 func fakeInfra(t *testing.T, cfg config.Config) (*kfake.Cluster, *redis.Client) {
 	t.Helper()
-	specs := topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, true)
+	specs := TopicSpecs(cfg, true)
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = s.Name

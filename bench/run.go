@@ -97,7 +97,7 @@ func (r *run) configure() {
 	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
 	r.cfg = cfg
 	r.topic = cfg.Topics.Ingest[0]
-	r.specs = topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, true)
+	r.specs = app.TopicSpecs(cfg, true)
 }
 
 // env is the roles' environment for the receiver on port.

@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/claimable/eventrouter/topics"
+	"github.com/claimable/eventrouter/app"
 )
 
 // The multi-broker scenarios run against the 3-node cluster of scripts/kafka-cluster.sh
@@ -186,7 +186,7 @@ func (s *stack) waitLeadersOff(ctx context.Context, gone int32, names ...string)
 // condition for taking the next broker down in a rolling restart.
 func (s *stack) waitInSync(ctx context.Context) (time.Duration, error) {
 	names := []string{"__consumer_offsets", "__transaction_state"}
-	for _, sp := range topics.Specs(s.cfg.Topics, s.cfg.Delivery.RetrySchedule, true) {
+	for _, sp := range app.TopicSpecs(s.cfg, true) {
 		names = append(names, sp.Name)
 	}
 	return poll(ctx, 3*time.Minute, func(ctx context.Context) error {

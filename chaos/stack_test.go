@@ -131,7 +131,7 @@ func newStack(t *testing.T, o options) *stack {
 	}
 	s.rdb = redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(), DialTimeout: time.Second, MaxRetries: 1})
 
-	specs := topics.Specs(s.cfg.Topics, s.cfg.Delivery.RetrySchedule, true)
+	specs := app.TopicSpecs(s.cfg, true)
 	for i := range specs {
 		if specs[i].Role == topics.RoleIngest {
 			for k, v := range o.ingestConfigs {

@@ -3,8 +3,6 @@ package topics
 import (
 	"strconv"
 	"time"
-
-	"github.com/claimable/eventrouter/config"
 )
 
 // RetryTopic names the retry tier whose fixed delay is d: prefix + the delay written
@@ -14,12 +12,13 @@ func RetryTopic(prefix string, d time.Duration) string {
 	return prefix + shortDuration(d)
 }
 
-// RetryTopics names every tier of the schedule, in schedule order, without duplicates.
-func RetryTopics(cfg config.Topics, schedule []time.Duration) []string {
+// RetryTopics names every tier of the schedule (prefix + delay, see RetryTopic), in
+// schedule order, without duplicates.
+func RetryTopics(prefix string, schedule []time.Duration) []string {
 	seen := make(map[string]bool, len(schedule))
 	out := make([]string, 0, len(schedule))
 	for _, d := range schedule {
-		name := RetryTopic(cfg.RetryPrefix, d)
+		name := RetryTopic(prefix, d)
 		if !seen[name] {
 			seen[name] = true
 			out = append(out, name)

@@ -3,8 +3,6 @@ package topics
 import (
 	"testing"
 	"time"
-
-	"github.com/claimable/eventrouter/config"
 )
 
 func TestRetryTopicNames(t *testing.T) {
@@ -25,8 +23,7 @@ func TestRetryTopicNames(t *testing.T) {
 }
 
 func TestRetryTopicsDeduplicates(t *testing.T) {
-	cfg := config.Default().Topics
-	got := RetryTopics(cfg, []time.Duration{5 * time.Second, time.Minute, 5 * time.Second})
+	got := RetryTopics("webhooks.retry.", []time.Duration{5 * time.Second, time.Minute, 5 * time.Second})
 	want := []string{"webhooks.retry.5s", "webhooks.retry.1m"}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("RetryTopics = %v, want %v", got, want)

@@ -15,8 +15,6 @@ package topics
 import (
 	"strconv"
 	"time"
-
-	"github.com/claimable/eventrouter/config"
 )
 
 // Roles a topic plays, carried by Spec.Role.
@@ -29,6 +27,24 @@ const (
 	// RoleOperational: operational events (docs/operational-events.md), key = account.
 	RoleOperational = "operational"
 )
+
+// Config names the topics and how `topics create` makes them: the topics.* settings,
+// translated by package app.
+type Config struct {
+	Ingest     []string
+	Deliveries string
+	Invalid    string
+	DLQ        string
+	// Operational carries operational events (subscription.disabled, delivery.exhausted,
+	// ...); empty: not created.
+	Operational string
+	RetryPrefix string // + a tier's delay written short ("5s", "5m") names each retry tier
+	// Partitions and ReplicationFactor of every topic; ≤ 0: the broker's default.
+	Partitions        int
+	ReplicationFactor int
+	Retention         time.Duration
+	DLQRetention      time.Duration
+}
 
 // Spec is how one topic should be created.
 type Spec struct {
@@ -49,7 +65,7 @@ type Spec struct {
 // Retention is cfg.Retention, except: the DLQ and the invalid topic (both dead letters
 // a human inspects and re-drives) keep cfg.DLQRetention; a retry tier keeps at least
 // twice its delay, so a record is never deleted before it is due.
-func Specs(cfg config.Topics, schedule []time.Duration, includeIngest bool) []Spec {
+func Specs(cfg Config, schedule []time.Duration, includeIngest bool) []Spec {
 	var out []Spec
 	add := func(name, role string, retention time.Duration) {
 		out = append(out, Spec{
@@ -74,7 +90,7 @@ func Specs(cfg config.Topics, schedule []time.Duration, includeIngest bool) []Sp
 		name := RetryTopic(cfg.RetryPrefix, d)
 		delays[name] = max(delays[name], d)
 	}
-	for _, name := range RetryTopics(cfg, schedule) {
+	for _, name := range RetryTopics(cfg.RetryPrefix, schedule) {
 		add(name, RoleRetry, max(cfg.Retention, 2*delays[name]))
 	}
 	add(cfg.Invalid, RoleInvalid, max(cfg.Retention, cfg.DLQRetention))

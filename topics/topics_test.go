@@ -16,14 +16,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/claimable/eventrouter/config"
 )
 
-func testConfig() config.Topics {
-	cfg := config.Default().Topics
-	cfg.Partitions = 3
-	return cfg
+func testConfig() Config {
+	return Config{
+		Ingest:            []string{"claims.events", "contacts.events"},
+		Deliveries:        "webhooks.deliveries",
+		Invalid:           "webhooks.invalid",
+		DLQ:               "webhooks.dlq",
+		Operational:       "webhooks.operational",
+		RetryPrefix:       "webhooks.retry.",
+		Partitions:        3,
+		ReplicationFactor: 1,
+		Retention:         7 * 24 * time.Hour,
+		DLQRetention:      14 * 24 * time.Hour,
+	}
 }
 
 var testSchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 24 * time.Hour}

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/claimable/eventrouter/app"
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/internal/kafkaclient"
 	"github.com/claimable/eventrouter/topics"
@@ -33,7 +34,7 @@ than the cluster's live brokers is refused before anything is created. Without
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ingest, _ := cmd.Flags().GetBool("include-ingest")
 			return withKafka(cmd, func(ctx context.Context, cfg config.Config, cl *kgo.Client) error {
-				res, err := topics.Create(ctx, kadm.NewClient(cl), topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, ingest))
+				res, err := topics.Create(ctx, kadm.NewClient(cl), app.TopicSpecs(cfg, ingest))
 				for _, r := range res {
 					line := fmt.Sprintf("%-8s %s (%d partitions)", r.Status, r.Topic, r.Partitions)
 					if r.Warning != "" {
@@ -58,7 +59,7 @@ than the cluster's live brokers is refused before anything is created. Without
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withKafka(cmd, func(ctx context.Context, cfg config.Config, cl *kgo.Client) error {
-				rep, err := topics.Describe(ctx, cl, topics.Specs(cfg.Topics, cfg.Delivery.RetrySchedule, true),
+				rep, err := topics.Describe(ctx, cl, app.TopicSpecs(cfg, true),
 					[]string{cfg.Router.Group, cfg.Delivery.Group})
 				if err != nil {
 					return err
