@@ -166,7 +166,7 @@ func buildRouter(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 	if err != nil {
 		return err
 	}
-	rc := router.ConfigFrom(cfg.Router, cfg.Topics, cfg.Kafka)
+	rc := RouterConfig(cfg)
 	rc.InstanceID = memberInstanceID(cfg.Kafka, cfg.Ops.Listen, "router", hostName)
 	r, err := router.New(rc, router.Deps{
 		KafkaOpts:  sys.KafkaOpts,

@@ -55,5 +55,6 @@ func RouterConfig(cfg config.Config) router.Config {
 		Workers:               r.Workers,
 		RetryBackoff:          r.RetryBackoff,
 		MaxRetryBackoff:       r.MaxRetryBackoff,
+		Compression:           r.Compression,
 	}
 }

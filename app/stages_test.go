@@ -46,11 +46,12 @@ func TestRouterConfigCarriesWrongTopic(t *testing.T) {
 func TestRouterConfigNamesTheConfiguredTopics(t *testing.T) {
 	cfg := config.Default()
 	cfg.Kafka.InstanceID = "pod-1"
+	cfg.Router.Compression = "zstd"
 	rc := RouterConfig(cfg)
 	if rc.DeliveriesTopic != "webhooks.deliveries" || rc.InvalidTopic != "webhooks.invalid" ||
 		strings.Join(rc.IngestTopics, ",") != "claims.events,contacts.events" ||
 		strings.Join(rc.TopicObjects["claims.events"], ",") != "claim" || rc.InstanceID != "pod-1" ||
-		rc.Group != cfg.Router.Group || rc.MaxPollRecords != cfg.Router.MaxPollRecords {
+		rc.Group != cfg.Router.Group || rc.MaxPollRecords != cfg.Router.MaxPollRecords || rc.Compression != router.CompressionZstd {
 		t.Fatalf("RouterConfig(Default()) = %+v", rc)
 	}
 }

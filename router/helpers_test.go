@@ -15,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -74,9 +73,17 @@ func sub(id, account string, enabled bool, filter string, patterns ...string) *s
 	return &subscriptions.Subscription{ID: id, AccountID: account, Enabled: enabled, Filter: filter, Events: patterns}
 }
 
+// testCatalogue is the default event catalogue (config.DefaultCatalogue: the router does
+// not read the configuration package).
+var testCatalogue = []string{
+	"claim.created", "claim.closed", "claim.reopened", "claim.label_added",
+	"claim.label_removed", "claim.assigned", "claim.unassigned", "claim.switched_type",
+	"contact.created",
+}
+
 func newParser(t *testing.T, maxBytes int) *events.Parser {
 	t.Helper()
-	cat, err := events.NewCatalogue(config.DefaultCatalogue)
+	cat, err := events.NewCatalogue(testCatalogue)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
-	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/membership"
 	"github.com/claimable/eventrouter/internal/tracing"
@@ -54,6 +53,14 @@ type Parser interface {
 // would silently drop every event as unmatched.
 type readier interface{ Ready() bool }
 
+// What Config.WrongTopic does with a valid event found on another object's ingest topic.
+const (
+	// WrongTopicInvalid sends it to the invalid topic with reason wrong_topic.
+	WrongTopicInvalid = "invalid"
+	// WrongTopicDeliver routes it as usual.
+	WrongTopicDeliver = "deliver"
+)
+
 // Config configures a Router. Zero values take the documented defaults.
 type Config struct {
 	// Group is the consumer group of every router instance. Required.
@@ -63,7 +70,7 @@ type Config struct {
 	// unique per live process, and a restart then fences its predecessor at once), else
 	// prefix + "-" + host name + "-" + a random suffix.
 	TransactionalIDPrefix string
-	// InstanceID, when set, is the static group member id (KIP-345), see config.Kafka.
+	// InstanceID, when set, is the static group member id (KIP-345).
 	// A graceful shutdown leaves the group explicitly (membership.LeaveStatic); a crash
 	// does not, so a restart with the same id takes the partitions back at once.
 	InstanceID string
@@ -73,13 +80,13 @@ type Config struct {
 	DeliveriesTopic string
 	// InvalidTopic receives ingest records that fail validation. Required.
 	InvalidTopic string
-	// TopicObjects maps an ingest topic to the objects it carries (config
-	// topics.ingest_objects). A valid event on a mapped topic whose object is not
+	// TopicObjects maps an ingest topic to the objects it carries
+	// (topics.ingest_objects). A valid event on a mapped topic whose object is not
 	// listed is on the wrong topic and handled as WrongTopic says; unmapped topics
 	// carry any object. Nil: no check.
 	TopicObjects map[string][]string
-	// WrongTopic is config.WrongTopicInvalid (default: the record goes to InvalidTopic
-	// with reason wrong_topic) or config.WrongTopicDeliver (it is routed as usual).
+	// WrongTopic is WrongTopicInvalid (default: the record goes to InvalidTopic with
+	// reason wrong_topic) or WrongTopicDeliver (it is routed as usual).
 	// Either way it is counted in events_wrong_topic_total and logged.
 	WrongTopic string
 	// TransactionTimeout bounds an open transaction (default 60 s). After a crash, the
@@ -124,29 +131,6 @@ type Config struct {
 	Compression string
 }
 
-// ConfigFrom builds a Config from the configuration sections the router needs.
-func ConfigFrom(r config.Router, t config.Topics, k config.Kafka) Config {
-	return Config{
-		Group:                 r.Group,
-		TransactionalIDPrefix: r.TransactionalIDPrefix,
-		InstanceID:            k.InstanceID,
-		IngestTopics:          append([]string(nil), t.Ingest...),
-		DeliveriesTopic:       t.Deliveries,
-		InvalidTopic:          t.Invalid,
-		TopicObjects:          t.ObjectTopics(),
-		WrongTopic:            r.WrongTopic,
-		TransactionTimeout:    r.TransactionTimeout,
-		MaxPollRecords:        r.MaxPollRecords,
-		MaxRecordBytes:        r.MaxRecordBytes,
-		MaxTransactionRecords: r.MaxTransactionRecords,
-		MaxTransactionSpan:    r.MaxTransactionSpan,
-		Workers:               r.Workers,
-		RetryBackoff:          r.RetryBackoff,
-		MaxRetryBackoff:       r.MaxRetryBackoff,
-		Compression:           r.Compression,
-	}
-}
-
 func (c *Config) defaults() {
 	if c.TransactionTimeout <= 0 {
 		c.TransactionTimeout = 60 * time.Second
@@ -180,7 +164,7 @@ func (c *Config) defaults() {
 		c.TopicWaitInterval = 10 * time.Second
 	}
 	if c.WrongTopic == "" {
-		c.WrongTopic = config.WrongTopicInvalid
+		c.WrongTopic = WrongTopicInvalid
 	}
 	if c.Compression == "" {
 		c.Compression = CompressionNone
@@ -215,8 +199,8 @@ func (c *Config) Validate() error {
 			return bad("topics.ingest_objects", fmt.Sprintf("%q is not an ingest topic %v", t, c.IngestTopics))
 		}
 	}
-	if c.WrongTopic != config.WrongTopicInvalid && c.WrongTopic != config.WrongTopicDeliver {
-		return bad("router.wrong_topic", fmt.Sprintf("%q: want %q or %q", c.WrongTopic, config.WrongTopicInvalid, config.WrongTopicDeliver))
+	if c.WrongTopic != WrongTopicInvalid && c.WrongTopic != WrongTopicDeliver {
+		return bad("router.wrong_topic", fmt.Sprintf("%q: want %q or %q", c.WrongTopic, WrongTopicInvalid, WrongTopicDeliver))
 	}
 	if _, ok := compressionCodec(c.Compression); !ok {
 		return bad("router.compression", fmt.Sprintf("%q: want one of %s", c.Compression, strings.Join(compressions, ", ")))

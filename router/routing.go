@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -85,7 +84,7 @@ func (r *Router) routeRecord(rec *kgo.Record, out []*kgo.Record, subs []*subscri
 		return routed{end: len(out), reason: reason}, out, subs
 	}
 	wrong := r.wrongTopic(rec, ev)
-	if wrong && r.cfg.WrongTopic == config.WrongTopicInvalid {
+	if wrong && r.cfg.WrongTopic == WrongTopicInvalid {
 		out = append(out, r.invalidRecord(rec, string(events.ReasonWrongTopic), r.wrongTopicMessage(rec, ev)))
 		return routed{end: len(out), reason: string(events.ReasonWrongTopic), wrongTopic: true}, out, subs
 	}

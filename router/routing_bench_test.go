@@ -8,7 +8,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/tracing"
 	"github.com/claimable/eventrouter/subscriptions"
@@ -71,7 +70,7 @@ func (m fixedMatcher) Match(_ *events.Event, dst []*subscriptions.Subscription) 
 }
 
 func benchCatalogue(b *testing.B) *events.Catalogue {
-	cat, err := events.NewCatalogue(config.DefaultCatalogue)
+	cat, err := events.NewCatalogue(testCatalogue)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/testenv"
 )
@@ -27,7 +26,7 @@ func TestWrongTopicOnRealBroker(t *testing.T) {
 		DeliveriesTopic:       deliveries,
 		InvalidTopic:          invalidTopic,
 		TopicObjects:          map[string][]string{claims: {"claim"}, contacts: {"contact"}},
-		WrongTopic:            config.WrongTopicInvalid,
+		WrongTopic:            WrongTopicInvalid,
 		TransactionTimeout:    10 * time.Second,
 	}
 	recs, wrong, right := wrongTopicRecords()

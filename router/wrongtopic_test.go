@@ -6,7 +6,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 )
 
@@ -77,7 +76,7 @@ func TestWrongTopicDeliverIsCounted(t *testing.T) {
 	e := newEnv(t, 1, 1)
 	recs, _, _ := wrongTopicRecords()
 	e.produce(t, recs...)
-	r := e.start(t, wrongTopicConfig(e, "g-wrong-topic-deliver", config.WrongTopicDeliver),
+	r := e.start(t, wrongTopicConfig(e, "g-wrong-topic-deliver", WrongTopicDeliver),
 		newMatcher(t, sub("sub_a", "acc_1", true, "", "*")), newParser(t, 0))
 
 	e.reader(t, tDeliveries).n(t, 4)
