@@ -56,8 +56,8 @@ type routed struct {
 // route handles one ingest record and appends the records to produce for it to out:
 // invalid → one record for the invalid topic; valid and matched → one delivery per
 // subscription, all sharing one rendered body except those whose payload is shaped
-// (thin or redacted), which get their own; valid and unmatched → nothing. subs is
-// scratch space, returned for reuse.
+// (thin or redacted), which share one body per distinct shape; valid and unmatched →
+// nothing. subs is scratch space, returned for reuse.
 //
 // route does no I/O and touches no batch state, so workers run it concurrently; the
 // batch produces its output in ingest order afterwards. With tracing on, it runs in a
@@ -95,6 +95,7 @@ func (r *Router) routeRecord(rec *kgo.Record, out []*kgo.Record, subs []*subscri
 	body := events.Render(ev)
 	fo := events.NewFanout(ev, r.cfg.DeliveriesTopic)
 	fo.SetTrace(trace)
+	var shaped shapedBodies
 	start := len(out)
 	for _, sub := range subs {
 		subBody := body
@@ -102,7 +103,7 @@ func (r *Router) routeRecord(rec *kgo.Record, out []*kgo.Record, subs []*subscri
 			// Shaped per subscription (thin, redacted), before signing. The parser only
 			// accepts an object as data, so this fails only on a bug: quarantine the
 			// whole event rather than send a partial fan-out.
-			b, err := events.RenderShaped(ev, shape)
+			b, err := shaped.body(ev, shape)
 			if err != nil {
 				clear(out[start:])
 				out = append(out[:start], r.invalidRecord(rec, string(events.ReasonInvalidField), err.Error()))

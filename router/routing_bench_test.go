@@ -25,15 +25,18 @@ func BenchmarkRoute(b *testing.B) {
 			if traced {
 				name = "tracing=on/" + name
 			}
-			b.Run(name, func(b *testing.B) { benchmarkRoute(b, k, traced) })
+			b.Run(name, func(b *testing.B) { benchmarkRoute(b, k, traced, nil) })
 		}
 	}
+	// Every subscription redacts the same field: the shaped body is rendered once per
+	// event, not once per subscription.
+	b.Run("redacted/fanout=5", func(b *testing.B) { benchmarkRoute(b, 5, false, []string{"claim.notes"}) })
 }
 
-func benchmarkRoute(b *testing.B, k int, traced bool) {
+func benchmarkRoute(b *testing.B, k int, traced bool, redact []string) {
 	var m fixedMatcher
 	for i := range k {
-		m = append(m, &subscriptions.Subscription{ID: fmt.Sprintf("sub_bench_%d", i), Enabled: true})
+		m = append(m, &subscriptions.Subscription{ID: fmt.Sprintf("sub_bench_%d", i), Enabled: true, Redact: redact})
 	}
 	deps := Deps{Matcher: m, Parser: events.NewParser(benchCatalogue(b), 0)}
 	if traced {
