@@ -195,30 +195,16 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 		return err
 	}
 	sys.closers = append(sys.closers, client.Close)
-	s, err := delivery.New(delivery.Config{
-		Delivery:                 cfg.Delivery,
-		Topics:                   cfg.Topics,
-		InstanceID:               memberInstanceID(cfg.Kafka, cfg.Ops.Listen, "sender", hostName),
-		MaxQueuedPerSubscription: cfg.Delivery.MaxQueuedPerSubscription,
-		CommitInterval:           cfg.Delivery.CommitInterval,
-		DrainTimeout:             cfg.Delivery.DrainTimeout,
-		FetchMaxWait:             cfg.Delivery.FetchMaxWait,
-		MaxPollRecords:           cfg.Delivery.MaxPollRecords,
-	}, delivery.Deps{
+	s, err := delivery.New(senderConfig(cfg), delivery.Deps{
 		KafkaOpts:     sys.KafkaOpts,
 		Subscriptions: sys.Index,
 		Disabler:      sys.Service,
 		Client:        client,
-		Breakers:      delivery.NewBreakers(cfg.Delivery.BreakerThreshold, cfg.Delivery.BreakerCooldown, time.Now),
-		Limiters:      delivery.NewLimiters(),
 		AttemptLog:    sys.AttemptLog,
 		Handoff:       delivery.NewRedisHandoff(sys.Redis, cfg.Redis.KeyPrefix),
 		Notifier:      sys.Operational,
-		Retry: delivery.RetryPolicy{
-			Schedule: cfg.Delivery.RetrySchedule, Jitter: cfg.Delivery.Jitter, RetryAfterMax: cfg.Delivery.RetryAfterMax,
-		},
-		Registerer: ops.Registry(),
-		Now:        time.Now,
+		Registerer:    ops.Registry(),
+		Now:           time.Now,
 	}, log.Named("sender"))
 	if err != nil {
 		return err
@@ -227,6 +213,32 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 	sys.Runners = append(sys.Runners, s)
 	ops.AddCheck("sender_group", s.Ready)
 	return nil
+}
+
+// senderConfig translates the configuration file into the sender's own Config (the
+// breakers and the retry policy are built by delivery.New from it).
+func senderConfig(cfg config.Config) delivery.Config {
+	d := cfg.Delivery
+	return delivery.Config{
+		Group:                    d.Group,
+		DeliveriesTopic:          cfg.Topics.Deliveries,
+		DLQTopic:                 cfg.Topics.DLQ,
+		RetryPrefix:              cfg.Topics.RetryPrefix,
+		RetrySchedule:            d.RetrySchedule,
+		Jitter:                   d.Jitter,
+		RetryAfterMax:            d.RetryAfterMax,
+		MaxInFlight:              d.MaxInFlight,
+		DefaultMaxInFlight:       d.DefaultMaxInFlight,
+		BreakerThreshold:         d.BreakerThreshold,
+		BreakerCooldown:          d.BreakerCooldown,
+		DisableAfter:             d.DisableAfter,
+		MaxQueuedPerSubscription: d.MaxQueuedPerSubscription,
+		CommitInterval:           d.CommitInterval,
+		DrainTimeout:             d.DrainTimeout,
+		FetchMaxWait:             d.FetchMaxWait,
+		MaxPollRecords:           d.MaxPollRecords,
+		InstanceID:               memberInstanceID(cfg.Kafka, cfg.Ops.Listen, "sender", hostName),
+	}
 }
 
 func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {

@@ -33,11 +33,12 @@ func (d *deliveryAPI) Recover(ctx context.Context, sub *subscriptions.Subscripti
 	case <-time.After(d.settle):
 	}
 	r, err := delivery.Redrive(ctx, delivery.RedriveOptions{
-		KafkaOpts:      d.kafkaOpts,
-		Topics:         d.topics,
-		SubscriptionID: sub.ID,
-		Since:          since,
-		Reasons:        delivery.HeldReasons,
+		KafkaOpts:       d.kafkaOpts,
+		DLQTopic:        d.topics.DLQ,
+		DeliveriesTopic: d.topics.Deliveries,
+		SubscriptionID:  sub.ID,
+		Since:           since,
+		Reasons:         delivery.HeldReasons,
 	})
 	rep.Scanned, rep.Redriven = r.Scanned, r.Redriven
 	if err != nil {

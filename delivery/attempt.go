@@ -86,7 +86,7 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 		return s.toDLQ(ctx, j, ReasonGone)
 	}
 	since := s.health.failingSince(ctx, sub.ID, false, now)
-	if limit := s.cfg.Delivery.DisableAfter; limit > 0 && !since.IsZero() && now.Sub(since) >= limit {
+	if limit := s.cfg.DisableAfter; limit > 0 && !since.IsZero() && now.Sub(since) >= limit {
 		if s.health.disable(ctx, sub, "failing_since:"+since.UTC().Format(time.RFC3339), "failing") {
 			s.notifyDisabled(ctx, sub, "failing", res, since, now)
 			s.recordAttempt(j, res, now, true)

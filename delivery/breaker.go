@@ -60,10 +60,10 @@ type Breakers struct {
 // (nil = time.Now).
 func NewBreakers(threshold int, cooldown time.Duration, now func() time.Time) *Breakers {
 	if threshold <= 0 {
-		threshold = 10
+		threshold = defaultBreakerThreshold
 	}
 	if cooldown <= 0 {
-		cooldown = 30 * time.Second
+		cooldown = defaultBreakerCooldown
 	}
 	if now == nil {
 		now = time.Now

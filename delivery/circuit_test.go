@@ -21,8 +21,8 @@ import (
 func TestSenderBreakerOutageParksOncePerDelivery(t *testing.T) {
 	const outage, cooldown = 3 * time.Second, 3 * time.Second
 	h := newHarness(t, 2, 200*time.Millisecond, 5*time.Second, 10*time.Second)
-	h.cfg.Delivery.BreakerThreshold = 3
-	h.cfg.Delivery.BreakerCooldown = cooldown
+	h.cfg.BreakerThreshold = 3
+	h.cfg.BreakerCooldown = cooldown
 
 	var mu sync.Mutex
 	var down time.Time // the outage starts with the first request

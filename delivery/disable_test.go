@@ -60,7 +60,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value str
 // attempts have failed.
 func TestSenderDisablesPersistentlyFailingSubscription(t *testing.T) {
 	h := newHarness(t, 1, 2*time.Second, 4*time.Second) // retries wait long enough for the jump
-	h.cfg.Delivery.DisableAfter = time.Minute
+	h.cfg.DisableAfter = time.Minute
 	core, logs := observer.New(zapcore.WarnLevel)
 	h.log = zap.New(core)
 	clock := &offsetClock{}
@@ -150,7 +150,7 @@ func TestSenderDisablesPersistentlyFailingSubscription(t *testing.T) {
 
 	// Every delivery of the failing subscription is in the DLQ, once, as
 	// subscription_disabled, carrying the history of the attempts it had.
-	recs := h.read(h.cfg.Topics.DLQ, len(failIDs), 15*time.Second)
+	recs := h.read(h.cfg.DLQTopic, len(failIDs), 15*time.Second)
 	if len(recs) != len(failIDs) {
 		t.Fatalf("DLQ records = %d, want %d (one per delivery of sub_fail, none dropped)", len(recs), len(failIDs))
 	}
@@ -226,7 +226,7 @@ func TestSenderDisablesPersistentlyFailingSubscription(t *testing.T) {
 	// Every produced record is finished (committed); nothing else reaches the DLQ.
 	total := int64(len(failIDs) + len(okIDs))
 	waitUntil(t, 10*time.Second, "every delivery committed", func() bool { return h.committed(0) == total })
-	if extra := h.read(h.cfg.Topics.DLQ, len(failIDs)+1, time.Second); len(extra) != len(failIDs) {
+	if extra := h.read(h.cfg.DLQTopic, len(failIDs)+1, time.Second); len(extra) != len(failIDs) {
 		t.Errorf("DLQ holds %d records, want %d", len(extra), len(failIDs))
 	}
 }
@@ -260,7 +260,7 @@ func TestSenderDisableAfterZeroNeverDisables(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, 1) // 50 ms, 100 ms: three attempts
-			h.cfg.Delivery.DisableAfter = tc.disableAfter
+			h.cfg.DisableAfter = tc.disableAfter
 			var mu sync.Mutex
 			calls := map[string]int{}
 			poster := posterFunc(func(_ context.Context, sub *subscriptions.Subscription, _ *events.Delivery, _ time.Time) Result {
@@ -285,7 +285,7 @@ func TestSenderDisableAfterZeroNeverDisables(t *testing.T) {
 				defer mu.Unlock()
 				return calls["sub_ok"] == 2
 			})
-			recs := h.read(h.cfg.Topics.DLQ, 2, 15*time.Second)
+			recs := h.read(h.cfg.DLQTopic, 2, 15*time.Second)
 			if len(recs) != 2 {
 				t.Fatalf("DLQ records = %d, want 2 (both deliveries of sub_fail)", len(recs))
 			}

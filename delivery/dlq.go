@@ -34,7 +34,7 @@ func (s *Sender) toDLQ(ctx context.Context, j *job, reason Reason) bool {
 	d := *j.d
 	d.Reason = string(reason)
 	d.NotBefore = time.Time{}
-	rec := d.Record(s.cfg.Topics.DLQ)
+	rec := d.Record(s.cfg.DLQTopic)
 	if j.failure != "" {
 		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderError, Value: []byte(j.failure)})
 	}
@@ -71,7 +71,7 @@ func (s *Sender) invalidToDLQ(ctx context.Context, part *partition, rec *kgo.Rec
 	if len(msg) > 512 {
 		msg = msg[:512]
 	}
-	out := &kgo.Record{Topic: s.cfg.Topics.DLQ, Key: rec.Key, Value: rec.Value}
+	out := &kgo.Record{Topic: s.cfg.DLQTopic, Key: rec.Key, Value: rec.Value}
 	out.Headers = append(out.Headers, rec.Headers...)
 	out.Headers = append(out.Headers,
 		kgo.RecordHeader{Key: events.HeaderReason, Value: []byte(ReasonInvalidRecord)},

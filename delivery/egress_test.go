@@ -40,7 +40,7 @@ func TestSenderSSRFBlockedGoesToDLQAtOnce(t *testing.T) {
 
 	d := newTestDelivery(sub.ID, "clm_1", 1)
 	h.produce(d)
-	dlq := h.read(h.cfg.Topics.DLQ, 1, 30*time.Second)
+	dlq := h.read(h.cfg.DLQTopic, 1, 30*time.Second)
 	if len(dlq) != 1 {
 		t.Fatalf("DLQ records = %d, want 1", len(dlq))
 	}

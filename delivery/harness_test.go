@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -88,25 +87,22 @@ func newHarness(t *testing.T, partitions int32, schedule ...time.Duration) *send
 	if len(schedule) == 0 {
 		schedule = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond}
 	}
-	topicsCfg := config.Topics{Deliveries: "webhooks.deliveries", DLQ: "webhooks.dlq", RetryPrefix: "webhooks.retry."}
-	tr := newTiers(topicsCfg.RetryPrefix, schedule)
-	all := append([]string{topicsCfg.Deliveries, topicsCfg.DLQ}, tr.topics()...)
+	cfg := Config{
+		Group: "senders", DeliveriesTopic: "webhooks.deliveries", DLQTopic: "webhooks.dlq", RetryPrefix: "webhooks.retry.",
+		RetrySchedule: schedule, MaxInFlight: 64, DefaultMaxInFlight: 8,
+		BreakerThreshold: 1000, BreakerCooldown: time.Hour, DisableAfter: 5 * 24 * time.Hour,
+		CommitInterval: 100 * time.Millisecond,
+		DrainTimeout:   500 * time.Millisecond,
+		FetchMaxWait:   100 * time.Millisecond,
+	}
+	tr := newTiers(cfg.RetryPrefix, schedule)
+	all := append([]string{cfg.DeliveriesTopic, cfg.DLQTopic}, tr.topics()...)
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, all...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	h := &senderHarness{t: t, cluster: c, seeds: c.ListenAddrs(), log: zap.NewNop()}
-	h.cfg = Config{
-		Topics: topicsCfg,
-		Delivery: config.Delivery{
-			Group: "senders", RetrySchedule: schedule, MaxInFlight: 64, DefaultMaxInFlight: 8,
-			BreakerThreshold: 1000, BreakerCooldown: time.Hour, DisableAfter: 5 * 24 * time.Hour,
-		},
-		CommitInterval: 100 * time.Millisecond,
-		DrainTimeout:   500 * time.Millisecond,
-		FetchMaxWait:   100 * time.Millisecond,
-	}
+	h := &senderHarness{t: t, cluster: c, seeds: c.ListenAddrs(), log: zap.NewNop(), cfg: cfg}
 	h.prod, err = kgo.NewClient(kgo.SeedBrokers(h.seeds...))
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +160,7 @@ func (h *senderHarness) produce(ds ...*events.Delivery) {
 	h.t.Helper()
 	recs := make([]*kgo.Record, len(ds))
 	for i, d := range ds {
-		recs[i] = d.Record(h.cfg.Topics.Deliveries)
+		recs[i] = d.Record(h.cfg.DeliveriesTopic)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -33,7 +33,7 @@ func (s *Sender) notifyFailing(ctx context.Context, sub *subscriptions.Subscript
 	next, _ := s.gate.breakers.Wait(sub.ID)
 	s.notifier.Publish(ctx, opEvent(events.OpEndpointFailing, sub, at, events.OpData{
 		Status: res.Status, Error: failureText(res.Err), Reason: string(res.Reason),
-		ConsecutiveFailures: s.cfg.Delivery.BreakerThreshold, RetryAt: next.UTC(),
+		ConsecutiveFailures: s.cfg.BreakerThreshold, RetryAt: next.UTC(),
 	}, at.UTC().Format(time.RFC3339Nano)))
 }
 

@@ -65,7 +65,7 @@ func TestSenderNotifiesDeliveryExhausted(t *testing.T) {
 	h.start(Deps{Subscriptions: subs, Disabler: subs, Client: always(Result{Reason: ReasonHTTPStatus, Status: 503}), Notifier: n})
 	d := newTestDelivery("sub_x", "clm_1", 1)
 	h.produce(d)
-	if recs := h.read(h.cfg.Topics.DLQ, 1, 15*time.Second); len(recs) != 1 {
+	if recs := h.read(h.cfg.DLQTopic, 1, 15*time.Second); len(recs) != 1 {
 		t.Fatalf("DLQ records = %d, want 1", len(recs))
 	}
 	waitUntil(t, 5*time.Second, "delivery.exhausted", func() bool { return len(n.ofType(events.OpDeliveryExhausted)) == 1 })
@@ -92,7 +92,7 @@ func TestSenderNotifiesDisabledOnGoneWithoutExhausted(t *testing.T) {
 	subs := newFakeIndex(sub)
 	h.start(Deps{Subscriptions: subs, Disabler: subs, Client: always(Result{Reason: ReasonGone, Status: 410}), Notifier: n})
 	h.produce(newTestDelivery("sub_gone", "clm_1", 1), newTestDelivery("sub_gone", "clm_2", 2))
-	if recs := h.read(h.cfg.Topics.DLQ, 2, 10*time.Second); len(recs) != 2 {
+	if recs := h.read(h.cfg.DLQTopic, 2, 10*time.Second); len(recs) != 2 {
 		t.Fatalf("DLQ records = %d, want 2", len(recs))
 	}
 	waitUntil(t, 5*time.Second, "subscription.disabled", func() bool { return len(n.ofType(events.OpSubscriptionDisabled)) == 1 })
@@ -108,7 +108,7 @@ func TestSenderNotifiesDisabledOnGoneWithoutExhausted(t *testing.T) {
 
 func TestSenderNotifiesDisabledWhenFailingTooLong(t *testing.T) {
 	h := newHarness(t, 1)
-	h.cfg.Delivery.DisableAfter = time.Hour
+	h.cfg.DisableAfter = time.Hour
 	n := &fakeNotifier{}
 	since := time.Now().Add(-2 * time.Hour).UTC()
 	subs := newFakeIndex(senderSub("sub_f"))
@@ -129,7 +129,7 @@ func TestSenderNotifiesDisabledWhenFailingTooLong(t *testing.T) {
 // delivery.
 func TestSenderNotifiesEndpointFailingOncePerOpening(t *testing.T) {
 	h := newHarness(t, 1, time.Hour) // failed and refused deliveries park for an hour
-	h.cfg.Delivery.BreakerThreshold = 3
+	h.cfg.BreakerThreshold = 3
 	n := &fakeNotifier{}
 	sub := senderSub("sub_b")
 	sub.MaxInFlight = 1

@@ -27,11 +27,11 @@ func (h *senderHarness) committed(p int32) int64 {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, h.cfg.Delivery.Group)
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, h.cfg.Group)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	o, ok := offs.Lookup(h.cfg.Topics.Deliveries, p)
+	o, ok := offs.Lookup(h.cfg.DeliveriesTopic, p)
 	if !ok {
 		return -1
 	}

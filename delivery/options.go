@@ -29,7 +29,7 @@ import (
 func (s *Sender) clientOptions(shared []kgo.Opt, reg prometheus.Registerer) []kgo.Opt {
 	opts := append([]kgo.Opt{}, shared...)
 	opts = append(opts,
-		kgo.ConsumerGroup(s.cfg.Delivery.Group),
+		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.consumedTopics()...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

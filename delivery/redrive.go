@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 )
 
@@ -25,8 +24,10 @@ var HeldReasons = []Reason{ReasonDisabled, ReasonGone}
 
 // RedriveOptions selects what Redrive sends back.
 type RedriveOptions struct {
-	KafkaOpts []kgo.Opt     // seed brokers, TLS, SASL (internal/kafkaclient.Options)
-	Topics    config.Topics // reads Topics.DLQ, writes Topics.Deliveries
+	KafkaOpts []kgo.Opt // seed brokers, TLS, SASL (internal/kafkaclient.Options)
+	// DLQTopic (topics.dlq) is read; DeliveriesTopic (topics.deliveries) is written.
+	DLQTopic        string
+	DeliveriesTopic string
 	// SubscriptionID, when set, re-drives only that subscription's deliveries.
 	SubscriptionID string
 	// Since, when set, skips DLQ records with a timestamp before it.
@@ -62,8 +63,8 @@ func Redrive(ctx context.Context, opts RedriveOptions) (RedriveReport, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if opts.Topics.DLQ == "" || opts.Topics.Deliveries == "" {
-		return rep, errors.New("delivery: redrive: topics.dlq and topics.deliveries are required")
+	if opts.DLQTopic == "" || opts.DeliveriesTopic == "" {
+		return rep, errors.New("delivery: redrive: DLQTopic (topics.dlq) and DeliveriesTopic (topics.deliveries) are required")
 	}
 	admCl, err := kgo.NewClient(opts.KafkaOpts...)
 	if err != nil {
@@ -71,24 +72,24 @@ func Redrive(ctx context.Context, opts RedriveOptions) (RedriveReport, error) {
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
-	ends, err := adm.ListCommittedOffsets(ctx, opts.Topics.DLQ)
+	ends, err := adm.ListCommittedOffsets(ctx, opts.DLQTopic)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
-		return rep, fmt.Errorf("delivery: redrive: list end offsets of %s: %w", opts.Topics.DLQ, err)
+		return rep, fmt.Errorf("delivery: redrive: list end offsets of %s: %w", opts.DLQTopic, err)
 	}
 	var starts kadm.ListedOffsets
 	if opts.Since.IsZero() {
-		starts, err = adm.ListStartOffsets(ctx, opts.Topics.DLQ)
+		starts, err = adm.ListStartOffsets(ctx, opts.DLQTopic)
 	} else {
-		starts, err = adm.ListOffsetsAfterMilli(ctx, opts.Since.UnixMilli(), opts.Topics.DLQ)
+		starts, err = adm.ListOffsetsAfterMilli(ctx, opts.Since.UnixMilli(), opts.DLQTopic)
 	}
 	if err == nil {
 		err = starts.Error()
 	}
 	if err != nil {
-		return rep, fmt.Errorf("delivery: redrive: list start offsets of %s: %w", opts.Topics.DLQ, err)
+		return rep, fmt.Errorf("delivery: redrive: list start offsets of %s: %w", opts.DLQTopic, err)
 	}
 
 	from := map[int32]kgo.Offset{}
@@ -100,12 +101,12 @@ func Redrive(ctx context.Context, opts RedriveOptions) (RedriveReport, error) {
 			end[o.Partition] = o.Offset
 		}
 	})
-	rep.Partition = len(ends[opts.Topics.DLQ])
+	rep.Partition = len(ends[opts.DLQTopic])
 	if len(from) == 0 {
 		return rep, nil
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, opts.KafkaOpts...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{opts.Topics.DLQ: from}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{opts.DLQTopic: from}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(), // so the last offset before the end is always seen
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -146,7 +147,7 @@ func Redrive(ctx context.Context, opts RedriveOptions) (RedriveReport, error) {
 			continue
 		}
 		if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
-			return rep, fmt.Errorf("delivery: redrive: produce to %s: %w", opts.Topics.Deliveries, err)
+			return rep, fmt.Errorf("delivery: redrive: produce to %s: %w", opts.DeliveriesTopic, err)
 		}
 		rep.Redriven += len(out)
 	}
@@ -178,5 +179,5 @@ func redriveRecord(r *kgo.Record, opts RedriveOptions, rep *RedriveReport) *kgo.
 	d.FirstAttemptAt = time.Time{}
 	d.Reason = ""
 	d.Redrive = RedriveValue
-	return d.Record(opts.Topics.Deliveries)
+	return d.Record(opts.DeliveriesTopic)
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 )
 
@@ -29,14 +28,14 @@ func TestRedriveSendsDLQBackToDeliveries(t *testing.T) {
 		if sub == "sub_a" {
 			want[d.ID] = true
 		}
-		recs = append(recs, d.Record(h.cfg.Topics.DLQ))
+		recs = append(recs, d.Record(h.cfg.DLQTopic))
 	}
-	recs = append(recs, &kgo.Record{Topic: h.cfg.Topics.DLQ, Key: []byte("sub_a"), Value: []byte("garbage")})
+	recs = append(recs, &kgo.Record{Topic: h.cfg.DLQTopic, Key: []byte("sub_a"), Value: []byte("garbage")})
 	if err := h.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 
-	opts := RedriveOptions{KafkaOpts: []kgo.Opt{kgo.SeedBrokers(h.seeds...)}, Topics: h.cfg.Topics, SubscriptionID: "sub_a"}
+	opts := RedriveOptions{KafkaOpts: []kgo.Opt{kgo.SeedBrokers(h.seeds...)}, DLQTopic: h.cfg.DLQTopic, DeliveriesTopic: h.cfg.DeliveriesTopic, SubscriptionID: "sub_a"}
 	rep, err := Redrive(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +43,7 @@ func TestRedriveSendsDLQBackToDeliveries(t *testing.T) {
 	if rep.Scanned != 7 || rep.Matched != 3 || rep.Redriven != 3 || rep.Invalid != 1 {
 		t.Fatalf("report %+v; want scanned 7, matched 3, redriven 3, invalid 1", rep)
 	}
-	out := h.read(h.cfg.Topics.Deliveries, 3, 10*time.Second)
+	out := h.read(h.cfg.DeliveriesTopic, 3, 10*time.Second)
 	if len(out) != 3 {
 		t.Fatalf("%d records on deliveries, want 3", len(out))
 	}
@@ -71,13 +70,12 @@ func TestRedriveIsBoundedWhileDLQGrows(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	d := newTestDelivery("sub_a", "clm_1", 1)
-	if err := h.prod.ProduceSync(ctx, d.Record(h.cfg.Topics.DLQ)).FirstErr(); err != nil {
+	if err := h.prod.ProduceSync(ctx, d.Record(h.cfg.DLQTopic)).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	// Redrive into the DLQ itself: its own output must not be read back (end snapshot).
-	topics := h.cfg.Topics
-	topics.Deliveries = topics.DLQ
-	rep, err := Redrive(ctx, RedriveOptions{KafkaOpts: []kgo.Opt{kgo.SeedBrokers(h.seeds...)}, Topics: topics})
+	rep, err := Redrive(ctx, RedriveOptions{KafkaOpts: []kgo.Opt{kgo.SeedBrokers(h.seeds...)},
+		DLQTopic: h.cfg.DLQTopic, DeliveriesTopic: h.cfg.DLQTopic})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +87,7 @@ func TestRedriveIsBoundedWhileDLQGrows(t *testing.T) {
 // Reasons limits a re-drive to the held deliveries: a retries_exhausted record of the
 // same subscription stays in the DLQ.
 func TestRedriveRecordFiltersByReason(t *testing.T) {
-	opts := RedriveOptions{Topics: config.Topics{Deliveries: "d"}, SubscriptionID: "sub_1", Reasons: HeldReasons}
+	opts := RedriveOptions{DeliveriesTopic: "d", SubscriptionID: "sub_1", Reasons: HeldReasons}
 	var rep RedriveReport
 	for reason, want := range map[Reason]bool{ReasonDisabled: true, ReasonGone: true, ReasonRetryExhausted: false} {
 		d := newTestDelivery("sub_1", "clm_1", 1)

@@ -51,13 +51,13 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 		return nil, errors.New("delivery: New needs Deps.Subscriptions, Deps.Disabler and Deps.Client")
 	}
 	if deps.Breakers == nil {
-		deps.Breakers = NewBreakers(cfg.Delivery.BreakerThreshold, cfg.Delivery.BreakerCooldown, deps.Now)
+		deps.Breakers = NewBreakers(cfg.BreakerThreshold, cfg.BreakerCooldown, deps.Now)
 	}
 	if deps.Limiters == nil {
 		deps.Limiters = NewLimiters()
 	}
 	if deps.Retry == nil {
-		deps.Retry = RetryPolicy{Schedule: cfg.Delivery.RetrySchedule, Jitter: cfg.Delivery.Jitter, RetryAfterMax: cfg.Delivery.RetryAfterMax}
+		deps.Retry = RetryPolicy{Schedule: cfg.RetrySchedule, Jitter: cfg.Jitter, RetryAfterMax: cfg.RetryAfterMax}
 	}
 	if deps.Registerer == nil {
 		deps.Registerer = prometheus.NewRegistry()
@@ -74,13 +74,13 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 	}
 	s := &Sender{
 		cfg: cfg, log: log, now: deps.Now, metrics: m,
-		member: newMember(cfg.Delivery.Group, cfg.InstanceID, deps.KafkaOpts),
+		member: newMember(cfg.Group, cfg.InstanceID, deps.KafkaOpts),
 		subs:   deps.Subscriptions, client: deps.Client,
-		gate:     newGate(deps.Breakers, deps.Limiters, cfg.Delivery.MaxInFlight, deps.Now),
+		gate:     newGate(deps.Breakers, deps.Limiters, cfg.MaxInFlight, deps.Now),
 		health:   newHealth(deps.Disabler, deps.AttemptLog, deps.Now, m, log),
 		attempts: &attemptSink{rec: deps.AttemptLog},
-		retries:  &retries{policy: deps.Retry, tiers: newTiers(cfg.Topics.RetryPrefix, cfg.Delivery.RetrySchedule)},
-		owned:    newOwned(cfg.Delivery.Group, deps.Handoff),
+		retries:  &retries{policy: deps.Retry, tiers: newTiers(cfg.RetryPrefix, cfg.RetrySchedule)},
+		owned:    newOwned(cfg.Group, deps.Handoff),
 		work:     newWorkScope(),
 		notifier: deps.Notifier,
 	}
@@ -98,9 +98,9 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 	s.cl = cl
 	s.member.tracker.Attach(cl)
 	s.retries.heads = newPauser(cl)
-	log.Info("sender configured", zap.String("group", cfg.Delivery.Group), zap.String("deliveries", cfg.Topics.Deliveries),
-		zap.Strings("retry_tiers", s.retries.tiers.topics()), zap.String("dlq", cfg.Topics.DLQ),
-		zap.Int("max_in_flight", cfg.Delivery.MaxInFlight), zap.Int("default_max_in_flight", cfg.Delivery.DefaultMaxInFlight),
+	log.Info("sender configured", zap.String("group", cfg.Group), zap.String("deliveries", cfg.DeliveriesTopic),
+		zap.Strings("retry_tiers", s.retries.tiers.topics()), zap.String("dlq", cfg.DLQTopic),
+		zap.Int("max_in_flight", cfg.MaxInFlight), zap.Int("default_max_in_flight", cfg.DefaultMaxInFlight),
 		zap.Duration("fetch_max_wait", cfg.FetchMaxWait), zap.Duration("drain_timeout", cfg.DrainTimeout),
 		zap.String("instance_id", cfg.InstanceID))
 	return s, nil
@@ -191,7 +191,7 @@ func (s *Sender) shutdown() {
 
 // consumedTopics are the deliveries topic and every retry tier.
 func (s *Sender) consumedTopics() []string {
-	return append([]string{s.cfg.Topics.Deliveries}, s.retries.tiers.topics()...)
+	return append([]string{s.cfg.DeliveriesTopic}, s.retries.tiers.topics()...)
 }
 
 // maxInFlight is a subscription's concurrency cap.
@@ -199,7 +199,7 @@ func (s *Sender) maxInFlight(subID string) int {
 	if sub, ok := s.subs.Get(subID); ok && sub.MaxInFlight > 0 {
 		return sub.MaxInFlight
 	}
-	return s.cfg.Delivery.DefaultMaxInFlight
+	return s.cfg.DefaultMaxInFlight
 }
 
 // workScope is the lifetime of delivery work: ctx is canceled when in-flight work must

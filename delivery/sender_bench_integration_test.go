@@ -21,7 +21,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/testenv"
@@ -61,8 +60,8 @@ func BenchmarkSenderThroughput(b *testing.B) {
 	seeds := testenv.Kafka(b)
 	name := testenv.Name(b, "bench")
 	adm := testenv.KafkaAdmin(b)
-	topicsCfg := config.Topics{Deliveries: name + ".deliveries", DLQ: name + ".dlq", RetryPrefix: name + ".retry."}
-	all := []string{topicsCfg.Deliveries, topicsCfg.DLQ, topicsCfg.RetryPrefix + "1s"}
+	deliveries, dlq, retryPrefix := name+".deliveries", name+".dlq", name+".retry."
+	all := []string{deliveries, dlq, retryPrefix + "1s"}
 	if _, err := adm.CreateTopics(testenv.Context(b, 30*time.Second), 8, -1, nil, all...); err != nil {
 		b.Fatal(err)
 	}
@@ -143,15 +142,15 @@ func BenchmarkSenderThroughput(b *testing.B) {
 		prod := testenv.KafkaClient(b)
 		recs := make([]*kgo.Record, len(ds))
 		for i, d := range ds {
-			recs[i] = d.Record(topicsCfg.Deliveries)
+			recs[i] = d.Record(deliveries)
 		}
 		if err := prod.ProduceSync(testenv.Context(b, 60*time.Second), recs...).FirstErr(); err != nil {
 			b.Fatal(err)
 		}
-		cfg := Config{Topics: topicsCfg, Delivery: config.Delivery{
+		cfg := Config{DeliveriesTopic: deliveries, DLQTopic: dlq, RetryPrefix: retryPrefix,
 			Group: name + "-sender", RetrySchedule: []time.Duration{time.Second},
 			MaxInFlight: nSubs * perSub, DefaultMaxInFlight: perSub, BreakerThreshold: 10, BreakerCooldown: time.Second,
-		}}
+		}
 		reg := prometheus.NewRegistry()
 		s, err := New(cfg, Deps{KafkaOpts: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Subscriptions: subs, Disabler: subs,
 			Client: client, Registerer: reg}, zap.NewNop())

@@ -178,7 +178,7 @@ func TestSenderRetriesUntilDelivered(t *testing.T) {
 			t.Errorf("delivery %s attempts %v, want [1 2 3]", id, a)
 		}
 	}
-	if dlq := h.read(h.cfg.Topics.DLQ, 1, 300*time.Millisecond); len(dlq) != 0 {
+	if dlq := h.read(h.cfg.DLQTopic, 1, 300*time.Millisecond); len(dlq) != 0 {
 		t.Fatalf("%d records in the DLQ for deliveries that succeeded", len(dlq))
 	}
 }
@@ -195,7 +195,7 @@ func TestSenderExhaustedRetriesGoToDLQWithHistory(t *testing.T) {
 	d := newTestDelivery("sub_x", "clm_1", 1)
 	h.produce(d)
 
-	recs := h.read(h.cfg.Topics.DLQ, 1, 15*time.Second)
+	recs := h.read(h.cfg.DLQTopic, 1, 15*time.Second)
 	if len(recs) != 1 {
 		t.Fatalf("DLQ records = %d, want 1", len(recs))
 	}
@@ -232,7 +232,7 @@ func TestSenderGoneDisablesAndDLQs(t *testing.T) {
 	h.start(Deps{Subscriptions: subs, Disabler: subs, Client: poster})
 	h.produce(newTestDelivery("sub_gone", "clm_1", 1), newTestDelivery("sub_gone", "clm_2", 2), newTestDelivery("sub_gone", "clm_3", 3))
 
-	recs := h.read(h.cfg.Topics.DLQ, 3, 10*time.Second)
+	recs := h.read(h.cfg.DLQTopic, 3, 10*time.Second)
 	if len(recs) != 3 {
 		t.Fatalf("DLQ records = %d, want 3 (none dropped)", len(recs))
 	}
@@ -264,7 +264,7 @@ func TestSenderDisabledOrDeletedSubscriptionGoesToDLQ(t *testing.T) {
 	h.start(Deps{Subscriptions: subs, Disabler: subs, Client: poster})
 	h.produce(newTestDelivery("sub_off", "clm_1", 1), newTestDelivery("sub_deleted", "clm_1", 2))
 
-	recs := h.read(h.cfg.Topics.DLQ, 2, 10*time.Second)
+	recs := h.read(h.cfg.DLQTopic, 2, 10*time.Second)
 	if len(recs) != 2 {
 		t.Fatalf("DLQ records = %d, want 2", len(recs))
 	}
@@ -297,7 +297,7 @@ func TestSenderOpenBreakerSkipsEndpoint(t *testing.T) {
 	}
 	h.produce(ds...)
 
-	tier := h.cfg.Topics.RetryPrefix + "100ms" // an hour's cool-down parks in the largest tier
+	tier := h.cfg.RetryPrefix + "100ms" // an hour's cool-down parks in the largest tier
 	recs := h.read(tier, 5, 10*time.Second)
 	if len(recs) < 5 {
 		t.Fatalf("%d records parked in %s, want 5", len(recs), tier)
@@ -340,7 +340,7 @@ func TestSenderBackpressureParksExcess(t *testing.T) {
 		ds = append(ds, newTestDelivery("sub_slow", "clm_1", i))
 	}
 	h.produce(ds...)
-	recs := h.read(h.cfg.Topics.RetryPrefix+"50ms", 7, 10*time.Second)
+	recs := h.read(h.cfg.RetryPrefix+"50ms", 7, 10*time.Second)
 	if len(recs) < 7 {
 		t.Fatalf("%d deliveries parked by backpressure, want 7 (10 minus 3 queued)", len(recs))
 	}
@@ -357,19 +357,19 @@ func TestSenderInvalidRecordGoesToDLQ(t *testing.T) {
 	h.start(Deps{Subscriptions: subs, Disabler: subs, Client: posterFunc(func(context.Context, *subscriptions.Subscription, *events.Delivery, time.Time) Result {
 		return Result{Reason: ReasonOK, Status: 200}
 	})})
-	bad := newTestDelivery("sub_1", "clm_1", 1).Record(h.cfg.Topics.Deliveries)
+	bad := newTestDelivery("sub_1", "clm_1", 1).Record(h.cfg.DeliveriesTopic)
 	bad.Headers = bad.Headers[:2] // drop required headers
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.prod.ProduceSync(ctx, bad).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	recs := h.read(h.cfg.Topics.DLQ, 1, 10*time.Second)
+	recs := h.read(h.cfg.DLQTopic, 1, 10*time.Second)
 	if len(recs) != 1 {
 		t.Fatalf("DLQ records = %d, want 1", len(recs))
 	}
 	if recHeader(recs[0], events.HeaderReason) != string(ReasonInvalidRecord) || recHeader(recs[0], HeaderError) == "" ||
-		recHeader(recs[0], HeaderSource) != h.cfg.Topics.Deliveries+"/0/0" {
+		recHeader(recs[0], HeaderSource) != h.cfg.DeliveriesTopic+"/0/0" {
 		t.Fatalf("DLQ headers: %+v", recs[0].Headers)
 	}
 }

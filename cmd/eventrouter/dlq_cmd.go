@@ -53,7 +53,7 @@ deliveries return to the DLQ. --dry-run only counts.`,
 			ctx, stop := signalContext()
 			defer stop()
 			rep, err := delivery.Redrive(ctx, delivery.RedriveOptions{
-				KafkaOpts: opts, Topics: cfg.Topics, SubscriptionID: sub, Since: since, Reasons: reasons, DryRun: dry, Log: log,
+				KafkaOpts: opts, DLQTopic: cfg.Topics.DLQ, DeliveriesTopic: cfg.Topics.Deliveries, SubscriptionID: sub, Since: since, Reasons: reasons, DryRun: dry, Log: log,
 			})
 			fmt.Fprintf(cmd.OutOrStdout(), "scanned %d, matched %d, re-driven %d, not delivery records %d\n",
 				rep.Scanned, rep.Matched, rep.Redriven, rep.Invalid)
