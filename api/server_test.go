@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 
+	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -415,12 +416,39 @@ func TestEventTypesListsCatalogue(t *testing.T) {
 	body := decode[struct {
 		Data []eventType `json:"data"`
 	}](t, rec)
-	var names []string
+	var names, ops []string
 	for _, e := range body.Data {
-		names = append(names, e.Name)
+		switch e.Kind {
+		case kindDomain:
+			names = append(names, e.Name)
+		case kindOperational:
+			ops = append(ops, e.Name)
+			if e.Description == "" {
+				t.Errorf("%s has no description", e.Name)
+			}
+		default:
+			t.Errorf("%s: kind %q", e.Name, e.Kind)
+		}
 	}
 	if rec.Code != 200 || !slices.Equal(names, testCatalogue) || body.Data[0].Description == "" {
 		t.Fatalf("event types: %d %+v", rec.Code, body)
+	}
+	if !slices.Equal(ops, events.OperationalTypes()) {
+		t.Fatalf("operational types %v, want %v after the catalogue", ops, events.OperationalTypes())
+	}
+}
+
+// A subscription can name operational types; an unknown name is refused naming the field.
+func TestSubscriptionAcceptsOperationalTypes(t *testing.T) {
+	h := newHarness(t)
+	rec := h.do("POST", "/v1/subscriptions", acmeToken, `{"url":"https://hooks.example.com/ops","events":["endpoint.failing","subscription.*"]}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create with operational types: %d %s", rec.Code, rec.Body)
+	}
+	rec = h.do("POST", "/v1/subscriptions", acmeToken, `{"url":"https://hooks.example.com/ops","events":["claim.created","endpoint.flapping"]}`)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"events[1]"`) ||
+		!strings.Contains(rec.Body.String(), "endpoint.flapping") {
+		t.Fatalf("unknown operational name: %d %s, want 422 naming events[1]", rec.Code, rec.Body)
 	}
 }
 
