@@ -323,3 +323,33 @@ func TestRoutesFileShapesThePayloadIdempotently(t *testing.T) {
 		t.Errorf("dropping the shape changes %v, want payload,redact", changed)
 	}
 }
+
+// A routes file can declare an account's operational subscription.
+func TestRoutesFileDeclaresAnOperationalSubscription(t *testing.T) {
+	svc := newService(t)
+	f := parse(t, `
+routes:
+  - name: acme-ops
+    account_id: acct_acme
+    url: https://hooks.acme.example/ops
+    events: ["subscription.*", delivery.exhausted, endpoint.failing]
+`)
+	p := plan(t, svc, f, false)
+	if err := Apply(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	subs, _, err := svc.List(t.Context(), subscriptions.ListOptions{AccountID: "acct_acme"})
+	if err != nil || len(subs) != 1 || !subs[0].WantsOperational("endpoint.failing") || subs[0].WantsOperational("claim.created") {
+		t.Fatalf("stored %+v, %v", subs, err)
+	}
+	_, err = NewPlan(t.Context(), svc, parse(t, `
+routes:
+  - name: acme-ops
+    account_id: acct_acme
+    url: https://hooks.acme.example/ops
+    events: [endpoint.flapping]
+`), false)
+	if err == nil || !strings.Contains(err.Error(), "events[0]") || !strings.Contains(err.Error(), "endpoint.flapping") {
+		t.Fatalf("unknown operational type: %v, want an error naming events[0]", err)
+	}
+}
