@@ -24,7 +24,7 @@ func TestHelpListsEverySubcommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sub := range []string{"router", "sender", "api", "all", "dev", "emit", "topics", "routes", "dlq", "replay", "config", "version"} {
+	for _, sub := range []string{"router", "sender", "api", "all", "dev", "emit", "topics", "routes", "dlq", "ops", "replay", "config", "version"} {
 		if !strings.Contains(out, "\n  "+sub+" ") {
 			t.Errorf("--help does not list %q:\n%s", sub, out)
 		}

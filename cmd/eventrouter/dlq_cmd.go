@@ -2,12 +2,10 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/claimable/eventrouter/delivery"
-	"github.com/claimable/eventrouter/internal/kafkaclient"
 )
 
 func newDLQCmd() *cobra.Command {
@@ -22,15 +20,7 @@ receivers can still deduplicate. Re-enable a disabled subscription first, or its
 deliveries return to the DLQ. --dry-run only counts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, nil)
-			if err != nil {
-				return err
-			}
-			log, err := newLogger(cfg)
-			if err != nil {
-				return err
-			}
-			opts, err := kafkaclient.Options(cfg.Kafka, log)
+			cfg, log, opts, err := kafkaCommand(cmd)
 			if err != nil {
 				return err
 			}
@@ -42,13 +32,9 @@ deliveries return to the DLQ. --dry-run only counts.`,
 			for _, r := range reasonFlags {
 				reasons = append(reasons, delivery.Reason(r))
 			}
-			var since time.Time
-			if sinceFlag != "" {
-				if d, err := time.ParseDuration(sinceFlag); err == nil {
-					since = time.Now().Add(-d)
-				} else if since, err = time.Parse(time.RFC3339, sinceFlag); err != nil {
-					return fmt.Errorf("--since %q: want an RFC 3339 time or a duration such as 24h", sinceFlag)
-				}
+			since, err := parseSince(sinceFlag)
+			if err != nil {
+				return fmt.Errorf("--since %q: %w", sinceFlag, err)
 			}
 			ctx, stop := signalContext()
 			defer stop()

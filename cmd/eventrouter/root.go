@@ -50,7 +50,7 @@ See docs/configuration.md and eventrouter.example.yaml.`,
 
 	root.AddCommand(
 		newRoleCmd(roleRouter), newRoleCmd(roleSender), newRoleCmd(roleAPI), newRoleCmd(roleAll),
-		newDevCmd(), newEmitCmd(), newTopicsCmd(), newRoutesCmd(), newSubscriptionsCmd(), newExplainCmd(), newDLQCmd(), newReplayCmd(), newConfigCmd(), newBenchCmd(), newVersionCmd(),
+		newDevCmd(), newEmitCmd(), newTopicsCmd(), newRoutesCmd(), newSubscriptionsCmd(), newExplainCmd(), newDLQCmd(), newOpsCmd(), newReplayCmd(), newConfigCmd(), newBenchCmd(), newVersionCmd(),
 	)
 	return root
 }
