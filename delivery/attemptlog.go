@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/claimable/eventrouter/events"
 )
 
 // ErrDeliveryNotFound means the attempt log has no record of a delivery (never attempted,
@@ -147,8 +147,8 @@ func (l *AttemptLog) RecordBatch(ctx context.Context, as []Attempt) error {
 			errs = append(errs, fmt.Errorf("delivery: attempt log: delivery %s: subscription_id is required", a.DeliveryID))
 			continue
 		}
-		a.Response = truncateUTF8(a.Response, maxResponseLog)
-		a.Error = truncateUTF8(a.Error, maxErrorLog)
+		a.Response = events.TruncateUTF8(a.Response, maxResponseLog)
+		a.Error = events.TruncateUTF8(a.Error, maxErrorLog)
 		b, err := json.Marshal(a)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("delivery: attempt log: encode %s: %w", a.DeliveryID, err))
@@ -251,19 +251,4 @@ func decodeAttempts(raw []string) ([]Attempt, error) {
 		out = append(out, a)
 	}
 	return out, nil
-}
-
-// truncateUTF8 returns at most n bytes of s, cut on a rune boundary, with invalid
-// sequences replaced so the result is valid UTF-8 (JSON- and API-safe).
-func truncateUTF8(s string, n int) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

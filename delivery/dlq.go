@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,12 +22,6 @@ const (
 	ReasonInvalidRecord Reason = "invalid_record"
 )
 
-// Headers the sender adds to DLQ copies of invalid records.
-const (
-	HeaderError  = "er-error"  // the parse error naming the bad header, or the last attempt's error
-	HeaderSource = "er-source" // "<topic>/<partition>/<offset>" of the original record
-)
-
 // toDLQ writes d, with its full history and the reason, to the DLQ; true once acknowledged.
 func (s *Sender) toDLQ(ctx context.Context, j *job, reason Reason) bool {
 	d := *j.d
@@ -36,7 +29,7 @@ func (s *Sender) toDLQ(ctx context.Context, j *job, reason Reason) bool {
 	d.NotBefore = time.Time{}
 	rec := d.Record(s.cfg.DLQTopic)
 	if j.failure != "" {
-		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderError, Value: []byte(j.failure)})
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: events.HeaderError, Value: []byte(j.failure)})
 	}
 	if err := s.produceAcked(ctx, rec); err != nil {
 		return false
@@ -54,12 +47,12 @@ func failureText(err error) string {
 	if err == nil {
 		return ""
 	}
-	return truncateUTF8(err.Error(), maxErrorLog)
+	return events.TruncateUTF8(err.Error(), maxErrorLog)
 }
 
-// invalidToDLQ copies a record that is not a valid delivery to the DLQ verbatim, adding
-// the reason, the parse error and where it came from. It runs on its own goroutine
-// (workScope).
+// invalidToDLQ quarantines a record that is not a valid delivery in the DLQ
+// (events.Quarantine: verbatim, with the reason, the parse error and where it came
+// from). It runs on its own goroutine (workScope).
 func (s *Sender) invalidToDLQ(ctx context.Context, part *partition, rec *kgo.Record, perr error) {
 	if !part.begin() {
 		return
@@ -67,18 +60,7 @@ func (s *Sender) invalidToDLQ(ctx context.Context, part *partition, rec *kgo.Rec
 	s.metrics.invalid.Inc()
 	s.log.Warn("invalid delivery record", zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition),
 		zap.Int64("offset", rec.Offset), zap.Error(perr))
-	msg := perr.Error()
-	if len(msg) > 512 {
-		msg = msg[:512]
-	}
-	out := &kgo.Record{Topic: s.cfg.DLQTopic, Key: rec.Key, Value: rec.Value}
-	out.Headers = append(out.Headers, rec.Headers...)
-	out.Headers = append(out.Headers,
-		kgo.RecordHeader{Key: events.HeaderReason, Value: []byte(ReasonInvalidRecord)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(msg)},
-		kgo.RecordHeader{Key: HeaderSource, Value: []byte(rec.Topic + "/" +
-			strconv.Itoa(int(rec.Partition)) + "/" + strconv.FormatInt(rec.Offset, 10))},
-	)
+	out := events.Quarantine(rec, s.cfg.DLQTopic, string(ReasonInvalidRecord), perr.Error())
 	ok := s.produceAcked(ctx, out) == nil
 	if ok {
 		s.metrics.dlq.WithLabelValues(string(ReasonInvalidRecord)).Inc()

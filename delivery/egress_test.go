@@ -47,7 +47,7 @@ func TestSenderSSRFBlockedGoesToDLQAtOnce(t *testing.T) {
 	if got := recHeader(dlq[0], events.HeaderReason); got != string(ReasonSSRFBlocked) {
 		t.Errorf("DLQ reason = %q, want ssrf_blocked", got)
 	}
-	if got := recHeader(dlq[0], HeaderError); !strings.Contains(got, "prohibited port") || !strings.Contains(got, "80, 443") {
+	if got := recHeader(dlq[0], events.HeaderError); !strings.Contains(got, "prohibited port") || !strings.Contains(got, "80, 443") {
 		t.Errorf("DLQ er-error = %q, want the guard's port refusal listing the allowed ports", got)
 	}
 	if got := recHeader(dlq[0], events.HeaderAttempt); got != "1" {

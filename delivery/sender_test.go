@@ -368,8 +368,9 @@ func TestSenderInvalidRecordGoesToDLQ(t *testing.T) {
 	if len(recs) != 1 {
 		t.Fatalf("DLQ records = %d, want 1", len(recs))
 	}
-	if recHeader(recs[0], events.HeaderReason) != string(ReasonInvalidRecord) || recHeader(recs[0], HeaderError) == "" ||
-		recHeader(recs[0], HeaderSource) != h.cfg.DeliveriesTopic+"/0/0" {
+	if recHeader(recs[0], events.HeaderReason) != string(ReasonInvalidRecord) || recHeader(recs[0], events.HeaderError) == "" ||
+		recHeader(recs[0], events.HeaderSourceTopic) != h.cfg.DeliveriesTopic ||
+		recHeader(recs[0], events.HeaderSourcePartition) != "0" || recHeader(recs[0], events.HeaderSourceOffset) != "0" {
 		t.Fatalf("DLQ headers: %+v", recs[0].Headers)
 	}
 }

@@ -164,7 +164,7 @@ func TestInvalidEventsGoToInvalidTopicBesideValidOnes(t *testing.T) {
 	for i, c := range cases {
 		got := inv[i] // one partition, produced in ingest order
 		if reason := header(got, events.HeaderReason); reason != string(c.reason) {
-			t.Errorf("case %d: er-reason = %q, want %q (er-error %q)", i, reason, c.reason, header(got, HeaderError))
+			t.Errorf("case %d: er-reason = %q, want %q (er-error %q)", i, reason, c.reason, header(got, events.HeaderError))
 		}
 		if !bytes.Equal(got.Value, c.value) || string(got.Key) != fmt.Sprintf("key-%d", i) {
 			t.Errorf("case %d (%s): original key/value not preserved", i, c.reason)
@@ -172,10 +172,10 @@ func TestInvalidEventsGoToInvalidTopicBesideValidOnes(t *testing.T) {
 		if header(got, "traceparent") != fmt.Sprintf("tp-%d", i) {
 			t.Errorf("case %d (%s): original header lost", i, c.reason)
 		}
-		if header(got, HeaderError) == "" || header(got, HeaderSourceTopic) != tIngest ||
-			header(got, HeaderSourcePartition) != "0" || header(got, HeaderSourceOffset) != fmt.Sprint(i) {
-			t.Errorf("case %d (%s): source headers %q/%q/%q, error %q", i, c.reason, header(got, HeaderSourceTopic),
-				header(got, HeaderSourcePartition), header(got, HeaderSourceOffset), header(got, HeaderError))
+		if header(got, events.HeaderError) == "" || header(got, events.HeaderSourceTopic) != tIngest ||
+			header(got, events.HeaderSourcePartition) != "0" || header(got, events.HeaderSourceOffset) != fmt.Sprint(i) {
+			t.Errorf("case %d (%s): source headers %q/%q/%q, error %q", i, c.reason, header(got, events.HeaderSourceTopic),
+				header(got, events.HeaderSourcePartition), header(got, events.HeaderSourceOffset), header(got, events.HeaderError))
 		}
 	}
 	waitFor(t, "invalid metrics committed", func() bool {

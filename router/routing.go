@@ -14,17 +14,6 @@ import (
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
-// Headers the router adds to a record on the invalid topic, besides events.HeaderReason.
-const (
-	HeaderError           = "er-error"            // the validation error's message
-	HeaderSourceTopic     = "er-source-topic"     // ingest topic of the original record
-	HeaderSourcePartition = "er-source-partition" // its partition, decimal
-	HeaderSourceOffset    = "er-source-offset"    // its offset, decimal
-	// HeaderValueDropped is set (to the original length, decimal) when the original
-	// value was too large to forward; the record then has an empty value.
-	HeaderValueDropped = "er-value-dropped"
-)
-
 // ReasonUnknown is the er-reason of a parse error that is not an *events.InvalidError.
 const ReasonUnknown = "invalid"
 
@@ -157,24 +146,15 @@ func (r *Router) wrongTopicMessage(rec *kgo.Record, ev *events.Event) string {
 }
 
 // invalidRecord returns the original record (key, value, headers) for the invalid topic
-// with the reason and its source appended as headers. A record too large to forward
-// loses its value (HeaderValueDropped says how long it was), then its key and original
-// headers.
+// with the reason, the error and its source appended as headers (events.Quarantine). A
+// record too large to forward loses its value (events.HeaderValueDropped says how long
+// it was), then its key and original headers.
 func (r *Router) invalidRecord(rec *kgo.Record, reason, msg string) *kgo.Record {
-	hs := make([]kgo.RecordHeader, 0, len(rec.Headers)+6)
-	hs = append(hs, rec.Headers...)
-	hs = append(hs,
-		kgo.RecordHeader{Key: events.HeaderReason, Value: []byte(reason)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(msg)},
-		kgo.RecordHeader{Key: HeaderSourceTopic, Value: []byte(rec.Topic)},
-		kgo.RecordHeader{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
-		kgo.RecordHeader{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
-	)
-	out := &kgo.Record{Topic: r.cfg.InvalidTopic, Key: rec.Key, Value: rec.Value, Headers: hs}
+	out := events.Quarantine(rec, r.cfg.InvalidTopic, reason, msg)
 	if recordSize(out) > r.cfg.MaxRecordBytes {
 		// Too large to forward: keep the evidence that fits, never block the partition.
 		out.Value = nil
-		out.Headers = append(out.Headers, kgo.RecordHeader{Key: HeaderValueDropped, Value: strconv.AppendInt(nil, int64(len(rec.Value)), 10)})
+		out.Headers = append(out.Headers, kgo.RecordHeader{Key: events.HeaderValueDropped, Value: strconv.AppendInt(nil, int64(len(rec.Value)), 10)})
 		if recordSize(out) > r.cfg.MaxRecordBytes {
 			out.Key, out.Headers = nil, out.Headers[len(rec.Headers):]
 		}

@@ -43,7 +43,7 @@ func TestWrongTopicOnRealBroker(t *testing.T) {
 		if err != nil {
 			t.Fatalf("invalid record value is not the original event: %v", err)
 		}
-		ids[ev.ID] = header(rec, events.HeaderReason) + " from " + header(rec, HeaderSourceTopic)
+		ids[ev.ID] = header(rec, events.HeaderReason) + " from " + header(rec, events.HeaderSourceTopic)
 	}
 	if got, want := ids[wrong[0].ID], "wrong_topic from "+claims; got != want {
 		t.Errorf("contact event on the claims topic: %q, want %q", got, want)

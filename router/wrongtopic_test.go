@@ -45,7 +45,7 @@ func TestWrongTopicEventGoesToInvalidTopic(t *testing.T) {
 	inv := e.reader(t, tInvalid).n(t, 2)
 	got := map[string]*kgo.Record{}
 	for _, rec := range inv {
-		got[header(rec, HeaderSourceTopic)] = rec
+		got[header(rec, events.HeaderSourceTopic)] = rec
 	}
 	for i, want := range []struct{ topic, belongs string }{{tIngest, tIngest2}, {tIngest2, tIngest}} {
 		rec := got[want.topic]
@@ -55,7 +55,7 @@ func TestWrongTopicEventGoesToInvalidTopic(t *testing.T) {
 		if reason := header(rec, events.HeaderReason); reason != string(events.ReasonWrongTopic) {
 			t.Errorf("%s: er-reason = %q, want wrong_topic", want.topic, reason)
 		}
-		if msg := header(rec, HeaderError); !strings.Contains(msg, wrong[i].EventName) || !strings.HasSuffix(msg, "produce it to "+want.belongs) {
+		if msg := header(rec, events.HeaderError); !strings.Contains(msg, wrong[i].EventName) || !strings.HasSuffix(msg, "produce it to "+want.belongs) {
 			t.Errorf("%s: er-error = %q, want it to name the event and %s", want.topic, msg, want.belongs)
 		}
 		if string(rec.Value) != string(wrong[i].Marshal()) || string(rec.Key) != "acc_1" {
