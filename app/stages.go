@@ -56,5 +56,6 @@ func RouterConfig(cfg config.Config) router.Config {
 		RetryBackoff:          r.RetryBackoff,
 		MaxRetryBackoff:       r.MaxRetryBackoff,
 		Compression:           r.Compression,
+		FetchMaxWait:          r.FetchMaxWait,
 	}
 }

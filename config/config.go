@@ -147,6 +147,9 @@ type Router struct {
 	// Compression is the codec of the batches the router produces (deliveries, invalid
 	// records): none (default), snappy, lz4, zstd or gzip.
 	Compression string `mapstructure:"compression" yaml:"compression"`
+	// FetchMaxWait bounds how long an ingest fetch waits for more records; at a steady
+	// rate it is the transaction cadence (latency against broker work per event).
+	FetchMaxWait time.Duration `mapstructure:"fetch_max_wait" yaml:"fetch_max_wait"`
 }
 
 // Delivery configures the sender consumer group and the delivery policy (docs/delivery.md).
@@ -292,6 +295,7 @@ func Default() Config {
 			WrongTopic:            WrongTopicInvalid,
 			OperationalGroup:      "eventrouter-operational",
 			Compression:           "none",
+			FetchMaxWait:          10 * time.Millisecond,
 		},
 		Delivery: Delivery{
 			Group:            "eventrouter-sender",

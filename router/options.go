@@ -17,10 +17,11 @@ import (
 // batchOverhead is room for a record batch's own header beyond its largest record.
 const batchOverhead = 4 << 10
 
-// Ingest fetch shaping (see clientOptions).
+// Ingest fetch shaping (see clientOptions); Config.FetchMaxWait defaults to
+// DefaultFetchMaxWait.
 const (
 	ingestFetchMinBytes = 1 << 20
-	ingestFetchMaxWait  = 10 * time.Millisecond
+	DefaultFetchMaxWait = 10 * time.Millisecond
 )
 
 // Retry pacing of the router's client (see clientOptions).
@@ -99,7 +100,7 @@ func (r *Router) clientOptions(shared []kgo.Opt, reg prometheus.Registerer) []kg
 		kgo.ProducerBatchMaxBytes(int32(cfg.MaxRecordBytes+batchOverhead)),
 		kgo.ProducerBatchCompression(codec),
 		kgo.FetchMinBytes(ingestFetchMinBytes),
-		kgo.FetchMaxWait(ingestFetchMaxWait),
+		kgo.FetchMaxWait(cfg.FetchMaxWait),
 		kgo.RetryBackoffFn(retryBackoff),
 		kgo.ConcurrentTransactionsBackoff(txnConflictBackoff),
 		kgo.OnPartitionsAssigned(r.onAssigned),
@@ -120,7 +121,7 @@ func (r *Router) clientOptions(shared []kgo.Opt, reg prometheus.Registerer) []kg
 		zap.Int("producer_batch_max_bytes", cfg.MaxRecordBytes+batchOverhead),
 		zap.String("compression", cfg.Compression),
 		zap.Int("fetch_min_bytes", ingestFetchMinBytes),
-		zap.Duration("fetch_max_wait", ingestFetchMaxWait),
+		zap.Duration("fetch_max_wait", cfg.FetchMaxWait),
 		zap.Duration("retry_backoff_first", firstRetryBackoff),
 		zap.Duration("retry_backoff_max", maxRetryBackoff),
 		zap.Duration("concurrent_transactions_backoff", txnConflictBackoff),

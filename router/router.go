@@ -129,6 +129,11 @@ type Config struct {
 	// and invalid records): CompressionNone (default), CompressionSnappy,
 	// CompressionLZ4, CompressionZstd or CompressionGzip. See compressionCodec.
 	Compression string
+	// FetchMaxWait is how long an ingest fetch waits for FetchMinBytes (1 MiB) before
+	// returning what it has; at a steady rate it sets the transaction cadence, so it
+	// trades per-event latency for transactions per second (default 10 ms; see
+	// clientOptions).
+	FetchMaxWait time.Duration
 }
 
 func (c *Config) defaults() {
@@ -168,6 +173,9 @@ func (c *Config) defaults() {
 	}
 	if c.Compression == "" {
 		c.Compression = CompressionNone
+	}
+	if c.FetchMaxWait <= 0 {
+		c.FetchMaxWait = DefaultFetchMaxWait
 	}
 }
 
