@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -83,6 +84,9 @@ type Settings struct {
 	MaxInFlight     int     `json:"max_in_flight"`
 	Hanging         bool    `json:"hanging"`
 	RestartSender   bool    `json:"restart_sender"`
+	// RoleSettings are the EVENTROUTER_* settings given to the roles beyond the run's
+	// own (bench --set); empty for the defaults.
+	RoleSettings []string `json:"role_settings,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -173,6 +177,7 @@ func newResult(c Config, id string) *Result {
 			Accounts: c.Accounts, Fanout: c.Fanout, BodyBytes: c.BodyBytes,
 			ReceiverLatency: ms(c.ReceiverLatency), FailureRate: c.FailureRate,
 			Partitions: c.Partitions, MaxInFlight: c.MaxInFlight, Hanging: c.Hanging, RestartSender: c.RestartSender,
+			RoleSettings: slices.Clone(c.RoleEnv),
 		},
 	}
 }
@@ -259,6 +264,9 @@ func (res *Result) WriteTable(w io.Writer) error {
 	}
 	p("scenario %s (run %s): %s for %.0fs, %d subscriptions over %d accounts, fan-out %d, %d-byte bodies",
 		orDash(res.Scenario), res.RunID, rate, s.DurationS, s.Subscriptions, s.Accounts, s.Fanout, s.BodyBytes)
+	if len(res.Settings.RoleSettings) > 0 {
+		p("role settings: %s (not the defaults)", strings.Join(res.Settings.RoleSettings, " "))
+	}
 	p("")
 	p("figure\teventrouter\traw baseline\tratio")
 	pt, h := res.Passthrough, res.HTTP

@@ -67,6 +67,7 @@ Scenarios: ` + strings.Join(bench.Scenarios(), ", ") + `; flags set explicitly o
 	f.String("plot", "", "also write latency over time (p50, p99, max; restarts marked) as a PNG to this file")
 	f.String("binary", "", "eventrouter executable for the role processes (default: this one)")
 	f.String("role-log", "", "file for the role processes' logs (default: discarded)")
+	f.StringArray("set", nil, "a setting for the role processes, as KEY=VALUE of its EVENTROUTER_* variable (repeatable), e.g. --set EVENTROUTER_ROUTER_FETCH_MAX_WAIT=25ms")
 	f.String("profile", "", "directory for CPU profiles of the harness and each role over every run's produce phase (roles run with ops.pprof)")
 	f.Bool("keep", false, "keep the run's topics and Redis keys")
 	return cmd
@@ -119,6 +120,13 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	c.Keep, _ = f.GetBool("keep")
 	c.WarmUpTraffic, _ = f.GetDuration("warm-up")
 	c.ProfileDir, _ = f.GetString("profile")
+	sets, _ := f.GetStringArray("set")
+	for _, kv := range sets {
+		if k, _, ok := strings.Cut(kv, "="); !ok || !strings.HasPrefix(k, "EVENTROUTER_") {
+			return fmt.Errorf("bench: --set %q: want EVENTROUTER_<KEY>=<value>", kv)
+		}
+		c.RoleEnv = append(c.RoleEnv, kv)
+	}
 
 	var roleLog io.Writer = io.Discard
 	if p, _ := f.GetString("role-log"); p != "" {
