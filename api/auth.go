@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/claimable/eventrouter/subscriptions"
 )
 
 // principal is who a request acts for: an admin (every account) or one account.
@@ -94,4 +96,19 @@ func (a *authenticator) authenticate(r *http.Request) (principal, bool) {
 		}
 	}
 	return found, match == 1
+}
+
+// listedAccount resolves a listing's ?account_id=: an admin's choice (empty: every
+// account) or an account token's own account. Another account answers 403 with
+// denied, naming account_id, and ok false.
+func listedAccount(w http.ResponseWriter, who principal, requested, denied string) (account string, ok bool) {
+	if who.admin {
+		return requested, true
+	}
+	if requested != "" && requested != who.account {
+		writeProblem(w, newProblem(http.StatusForbidden, kindForbidden, denied,
+			subscriptions.FieldError{Field: "account_id", Message: "must be the token's account or omitted"}))
+		return "", false
+	}
+	return who.account, true
 }

@@ -35,5 +35,6 @@ var routeTable = []route{
 	{method: "POST", path: "/v1/replays", handler: (*Server).createReplay},
 	{method: "GET", path: "/v1/replays/{id}", handler: (*Server).getReplay},
 	{method: "GET", path: "/v1/event-types", handler: (*Server).listEventTypes},
+	{method: "GET", path: "/v1/operational-events", handler: (*Server).listOperationalEvents},
 	{method: "GET", path: "/v1/openapi.yaml", public: true, handler: (*Server).openAPI},
 }

@@ -85,6 +85,9 @@ type Deps struct {
 	Idempotency IdempotencyStore
 	// Replays runs replay jobs (POST /v1/replays); nil answers 501.
 	Replays Replays
+	// Operational reads recent operational events (GET /v1/operational-events); nil
+	// answers 501.
+	Operational OperationalEvents
 	// Registerer receives the API's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
 }

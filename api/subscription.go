@@ -129,20 +129,15 @@ func (s *Server) createSubscription(w http.ResponseWriter, r *http.Request, who 
 func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, who principal) {
 	q := r.URL.Query()
 	opts := subscriptions.ListOptions{AccountID: q.Get("account_id"), After: q.Get("after")}
+	var ok bool
 	limit, p := parseLimit(q.Get("limit"))
 	if p != nil {
 		writeProblem(w, p)
 		return
 	}
 	opts.Limit = limit
-	if !who.admin {
-		if opts.AccountID != "" && opts.AccountID != who.account {
-			writeProblem(w, newProblem(http.StatusForbidden, kindForbidden,
-				"this token may only list its own account",
-				subscriptions.FieldError{Field: "account_id", Message: "must be the token's account or omitted"}))
-			return
-		}
-		opts.AccountID = who.account
+	if opts.AccountID, ok = listedAccount(w, who, opts.AccountID, "this token may only list its own account"); !ok {
+		return
 	}
 	subs, next, err := s.deps.Subscriptions.List(r.Context(), opts)
 	if err != nil {

@@ -271,8 +271,9 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 		Idempotency: api.NewRedisIdempotency(sys.Redis, api.RedisIdempotencyConfig{
 			Prefix: cfg.Redis.KeyPrefix, Sealer: sys.sealer,
 		}),
-		Replays:    replays,
-		Registerer: ops.Registry(),
+		Replays:     replays,
+		Operational: operationalAPI{kafkaOpts: sys.KafkaOpts, topic: cfg.Topics.Operational},
+		Registerer:  ops.Registry(),
 	}, log.Named("api"))
 	if err != nil {
 		return err

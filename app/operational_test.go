@@ -155,6 +155,27 @@ func operationalEndToEnd(t *testing.T, s *stack) {
 			t.Errorf("no %s on %s (have %v)", typ, s.cfg.Topics.Operational, onTopic)
 		}
 	}
+
+	// GET /v1/operational-events reads them back from the topic, newest first.
+	var page struct {
+		Data []events.OpEvent `json:"data"`
+	}
+	if code := s.call(t, http.MethodGet, "/v1/operational-events?account_id="+account+"&since=10m&limit=1000", "", &page); code != http.StatusOK {
+		t.Fatalf("GET /v1/operational-events: %d", code)
+	}
+	fromAPI := map[string]int{}
+	for i, e := range page.Data {
+		fromAPI[e.Type]++
+		if i > 0 && e.OccurredAt.After(page.Data[i-1].OccurredAt) {
+			t.Errorf("event %d is newer than the one before it", i)
+		}
+	}
+	for _, typ := range events.OperationalTypes() {
+		if fromAPI[typ] < max(onTopic[typ], 1) { // read later: a late event may have joined
+			t.Errorf("GET /v1/operational-events: %v, the topic held %v before", fromAPI, onTopic)
+			break
+		}
+	}
 }
 
 // readOperationalTopic counts the operational events of topics.operational by type,
