@@ -19,6 +19,7 @@ type Config struct {
 	Egress        Egress        `mapstructure:"egress" yaml:"egress"`
 	API           API           `mapstructure:"api" yaml:"api"`
 	Ops           Ops           `mapstructure:"ops" yaml:"ops"`
+	Tracing       Tracing       `mapstructure:"tracing" yaml:"tracing"`
 }
 
 // Log configures the zap logger.
@@ -243,6 +244,22 @@ type API struct {
 	ReplayRate float64 `mapstructure:"replay_rate" yaml:"replay_rate"`
 }
 
+// Tracing configures OpenTelemetry tracing (docs/tracing.md): a route span per ingest
+// record and an attempt span per delivery attempt, exported over OTLP/HTTP. Off by
+// default.
+type Tracing struct {
+	Enabled bool `mapstructure:"enabled" yaml:"enabled"`
+	// Endpoint is the OTLP/HTTP collector URL; without a path /v1/traces is used.
+	// Empty: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, else
+	// http://localhost:4318/v1/traces.
+	Endpoint string `mapstructure:"endpoint" yaml:"endpoint"`
+	// SampleRatio of new traces kept; a traced ingest record follows its parent's decision.
+	SampleRatio float64 `mapstructure:"sample_ratio" yaml:"sample_ratio"`
+	// PropagateToReceiver sends the attempt span's traceparent/tracestate to the endpoint.
+	PropagateToReceiver bool   `mapstructure:"propagate_to_receiver" yaml:"propagate_to_receiver"`
+	ServiceName         string `mapstructure:"service_name" yaml:"service_name"`
+}
+
 // Ops configures the operations listener every role runs and its shutdown.
 type Ops struct {
 	Listen          string        `mapstructure:"listen" yaml:"listen"`
@@ -329,8 +346,9 @@ func Default() Config {
 			StreamMaxLen:     10000,
 			IndexMaxBackoff:  5 * time.Second,
 		},
-		Egress: Egress{},
-		API:    API{Listen: ":8080", MaxBodyBytes: 64 << 10, WriteRate: 10, WriteBurst: 20, TestRate: 1, TestBurst: 5, ReplayRate: 1000},
-		Ops:    Ops{Listen: ":9090", ShutdownTimeout: 30 * time.Second, LagInterval: 15 * time.Second},
+		Egress:  Egress{},
+		API:     API{Listen: ":8080", MaxBodyBytes: 64 << 10, WriteRate: 10, WriteBurst: 20, TestRate: 1, TestBurst: 5, ReplayRate: 1000},
+		Ops:     Ops{Listen: ":9090", ShutdownTimeout: 30 * time.Second, LagInterval: 15 * time.Second},
+		Tracing: Tracing{SampleRatio: 1, PropagateToReceiver: true, ServiceName: "eventrouter"},
 	}
 }

@@ -215,6 +215,9 @@ func TestEveryValidationErrorNamesItsKey(t *testing.T) {
 		{"api.write_rate", func(c *Config) { c.API.WriteRate = -1 }, "0 (no limit)"},
 		{"api.write_burst", func(c *Config) { c.API.WriteBurst = 0 }, "1..1000000"},
 		{"api.test_burst", func(c *Config) { c.API.TestBurst = 0 }, "1..1000000"},
+		{"tracing.sample_ratio", func(c *Config) { c.Tracing.SampleRatio = 1.5 }, "between 0 and 1"},
+		{"tracing.endpoint", func(c *Config) { c.Tracing.Endpoint = "collector:4318" }, "http:// or https://"},
+		{"tracing.service_name", func(c *Config) { c.Tracing.Enabled = true; c.Tracing.ServiceName = "" }, "empty"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {

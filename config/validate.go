@@ -27,6 +27,7 @@ func (c Config) Validate() error {
 	c.validateIngestObjects(&p)
 	c.validateDelivery(&p)
 	c.validateAccess(&p)
+	c.Tracing.validate(&p)
 	if len(p.List) > 0 {
 		return &p
 	}
