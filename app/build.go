@@ -19,6 +19,7 @@ import (
 	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/kafkaclient"
+	"github.com/claimable/eventrouter/internal/tracing"
 	"github.com/claimable/eventrouter/internal/version"
 	"github.com/claimable/eventrouter/operational"
 	"github.com/claimable/eventrouter/router"
@@ -48,6 +49,8 @@ type System struct {
 	// them into deliveries (router role). Nil in processes without those roles.
 	Operational *operational.Publisher
 	Forwarder   *operational.Forwarder
+	// Tracing is the process's tracer provider (TracerProvider nil: tracing off).
+	Tracing *tracing.Provider
 	// Runners are the long-running pieces to supervise, in start order.
 	Runners []Runner
 	closers []func()
@@ -72,6 +75,9 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 	}()
 	reg := ops.Registry()
 	useZapForRedis(log)
+	if err := buildTracing(cfg, roles, sys, log); err != nil {
+		return nil, err
+	}
 
 	sys.Redis = infra.Redis
 	if sys.Redis == nil {
@@ -169,10 +175,11 @@ func buildRouter(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 	rc := RouterConfig(cfg)
 	rc.InstanceID = memberInstanceID(cfg.Kafka, cfg.Ops.Listen, "router", hostName)
 	r, err := router.New(rc, router.Deps{
-		KafkaOpts:  sys.KafkaOpts,
-		Matcher:    sys.Index,
-		Parser:     events.NewParser(cat, cfg.Events.MaxBytes),
-		Registerer: ops.Registry(),
+		KafkaOpts:      sys.KafkaOpts,
+		Matcher:        sys.Index,
+		Parser:         events.NewParser(cat, cfg.Events.MaxBytes),
+		Registerer:     ops.Registry(),
+		TracerProvider: sys.Tracing.TracerProvider,
 	}, log.Named("router"))
 	if err != nil {
 		return err
@@ -190,21 +197,23 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 		Egress:           Egress(cfg),
 		UserAgent:        version.UserAgent(),
 		RetryAfterMax:    cfg.Delivery.RetryAfterMax,
+		PropagateTrace:   cfg.Tracing.PropagateToReceiver,
 	}, log.Named("http"))
 	if err != nil {
 		return err
 	}
 	sys.closers = append(sys.closers, client.Close)
 	s, err := delivery.New(senderConfig(cfg), delivery.Deps{
-		KafkaOpts:     sys.KafkaOpts,
-		Subscriptions: sys.Index,
-		Disabler:      sys.Service,
-		Client:        client,
-		AttemptLog:    sys.AttemptLog,
-		Handoff:       delivery.NewRedisHandoff(sys.Redis, cfg.Redis.KeyPrefix),
-		Notifier:      sys.Operational,
-		Registerer:    ops.Registry(),
-		Now:           time.Now,
+		KafkaOpts:      sys.KafkaOpts,
+		Subscriptions:  sys.Index,
+		Disabler:       sys.Service,
+		Client:         client,
+		AttemptLog:     sys.AttemptLog,
+		Handoff:        delivery.NewRedisHandoff(sys.Redis, cfg.Redis.KeyPrefix),
+		Notifier:       sys.Operational,
+		Registerer:     ops.Registry(),
+		Now:            time.Now,
+		TracerProvider: sys.Tracing.TracerProvider,
 	}, log.Named("sender"))
 	if err != nil {
 		return err
