@@ -18,22 +18,13 @@ import (
 // millisecond of occurred_at apart (so arrival order can be checked per object).
 func produceClaimEvents(t *testing.T, s *stack, account string, objects []string, n int) {
 	t.Helper()
-	cl, err := kgo.NewClient(s.sys.KafkaOpts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	base := time.Now().UTC()
 	var recs []*kgo.Record
 	for i := range n {
 		e := events.Sample("claim.label_added", account, objects[i%len(objects)], i, base.Add(time.Duration(i)*time.Millisecond))
 		recs = append(recs, &kgo.Record{Topic: s.cfg.Topics.Ingest[0], Key: []byte(account), Value: e.Marshal()})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produceRecords(t, s, recs...)
 }
 
 // countDLQ counts the DLQ records of subID with reason.

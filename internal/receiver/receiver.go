@@ -33,6 +33,8 @@ type Delivery struct {
 	// Body is the request body as received (operational events are not read into the
 	// fields above).
 	Body []byte
+	// TraceParent is the request's W3C traceparent header; empty when it had none.
+	TraceParent string
 }
 
 // Behaviour decides how the receiver answers a request to path: after Delay, with Status
@@ -96,7 +98,8 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "read error", http.StatusBadRequest)
 		return
 	}
-	d := Delivery{Path: req.URL.Path, WebhookID: req.Header.Get("webhook-id"), ReceivedAt: time.Now(), Body: raw}
+	d := Delivery{Path: req.URL.Path, WebhookID: req.Header.Get("webhook-id"), ReceivedAt: time.Now(), Body: raw,
+		TraceParent: req.Header.Get("traceparent")}
 	var b body
 	if err := json.Unmarshal(raw, &b); err == nil {
 		d.EventName, d.AccountID, d.Source, d.PerformedBy, d.OccurredAt = b.EventName, b.AccountID, b.Source, b.PerformedBy, b.OccurredAt
