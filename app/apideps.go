@@ -12,7 +12,6 @@ import (
 	"github.com/claimable/eventrouter/api"
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/delivery"
-	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -20,10 +19,8 @@ import (
 // delivery status, redelivery (the same webhook-id, a fresh attempt count) and test events
 // (a synthetic delivery through the real sender).
 type deliveryAPI struct {
-	log             *delivery.AttemptLog
-	kafka           *kgo.Client // producer, and reader of single records for redelivery
-	deliveriesTopic string
-	now             func() time.Time
+	log     *delivery.AttemptLog
+	requeue *delivery.Requeuer // redelivery and test events
 	// For Recover: the DLQ re-drive's clients and topics, and its settle wait.
 	kafkaOpts []kgo.Opt
 	topics    config.Topics
@@ -93,80 +90,19 @@ func (d *deliveryAPI) GetDelivery(ctx context.Context, id string) (*api.Delivery
 	return out, nil
 }
 
-// Redeliver reads the delivery's newest record back from Kafka and queues it again on
-// the deliveries topic: same webhook-id, attempt 1, marked as an API redelivery.
+// Redeliver restarts a past delivery (delivery.Requeuer.Redeliver): same webhook-id,
+// attempt 1.
 func (d *deliveryAPI) Redeliver(ctx context.Context, id string) error {
-	st, err := d.log.Delivery(ctx, id)
+	err := d.requeue.Redeliver(ctx, id)
 	if errors.Is(err, delivery.ErrDeliveryNotFound) {
 		return fmt.Errorf("delivery %s: %w", id, api.ErrNotFound)
 	}
-	if err != nil {
-		return err
-	}
-	rec, err := readRecord(ctx, d.kafka, st.Topic, st.Partition, st.Offset)
-	if err != nil {
-		return fmt.Errorf("redeliver %s: %w", id, err)
-	}
-	dl, err := events.ParseDelivery(rec)
-	if err != nil {
-		return fmt.Errorf("redeliver %s: record %s/%d@%d: %w", id, st.Topic, st.Partition, st.Offset, err)
-	}
-	dl.Attempt, dl.NotBefore, dl.Reason, dl.History, dl.Redrive = 1, time.Time{}, "", nil, "api"
-	return d.kafka.ProduceSync(ctx, dl.Record(d.deliveriesTopic)).FirstErr()
+	return err
 }
 
-// SendTest queues a sample event of eventName for sub alone, through the sender and its
-// real HTTP path; the event id is returned so the caller can find its delivery.
+// SendTest queues a test event for sub alone (delivery.Requeuer.SendTest).
 func (d *deliveryAPI) SendTest(ctx context.Context, sub *subscriptions.Subscription, eventName string) (string, error) {
-	now := d.now()
-	e := events.Sample(eventName, sub.AccountID, "test_"+strconv.FormatInt(now.UnixNano(), 36), 0, now)
-	e.ID = "evt_test_" + strconv.FormatInt(now.UnixNano(), 36)
-	e.PerformedBy = "eventrouter test"
-	e.Source = events.SourceAPI
-	dl := events.NewDelivery(e, sub.ID, events.Render(e))
-	dl.Redrive = "test"
-	if err := d.kafka.ProduceSync(ctx, dl.Record(d.deliveriesTopic)).FirstErr(); err != nil {
-		return "", err
-	}
-	return e.ID, nil
-}
-
-// ErrRecordGone: the record is past the topic's retention.
-var ErrRecordGone = errors.New("the delivery's record is no longer retained in Kafka")
-
-// readRecord fetches the one record at topic/partition/offset, bounded to ten seconds.
-func readRecord(ctx context.Context, base *kgo.Client, topic string, partition int32, offset int64) (*kgo.Record, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	opts := append(base.Opts(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(offset)}}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	for {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w (%s/%d@%d)", ErrRecordGone, topic, partition, offset)
-		}
-		if err := fs.Err(); err != nil {
-			return nil, err
-		}
-		var found *kgo.Record
-		fs.EachRecord(func(r *kgo.Record) {
-			if found == nil && r.Offset >= offset {
-				found = r
-			}
-		})
-		if found != nil {
-			if found.Offset != offset {
-				return nil, fmt.Errorf("%w (%s/%d@%d)", ErrRecordGone, topic, partition, offset)
-			}
-			return found, nil
-		}
-	}
+	return d.requeue.SendTest(ctx, sub, eventName)
 }
 
 func apiAttempt(a delivery.Attempt) api.Attempt {

@@ -256,7 +256,7 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 		return err
 	}
 	sys.closers = append(sys.closers, producer.Close)
-	dapi := &deliveryAPI{log: sys.AttemptLog, kafka: producer, deliveriesTopic: cfg.Topics.Deliveries, now: time.Now,
+	dapi := &deliveryAPI{log: sys.AttemptLog, requeue: delivery.NewRequeuer(sys.AttemptLog, producer, cfg.Topics.Deliveries, time.Now),
 		kafkaOpts: sys.KafkaOpts, topics: cfg.Topics, settle: recoverSettle, notifier: sys.Operational}
 	replays, err := NewReplayEngine(cfg, sys.Redis, sys.Store, sys.KafkaOpts, ops.Registry(), log.Named("replay"))
 	if err != nil {

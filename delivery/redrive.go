@@ -14,9 +14,6 @@ import (
 	"github.com/claimable/eventrouter/events"
 )
 
-// RedriveValue is the er-redrive header value of records re-driven from the DLQ.
-const RedriveValue = "dlq"
-
 // HeldReasons are the DLQ reasons of deliveries held for a disabled subscription: those
 // the sender found the subscription disabled for, and the 410 Gone that disabled it.
 // Recovering a re-enabled subscription re-drives exactly these.
@@ -52,8 +49,9 @@ type RedriveReport struct {
 // Redrive reads the DLQ (read_committed) from its start, or from Since by record
 // timestamp, up to the end offsets snapshotted when it starts (so it terminates even
 // while the DLQ keeps growing), and produces every matching delivery back to the
-// deliveries topic: same delivery id (the receiver's dedupe key), Attempt 1, no
-// not-before, reason cleared, history kept, header er-redrive: "dlq". Records that are
+// deliveries topic, restarted (events.Delivery.Restart): same delivery id (the
+// receiver's dedupe key), Attempt 1, history kept with the restart recorded, header
+// er-redrive: "dlq". Records that are
 // not valid deliveries are counted and left alone. The DLQ itself is not modified:
 // re-driving twice sends twice (with the same webhook-id). It waits for every produce
 // acknowledgement; on error the report says how far it got.
@@ -174,10 +172,6 @@ func redriveRecord(r *kgo.Record, opts RedriveOptions, rep *RedriveReport) *kgo.
 		return nil
 	}
 	rep.Matched++
-	d.Attempt = 1
-	d.NotBefore = time.Time{}
-	d.FirstAttemptAt = time.Time{}
-	d.Reason = ""
-	d.Redrive = RedriveValue
+	d.Restart(events.RedriveDLQ, time.Now())
 	return d.Record(opts.DeliveriesTopic)
 }

@@ -52,8 +52,11 @@ func TestRedriveSendsDLQBackToDeliveries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !want[d.ID] || d.Attempt != 1 || !d.NotBefore.IsZero() || d.Redrive != RedriveValue || d.Reason != "" {
+		if !want[d.ID] || d.Attempt != 1 || !d.NotBefore.IsZero() || d.Redrive != events.RedriveDLQ || d.Reason != "" {
 			t.Fatalf("re-driven delivery %+v", d)
+		}
+		if len(d.History) != 2 || d.History[0].Status != 500 || d.History[1].Reason != events.ReasonRestarted+":"+events.RedriveDLQ {
+			t.Fatalf("re-driven history %+v: want the earlier attempt, then the restart", d.History)
 		}
 	}
 
