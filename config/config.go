@@ -177,9 +177,16 @@ type Delivery struct {
 	// AttemptLogSize bounds the attempts kept per subscription; AttemptLogTTL their age.
 	AttemptLogSize int           `mapstructure:"attempt_log_size" yaml:"attempt_log_size"`
 	AttemptLogTTL  time.Duration `mapstructure:"attempt_log_ttl" yaml:"attempt_log_ttl"`
-	// MaxQueuedPerSubscription bounds the deliveries one subscription may hold queued in
-	// one sender; the excess is parked on the first retry tier (reason backpressure).
-	MaxQueuedPerSubscription int `mapstructure:"max_queued_per_subscription" yaml:"max_queued_per_subscription"`
+	// MaxQueuedBytesPerSubscription and MaxQueuedPerSubscription are a subscription's
+	// soft queue budget in one sender (record bytes plus 1 KiB each; deliveries):
+	// reaching either pauses fetching of the partitions feeding it until it drains to
+	// half (flow control, docs/delivery.md).
+	MaxQueuedBytesPerSubscription int `mapstructure:"max_queued_bytes_per_subscription" yaml:"max_queued_bytes_per_subscription"`
+	MaxQueuedPerSubscription      int `mapstructure:"max_queued_per_subscription" yaml:"max_queued_per_subscription"`
+	// SaturationParkAfter is how long a saturated subscription may keep partitions
+	// paused; after that its excess is parked on the first retry tier (reason
+	// backpressure) so the other subscriptions of those partitions proceed.
+	SaturationParkAfter time.Duration `mapstructure:"saturation_park_after" yaml:"saturation_park_after"`
 	// CommitInterval is how often finished offsets are committed.
 	CommitInterval time.Duration `mapstructure:"commit_interval" yaml:"commit_interval"`
 	// DrainTimeout bounds the wait for in-flight deliveries on revocation and shutdown;
@@ -332,11 +339,13 @@ func Default() Config {
 			AttemptLogSize:     1000,
 			AttemptLogTTL:      14 * 24 * time.Hour,
 
-			MaxQueuedPerSubscription: 1000,
-			CommitInterval:           time.Second,
-			DrainTimeout:             10 * time.Second,
-			FetchMaxWait:             250 * time.Millisecond,
-			MaxPollRecords:           1000,
+			MaxQueuedBytesPerSubscription: 4 << 20,
+			MaxQueuedPerSubscription:      1000,
+			SaturationParkAfter:           5 * time.Second,
+			CommitInterval:                time.Second,
+			DrainTimeout:                  10 * time.Second,
+			FetchMaxWait:                  250 * time.Millisecond,
+			MaxPollRecords:                1000,
 		},
 		Subscriptions: Subscriptions{
 			MaxPerAccount:    100,

@@ -39,10 +39,18 @@ type Config struct {
 	// DisableAfter (delivery.disable_after) without a success disables a failing
 	// subscription; 0 means never.
 	DisableAfter time.Duration
-	// MaxQueuedPerSubscription (delivery.max_queued_per_subscription) bounds the
-	// deliveries one subscription may hold queued in this process; the excess goes to
-	// the first retry tier (ReasonBackpressure). Default 1000.
-	MaxQueuedPerSubscription int
+	// MaxQueuedBytesPerSubscription (delivery.max_queued_bytes_per_subscription) and
+	// MaxQueuedPerSubscription (delivery.max_queued_per_subscription) are a
+	// subscription's soft budget in this process (record bytes plus 1 KiB each;
+	// deliveries): reaching either pauses fetching of the partitions that feed it until
+	// it drains to half (see flowConfig). Defaults 4 MiB and 1000.
+	MaxQueuedBytesPerSubscription int64
+	MaxQueuedPerSubscription      int
+	// SaturationParkAfter (delivery.saturation_park_after) bounds how long a
+	// subscription may keep partitions paused: past it, its excess goes to the first
+	// retry tier (ReasonBackpressure) so the other subscriptions of those partitions
+	// proceed. Default 5s.
+	SaturationParkAfter time.Duration
 	// CommitInterval (delivery.commit_interval) is how often finished offsets are
 	// committed. Default 1s.
 	CommitInterval time.Duration
@@ -93,8 +101,14 @@ func (c *Config) Validate() error {
 // setDefaults is the one place zero values get their defaults (the same as the
 // configuration file's, config.Default).
 func (c *Config) setDefaults() {
+	if c.MaxQueuedBytesPerSubscription <= 0 {
+		c.MaxQueuedBytesPerSubscription = 4 << 20
+	}
 	if c.MaxQueuedPerSubscription <= 0 {
 		c.MaxQueuedPerSubscription = 1000
+	}
+	if c.SaturationParkAfter <= 0 {
+		c.SaturationParkAfter = 5 * time.Second
 	}
 	if c.CommitInterval <= 0 {
 		c.CommitInterval = time.Second

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -13,6 +14,9 @@ type job struct {
 	rec  *kgo.Record
 	d    *events.Delivery
 	part *partition
+	// size is the job's cost in its subscription's byte budget (jobSize), fixed at
+	// enqueue so that the same amount is released when it ends.
+	size int64
 	// failure is the last attempt's error text when the delivery ends in the DLQ after
 	// an attempt; it goes into the DLQ record's er-error header.
 	failure string
@@ -26,23 +30,29 @@ type job struct {
 //   - different objects of a subscription run concurrently up to the subscription's
 //     max in-flight; different subscriptions are independent (the global cap is applied
 //     by the runner, which waits for a slot on its own goroutine);
-//   - enqueue never blocks: the polling goroutine only appends to a queue. A
-//     subscription with maxQueued deliveries already queued refuses more (the caller
-//     hands the excess to the first retry tier), which bounds memory without pausing a
-//     partition shared with other subscriptions.
+//   - enqueue never blocks: the polling goroutine only appends to a queue. Memory is
+//     bounded by flow control (see flowConfig): a subscription at its budget pauses the
+//     partitions that feed it, and one that stays saturated past the deadline refuses
+//     more (the caller hands the excess to the first retry tier).
 //
 // Subscription lanes are per process, keyed by subscription id, across every partition
 // the process owns. Safe for concurrent use.
 type lanes struct {
-	maxQueued int
-	limit     func(subID string) int // the subscription's max in-flight, ≥ 1
-	run       func(*job)             // runs one job to its end on the calling goroutine
-	gauge     func(queued, active int)
+	flow  flowConfig
+	limit func(subID string) int // the subscription's max in-flight, ≥ 1
+	run   func(*job)             // runs one job to its end on the calling goroutine
+	gauge func(queued, active, saturated int)
+	gate  *fetchGate
+	// overflow is told when a subscription stays saturated past flow.parkAfter.
+	overflow func(subID string, queued int, bytes int64)
+	// afterFunc schedules the saturation deadline (time.AfterFunc; fakes in tests).
+	afterFunc func(time.Duration, func()) (stop func() bool)
 
-	mu     sync.Mutex
-	subs   map[string]*subLane
-	queued int
-	wg     sync.WaitGroup
+	mu        sync.Mutex
+	subs      map[string]*subLane
+	queued    int
+	saturated int // subscriptions paused or overflowing
+	wg        sync.WaitGroup
 }
 
 type subLane struct {
@@ -52,7 +62,25 @@ type subLane struct {
 	inFlight int
 	queued   int // queued plus in flight
 	limit    int // max in flight, ≥ 1; refreshed on every enqueue
+
+	// Flow control (l.mu): bytes queued plus in flight, by source partition how many
+	// jobs, and the partitions paused for this subscription.
+	bytes     int64
+	parts     map[*partition]int
+	held      map[*partition]bool
+	state     flowState
+	epoch     int // saturation episode, so a stale deadline timer does nothing
+	stopTimer func() bool
 }
+
+// flowState is a subscription lane's flow-control state.
+type flowState int
+
+const (
+	flowOpen       flowState = iota // below budget, or over it without having paused yet
+	flowPaused                      // at its budget: its partitions are paused
+	flowOverflowed                  // saturated past the deadline: the excess is parked
+)
 
 type objLane struct {
 	key  string
@@ -60,22 +88,57 @@ type objLane struct {
 	busy bool
 }
 
-func newLanes(maxQueued int, limit func(string) int, run func(*job), gauge func(queued, active int)) *lanes {
-	return &lanes{maxQueued: maxQueued, limit: limit, run: run, gauge: gauge, subs: map[string]*subLane{}}
+// lanesConfig are newLanes' collaborators; gate, overflow and afterFunc may be nil.
+type lanesConfig struct {
+	flow      flowConfig
+	limit     func(subID string) int
+	run       func(*job)
+	gauge     func(queued, active, saturated int)
+	gate      *fetchGate
+	overflow  func(subID string, queued int, bytes int64)
+	afterFunc func(time.Duration, func()) (stop func() bool)
 }
 
-// enqueue adds j to its lanes, or returns false when its subscription already holds
-// maxQueued deliveries. It never blocks on delivery work.
+func newLanes(c lanesConfig) *lanes {
+	l := &lanes{flow: c.flow, limit: c.limit, run: c.run, gauge: c.gauge, gate: c.gate, overflow: c.overflow,
+		afterFunc: c.afterFunc, subs: map[string]*subLane{}}
+	if l.gauge == nil {
+		l.gauge = func(int, int, int) {}
+	}
+	if l.overflow == nil {
+		l.overflow = func(string, int, int64) {}
+	}
+	if l.afterFunc == nil {
+		l.afterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
+	if l.gate == nil {
+		l.gate = newFetchGate(noPauser{}, time.Now, nil)
+	}
+	return l
+}
+
+// noPauser is the gate's client when lanes run without Kafka (tests of scheduling only).
+type noPauser struct{}
+
+func (noPauser) PauseFetchPartitions(map[string][]int32) map[string][]int32 { return nil }
+func (noPauser) ResumeFetchPartitions(map[string][]int32)                   {}
+
+// enqueue adds j to its lanes, or returns false when its subscription has overflowed
+// (saturated past flow.parkAfter) and is still at its budget. It never blocks on
+// delivery work.
 func (l *lanes) enqueue(j *job) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	sl := l.subs[j.d.SubscriptionID]
 	if sl == nil {
-		sl = &subLane{id: j.d.SubscriptionID, objects: map[string]*objLane{}}
+		sl = &subLane{id: j.d.SubscriptionID, objects: map[string]*objLane{}, parts: map[*partition]int{}}
 		l.subs[sl.id] = sl
 	}
-	if sl.queued >= l.maxQueued {
+	if sl.state == flowOverflowed && l.full(sl) {
 		return false
+	}
+	if j.size == 0 {
+		j.size = jobSize(j.rec)
 	}
 	// The limit is looked up once per enqueue (on the polling goroutine), not on every
 	// start: an edited max in-flight applies from the next fetched delivery.
@@ -91,13 +154,106 @@ func (l *lanes) enqueue(j *job) bool {
 	}
 	ol.q = append(ol.q, j)
 	sl.queued++
+	sl.bytes += j.size
+	sl.parts[j.part]++
 	l.queued++
 	if !ol.busy && len(ol.q) == 1 {
 		sl.ready = append(sl.ready, ol)
 	}
+	if sl.state == flowPaused || (sl.state == flowOpen && l.full(sl)) {
+		l.pause(sl)
+	}
 	l.pump(sl)
-	l.gauge(l.queued, len(l.subs))
+	l.report()
 	return true
+}
+
+// full reports whether sl has reached either budget. l.mu held.
+func (l *lanes) full(sl *subLane) bool {
+	return sl.bytes >= l.flow.maxBytes || sl.queued >= l.flow.maxQueued
+}
+
+// drained reports whether sl is at or below the low-water mark: half of both budgets.
+// l.mu held.
+func (l *lanes) drained(sl *subLane) bool {
+	return sl.bytes <= l.flow.maxBytes/2 && sl.queued <= l.flow.maxQueued/2
+}
+
+// pause makes sl saturated (starting its deadline) and pauses every partition it has
+// deliveries from that is not paused for it yet. l.mu held.
+func (l *lanes) pause(sl *subLane) {
+	if sl.state == flowOpen {
+		sl.state = flowPaused
+		sl.epoch++
+		l.saturated++
+		epoch := sl.epoch
+		sl.stopTimer = l.afterFunc(l.flow.parkAfter, func() { l.expire(sl, epoch) })
+	}
+	for p := range sl.parts {
+		if !sl.held[p] {
+			if sl.held == nil {
+				sl.held = map[*partition]bool{}
+			}
+			sl.held[p] = true
+			l.gate.holdFlow(p.tp)
+		}
+	}
+}
+
+// unpause lifts sl's pauses. l.mu held.
+func (l *lanes) unpause(sl *subLane) {
+	for p := range sl.held {
+		l.gate.releaseFlow(p.tp)
+	}
+	clear(sl.held)
+}
+
+// settle ends sl's saturation once it has drained to the low-water mark; an
+// overflowing subscription keeps overflowing until its lane is empty. l.mu held.
+func (l *lanes) settle(sl *subLane) {
+	if sl.state == flowPaused && l.drained(sl) {
+		sl.stopTimer()
+		l.unpause(sl)
+		sl.state = flowOpen
+		l.saturated--
+	}
+	if sl.queued == 0 {
+		if sl.state != flowOpen {
+			sl.stopTimer()
+			l.unpause(sl)
+			l.saturated--
+		}
+		delete(l.subs, sl.id)
+	}
+}
+
+// expire is sl's saturation deadline: still paused, it overflows, and the partitions it
+// held resume for the other subscriptions.
+func (l *lanes) expire(sl *subLane, epoch int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.subs[sl.id] != sl || sl.state != flowPaused || sl.epoch != epoch {
+		return // drained, emptied or abandoned meanwhile
+	}
+	sl.state = flowOverflowed
+	l.unpause(sl)
+	l.overflow(sl.id, sl.queued, sl.bytes)
+	l.report()
+}
+
+// report updates the gauges. l.mu held.
+func (l *lanes) report() { l.gauge(l.queued, len(l.subs), l.saturated) }
+
+// done releases a finished job's place in its subscription's budget. l.mu held.
+func (l *lanes) done(sl *subLane, j *job) {
+	sl.queued--
+	sl.bytes -= j.size
+	l.queued--
+	if n := sl.parts[j.part] - 1; n > 0 {
+		sl.parts[j.part] = n
+	} else {
+		delete(sl.parts, j.part)
+	}
 }
 
 // pump starts as many ready object lanes as the subscription's limit allows, one
@@ -133,8 +289,7 @@ func (l *lanes) exec(sl *subLane, ol *objLane, j *job) {
 	for {
 		l.run(j)
 		l.mu.Lock()
-		sl.queued--
-		l.queued--
+		l.done(sl, j)
 		ol.busy = false
 		if len(ol.q) > 0 {
 			sl.ready = append(sl.ready, ol)
@@ -144,16 +299,15 @@ func (l *lanes) exec(sl *subLane, ol *objLane, j *job) {
 		if sl.inFlight <= sl.limit && len(sl.ready) > 0 {
 			ol, j = sl.take() // keeps this goroutine's in-flight place
 			l.pump(sl)        // the limit may have grown meanwhile
-			l.gauge(l.queued, len(l.subs))
+			l.settle(sl)
+			l.report()
 			l.mu.Unlock()
 			continue
 		}
 		sl.inFlight--
 		l.pump(sl)
-		if sl.queued == 0 {
-			delete(l.subs, sl.id)
-		}
-		l.gauge(l.queued, len(l.subs))
+		l.settle(sl)
+		l.report()
 		l.mu.Unlock()
 		return
 	}
@@ -161,19 +315,19 @@ func (l *lanes) exec(sl *subLane, ol *objLane, j *job) {
 
 // abandon drops every queued (not yet started) job that belongs to a partition for
 // which drop returns true, and returns them. Dropped jobs are never finished, so their
-// offsets stay uncommitted and the partition's next owner redelivers them.
+// offsets stay uncommitted and the partition's next owner redelivers them. Flow-control
+// pauses of those partitions are lifted (they are no longer this process's to fetch).
 func (l *lanes) abandon(drop func(*partition) bool) []*job {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []*job
-	for id, sl := range l.subs {
+	for _, sl := range l.subs {
 		for key, ol := range sl.objects {
 			kept := ol.q[:0]
 			for _, j := range ol.q {
 				if drop(j.part) {
 					out = append(out, j)
-					sl.queued--
-					l.queued--
+					l.done(sl, j)
 				} else {
 					kept = append(kept, j)
 				}
@@ -192,11 +346,20 @@ func (l *lanes) abandon(drop func(*partition) bool) []*job {
 		}
 		clear(sl.ready[len(ready):])
 		sl.ready = ready
-		if sl.queued == 0 {
-			delete(l.subs, id)
+		for p := range sl.parts {
+			if drop(p) {
+				delete(sl.parts, p) // its jobs still running end without a count
+			}
 		}
+		for p := range sl.held {
+			if drop(p) {
+				delete(sl.held, p)
+				l.gate.releaseFlow(p.tp)
+			}
+		}
+		l.settle(sl)
 	}
-	l.gauge(l.queued, len(l.subs))
+	l.report()
 	return out
 }
 

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/claimable/eventrouter/events"
 )
@@ -21,20 +22,21 @@ func TestLanesOrderAndLimitUnderReuse(t *testing.T) {
 	ran := map[string][]int{}
 	var running sync.Map // object → true while one of its jobs runs
 	var overlap atomic.Bool
-	l := newLanes(1000, func(string) int { return limit }, func(j *job) {
-		if _, busy := running.LoadOrStore(j.d.ObjectID, true); busy {
-			overlap.Store(true)
-		}
-		n := active.Add(1)
-		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-		}
-		runtime.Gosched()
-		mu.Lock()
-		ran[j.d.ObjectID] = append(ran[j.d.ObjectID], j.d.Attempt)
-		mu.Unlock()
-		active.Add(-1)
-		running.Delete(j.d.ObjectID)
-	}, func(int, int) {})
+	l := newLanes(lanesConfig{flow: flowConfig{maxBytes: 1 << 30, maxQueued: 1000, parkAfter: time.Hour},
+		limit: func(string) int { return limit }, run: func(j *job) {
+			if _, busy := running.LoadOrStore(j.d.ObjectID, true); busy {
+				overlap.Store(true)
+			}
+			n := active.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			runtime.Gosched()
+			mu.Lock()
+			ran[j.d.ObjectID] = append(ran[j.d.ObjectID], j.d.Attempt)
+			mu.Unlock()
+			active.Add(-1)
+			running.Delete(j.d.ObjectID)
+		}})
 	for seq := range perObject {
 		for o := range objects {
 			d := &events.Delivery{ID: fmt.Sprintf("d%d-%d", o, seq), SubscriptionID: "sub_1", ObjectID: fmt.Sprintf("obj%d", o), Attempt: seq}

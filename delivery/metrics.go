@@ -24,6 +24,9 @@ type metrics struct {
 	inFlight     prometheus.Gauge
 	queued       prometheus.Gauge
 	lanes        prometheus.Gauge
+	saturated    prometheus.Gauge
+	pausedParts  prometheus.Gauge
+	pausedSecs   prometheus.Counter
 	breakersOpen prometheus.Gauge
 	breakerOpen  *prometheus.GaugeVec   // subscription_id, present only while open
 	tierLag      *prometheus.GaugeVec   // tier
@@ -76,6 +79,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Deliveries fetched and waiting in subscription lanes."}),
 		lanes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "active_lanes",
 			Help: "Subscriptions with queued or in-flight deliveries in this process."}),
+		saturated: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "saturated_subscriptions",
+			Help: "Subscriptions at their queue budget in this process: pausing their partitions, or parking their excess past saturation_park_after."}),
+		pausedParts: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "flow_paused_partitions",
+			Help: "Partitions whose fetching is paused by flow control (a saturated subscription)."}),
+		pausedSecs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "flow_paused_seconds_total",
+			Help: "Time partitions spent paused by flow control, summed over partitions (counted when a pause ends)."}),
 		breakersOpen: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "breakers_open",
 			Help: "Subscriptions whose circuit breaker is open or half-open."}),
 		breakerOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "breaker_open",
@@ -106,7 +115,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		lagByTP: map[topicPartition]int64{},
 	}
 	for _, c := range []prometheus.Collector{m.attempts, m.attemptSecs, m.endToEnd, m.inFlight, m.queued,
-		m.lanes, m.breakersOpen, m.breakerOpen, m.tierLag, m.backlog, m.retried, m.reparked, m.dlq, m.disabled, m.skipped,
+		m.lanes, m.saturated, m.pausedParts, m.pausedSecs, m.breakersOpen, m.breakerOpen, m.tierLag, m.backlog, m.retried, m.reparked, m.dlq, m.disabled, m.skipped,
 		m.invalid, m.produceErrs, m.commitErrs, m.attemptLogDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -144,6 +153,22 @@ func (m *metrics) attempt(res Result) {
 	c := v.(*attemptCell)
 	c.count.Inc()
 	c.secs.Observe(res.Latency.Seconds())
+}
+
+// lanesState records the lanes' gauges after a change.
+func (m *metrics) lanesState(queued, active, saturated int) {
+	m.queued.Set(float64(queued))
+	m.lanes.Set(float64(active))
+	m.saturated.Set(float64(saturated))
+}
+
+// flowPaused records the partitions paused by flow control and, when a pause ended, how
+// long it lasted.
+func (m *metrics) flowPaused(paused int, heldFor time.Duration) {
+	m.pausedParts.Set(float64(paused))
+	if heldFor > 0 {
+		m.pausedSecs.Add(heldFor.Seconds())
+	}
 }
 
 // anyOpen reports whether any circuit is recorded open (cheap: no lock).

@@ -12,19 +12,20 @@ import (
 // is due. Pause and rewind happen on the polling goroutine (while rebalances are
 // blocked); resume may happen from a timer.
 type pauser struct {
-	cl *kgo.Client
+	cl   *kgo.Client
+	gate *fetchGate // shared with flow control (flow.go)
 
 	mu     sync.Mutex
 	timers map[topicPartition]*time.Timer
 }
 
-func newPauser(cl *kgo.Client) *pauser {
-	return &pauser{cl: cl, timers: map[topicPartition]*time.Timer{}}
+func newPauser(cl *kgo.Client, gate *fetchGate) *pauser {
+	return &pauser{cl: cl, gate: gate, timers: map[topicPartition]*time.Timer{}}
 }
 
 // park pauses tp, rewinds it to head (the not-yet-due record) and resumes it after wait.
 func (p *pauser) park(tp topicPartition, head *kgo.Record, wait time.Duration) {
-	p.cl.PauseFetchPartitions(map[string][]int32{tp.topic: {tp.partition}})
+	p.gate.holdTier(tp)
 	p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{
 		tp.topic: {tp.partition: {Epoch: head.LeaderEpoch, Offset: head.Offset}},
 	})
@@ -46,7 +47,7 @@ func (p *pauser) resume(tp topicPartition) {
 	}
 	p.mu.Unlock()
 	if ok {
-		p.cl.ResumeFetchPartitions(map[string][]int32{tp.topic: {tp.partition}})
+		p.gate.releaseTier(tp)
 	}
 }
 

@@ -57,6 +57,9 @@ func (s *Sender) release(ctx context.Context, tps map[string][]int32, commit boo
 			}
 			_, isTier := s.retries.tiers.delayOf(topic)
 			s.metrics.lag(tp, 0, isTier)
+			if isTier {
+				s.retries.heads.resume(tp) // not left paused for a later assignment
+			}
 		}
 	}
 	o.mu.Unlock()

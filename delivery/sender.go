@@ -87,21 +87,26 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 	if deps.TracerProvider != nil {
 		s.tracer = deps.TracerProvider.Tracer(tracing.ScopeDelivery)
 	}
-	s.lanes = newLanes(cfg.MaxQueuedPerSubscription, s.maxInFlight, s.process, func(q, a int) {
-		m.queued.Set(float64(q))
-		m.lanes.Set(float64(a))
-	})
 	cl, err := kgo.NewClient(s.clientOptions(deps.KafkaOpts, deps.Registerer)...)
 	if err != nil {
 		return nil, fmt.Errorf("delivery: kafka client: %w", err)
 	}
 	s.cl = cl
 	s.member.tracker.Attach(cl)
-	s.retries.heads = newPauser(cl)
+	fetch := newFetchGate(cl, time.Now, m.flowPaused) // tier heads and flow control pause through it
+	s.retries.heads = newPauser(cl, fetch)
+	s.lanes = newLanes(lanesConfig{
+		flow: flowConfig{maxBytes: cfg.MaxQueuedBytesPerSubscription, maxQueued: cfg.MaxQueuedPerSubscription,
+			parkAfter: cfg.SaturationParkAfter},
+		limit: s.maxInFlight, run: s.process, gauge: m.lanesState, gate: fetch, overflow: s.overflowed,
+	})
 	log.Info("sender configured", zap.String("group", cfg.Group), zap.String("deliveries", cfg.DeliveriesTopic),
 		zap.Strings("retry_tiers", s.retries.tiers.topics()), zap.String("dlq", cfg.DLQTopic),
 		zap.Int("max_in_flight", cfg.MaxInFlight), zap.Int("default_max_in_flight", cfg.DefaultMaxInFlight),
 		zap.Duration("fetch_max_wait", cfg.FetchMaxWait), zap.Duration("drain_timeout", cfg.DrainTimeout),
+		zap.Int64("max_queued_bytes_per_subscription", cfg.MaxQueuedBytesPerSubscription),
+		zap.Int("max_queued_per_subscription", cfg.MaxQueuedPerSubscription),
+		zap.Duration("saturation_park_after", cfg.SaturationParkAfter),
 		zap.String("instance_id", cfg.InstanceID))
 	return s, nil
 }

@@ -319,38 +319,6 @@ func TestSenderOpenBreakerSkipsEndpoint(t *testing.T) {
 	}
 }
 
-func TestSenderBackpressureParksExcess(t *testing.T) {
-	h := newHarness(t, 1)
-	h.cfg.MaxQueuedPerSubscription = 3
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	poster := posterFunc(func(ctx context.Context, _ *subscriptions.Subscription, _ *events.Delivery, _ time.Time) Result {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return Result{Reason: ReasonTimeout}
-	})
-	sub := senderSub("sub_slow")
-	sub.MaxInFlight = 1
-	subs := newFakeIndex(sub)
-	h.start(Deps{Subscriptions: subs, Disabler: subs, Client: poster})
-	var ds []*events.Delivery
-	for i := range 10 {
-		ds = append(ds, newTestDelivery("sub_slow", "clm_1", i))
-	}
-	h.produce(ds...)
-	recs := h.read(h.cfg.RetryPrefix+"50ms", 7, 10*time.Second)
-	if len(recs) < 7 {
-		t.Fatalf("%d deliveries parked by backpressure, want 7 (10 minus 3 queued)", len(recs))
-	}
-	for _, r := range recs {
-		if got := recHeader(r, events.HeaderReason); got != string(ReasonBackpressure) {
-			t.Fatalf("parked with reason %q, want backpressure", got)
-		}
-	}
-}
-
 func TestSenderInvalidRecordGoesToDLQ(t *testing.T) {
 	h := newHarness(t, 1)
 	subs := newFakeIndex()
