@@ -16,8 +16,7 @@ import (
 //     a delivery of an aborted transaction.
 //   - DisableAutoCommit: commits follow the offset trackers (offsets.go), so the group
 //     never commits past unfinished work.
-//   - BlockRebalanceOnPoll: SetOffsets and pausing (tier heads, pauser.go; flow control,
-//     flow.go) happen only
+//   - BlockRebalanceOnPoll: SetOffsets and pausing (tier heads, pauser.go) happen only
 //     while this member owns the partition; the poll loop only appends to queues, so a
 //     rebalance waits microseconds.
 //   - FetchMaxWait(Config.FetchMaxWait): short, so tier heads are re-checked promptly.
