@@ -121,7 +121,9 @@ func TestPublisherNeverBlocks(t *testing.T) {
 	}
 	// At most 2 wait in the buffer (a buffered one may fail early and free its slot);
 	// franz-go calls the promises of refused records on its own goroutine, soon after.
-	dropped := func() float64 { return testutil.ToFloat64(p.total.WithLabelValues(events.OpDeliveryExhausted, OutcomeDropped)) }
+	dropped := func() float64 {
+		return testutil.ToFloat64(p.total.WithLabelValues(events.OpDeliveryExhausted, OutcomeDropped))
+	}
 	for end := time.Now().Add(10 * time.Second); dropped() < 40 && time.Now().Before(end); {
 		time.Sleep(10 * time.Millisecond)
 	}
