@@ -11,7 +11,9 @@ import (
 
 type lookupFunc func(ctx context.Context, id string) (*DeliveryStatus, error)
 
-func (f lookupFunc) Delivery(ctx context.Context, id string) (*DeliveryStatus, error) { return f(ctx, id) }
+func (f lookupFunc) Delivery(ctx context.Context, id string) (*DeliveryStatus, error) {
+	return f(ctx, id)
+}
 
 // An API redelivery restarts the delivery exactly as a DLQ re-drive does: same
 // webhook-id, attempt 1 with no first-attempt time, earlier attempts kept and the
