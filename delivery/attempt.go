@@ -115,7 +115,7 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 // write is logged, never fatal (the attempt log is for people; the Kafka records are
 // the truth).
 func (s *Sender) recordAttempt(j *job, res Result, at time.Time, final bool) {
-	if !s.attempts.enabled() {
+	if !s.observe.attempts.enabled() {
 		return
 	}
 	d := j.d
@@ -129,5 +129,5 @@ func (s *Sender) recordAttempt(j *job, res Result, at time.Time, final bool) {
 	if res.Err != nil {
 		a.Error = res.Err.Error()
 	}
-	s.attempts.add(a)
+	s.observe.attempts.add(a)
 }

@@ -31,7 +31,7 @@ func opEvent(typ string, sub *subscriptions.Subscription, at time.Time, data eve
 // not a new occurrence).
 func (s *Sender) notifyFailing(ctx context.Context, sub *subscriptions.Subscription, res Result, at time.Time) {
 	next, _ := s.gate.breakers.Wait(sub.ID)
-	s.notifier.Publish(ctx, opEvent(events.OpEndpointFailing, sub, at, events.OpData{
+	s.observe.notifier.Publish(ctx, opEvent(events.OpEndpointFailing, sub, at, events.OpData{
 		Status: res.Status, Error: failureText(res.Err), Reason: string(res.Reason),
 		ConsecutiveFailures: s.cfg.BreakerThreshold, RetryAt: next.UTC(),
 	}, at.UTC().Format(time.RFC3339Nano)))
@@ -40,7 +40,7 @@ func (s *Sender) notifyFailing(ctx context.Context, sub *subscriptions.Subscript
 // notifyDisabled publishes subscription.disabled after the system disabled sub; why is
 // "endpoint_gone" or "failing", since the failing-since time (zero if not known).
 func (s *Sender) notifyDisabled(ctx context.Context, sub *subscriptions.Subscription, why string, res Result, since, at time.Time) {
-	s.notifier.Publish(ctx, opEvent(events.OpSubscriptionDisabled, sub, at, events.OpData{
+	s.observe.notifier.Publish(ctx, opEvent(events.OpSubscriptionDisabled, sub, at, events.OpData{
 		Reason: why, FailingSince: since.UTC(), Status: res.Status, Error: failureText(res.Err),
 	}, why, strconv.FormatInt(sub.Version, 10)))
 }
@@ -50,7 +50,7 @@ func (s *Sender) notifyDisabled(ctx context.Context, sub *subscriptions.Subscrip
 // disabled: those are recovered on re-enable).
 func (s *Sender) notifyExhausted(ctx context.Context, sub *subscriptions.Subscription, j *job, reason Reason, res Result, at time.Time) {
 	d := j.d
-	s.notifier.Publish(ctx, opEvent(events.OpDeliveryExhausted, sub, at, events.OpData{
+	s.observe.notifier.Publish(ctx, opEvent(events.OpDeliveryExhausted, sub, at, events.OpData{
 		Reason: string(reason), Status: res.Status, Error: j.failure, WebhookID: d.ID, EventID: d.EventID,
 		EventName: d.EventName, ObjectID: d.ObjectID, Attempts: d.Attempt,
 	}, d.ID, strconv.Itoa(d.Attempt)))

@@ -24,20 +24,18 @@ type Sender struct {
 	log     *zap.Logger
 	now     func() time.Time
 	metrics *metrics
-	tracer  trace.Tracer // nil: tracing off
 	cl      *kgo.Client
 	member  *member // group membership, readiness, the static member's leave
 
-	subs     Subscriptions
-	client   Poster
-	gate     *gate        // circuit, rate limit and in-flight cap before each attempt
-	health   *health      // failing-since clock and this process's disables
-	attempts *attemptSink // the attempt log, written off the delivery path
-	retries  *retries     // retry schedule, tier topics, paused tier heads
-	lanes    *lanes       // per-subscription, per-object scheduling
-	owned    *owned       // owned partitions, their commits and hand-offs
-	work     *workScope   // delivery work's context and background goroutines
-	notifier Notifier     // operational events (notify.go)
+	subs    Subscriptions
+	client  Poster
+	gate    *gate      // circuit, rate limit and in-flight cap before each attempt
+	health  *health    // failing-since clock and this process's disables
+	observe *observers // attempt log, attempt spans, operational events
+	retries *retries   // retry schedule, tier topics, paused tier heads
+	lanes   *lanes     // per-subscription, per-object scheduling
+	owned   *owned     // owned partitions, their commits and hand-offs
+	work    *workScope // delivery work's context and background goroutines
 }
 
 // New builds a Sender; it validates cfg and creates (but does not connect) the Kafka
@@ -76,16 +74,15 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 		cfg: cfg, log: log, now: deps.Now, metrics: m,
 		member: newMember(cfg.Group, cfg.InstanceID, deps.KafkaOpts),
 		subs:   deps.Subscriptions, client: deps.Client,
-		gate:     newGate(deps.Breakers, deps.Limiters, cfg.MaxInFlight, deps.Now),
-		health:   newHealth(deps.Disabler, deps.AttemptLog, deps.Now, m, log),
-		attempts: &attemptSink{rec: deps.AttemptLog},
-		retries:  &retries{policy: deps.Retry, tiers: newTiers(cfg.RetryPrefix, cfg.RetrySchedule)},
-		owned:    newOwned(cfg.Group, deps.Handoff),
-		work:     newWorkScope(),
-		notifier: deps.Notifier,
+		gate:    newGate(deps.Breakers, deps.Limiters, cfg.MaxInFlight, deps.Now),
+		health:  newHealth(deps.Disabler, deps.AttemptLog, deps.Now, m, log),
+		observe: &observers{attempts: &attemptSink{rec: deps.AttemptLog}, notifier: deps.Notifier},
+		retries: &retries{policy: deps.Retry, tiers: newTiers(cfg.RetryPrefix, cfg.RetrySchedule)},
+		owned:   newOwned(cfg.Group, deps.Handoff),
+		work:    newWorkScope(),
 	}
 	if deps.TracerProvider != nil {
-		s.tracer = deps.TracerProvider.Tracer(tracing.ScopeDelivery)
+		s.observe.tracer = deps.TracerProvider.Tracer(tracing.ScopeDelivery)
 	}
 	cl, err := kgo.NewClient(s.clientOptions(deps.KafkaOpts, deps.Registerer)...)
 	if err != nil {
@@ -127,7 +124,7 @@ func (s *Sender) Run(ctx context.Context) error {
 		return errors.New("delivery: Sender.Run called twice")
 	}
 	defer s.member.polling.Store(false)
-	s.attempts.start(s.metrics.attemptLogDropped.Inc, s.log)
+	s.observe.attempts.start(s.metrics.attemptLogDropped.Inc, s.log)
 	var fatal error
 	for fatal == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, s.cfg.CommitInterval)
@@ -183,7 +180,7 @@ func (s *Sender) shutdown() {
 	if c, ok := s.client.(interface{ Close() }); ok {
 		c.Close()
 	}
-	s.attempts.close() // every lane has ended: no more attempts come
+	s.observe.attempts.close() // every lane has ended: no more attempts come
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	s.commit(ctx, true)
 	s.saveHandoffs(ctx, parts)
@@ -229,4 +226,13 @@ func (w *workScope) goBackground(f func(ctx context.Context)) {
 		defer w.bg.Done()
 		f(w.ctx)
 	}()
+}
+
+// observers record what happened to deliveries besides the Kafka records: the attempt
+// log (for the API), attempt spans (tracer; nil: tracing off) and operational events
+// (notifier, notify.go).
+type observers struct {
+	attempts *attemptSink
+	tracer   trace.Tracer
+	notifier Notifier
 }

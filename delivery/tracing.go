@@ -15,10 +15,10 @@ import (
 // carries none. With tracing off it returns ctx and a nil span, at no cost. The client
 // puts the span's context on the request (ClientConfig.PropagateTrace).
 func (s *Sender) startAttempt(ctx context.Context, d *events.Delivery) (context.Context, trace.Span) {
-	if s.tracer == nil {
+	if s.observe.tracer == nil {
 		return ctx, nil
 	}
-	return s.tracer.Start(tracing.FromDelivery(ctx, d.Trace), tracing.SpanAttempt,
+	return s.observe.tracer.Start(tracing.FromDelivery(ctx, d.Trace), tracing.SpanAttempt,
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
 			tracing.AttrSubscriptionID.String(d.SubscriptionID),
