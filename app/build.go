@@ -197,7 +197,7 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 		Egress:           Egress(cfg),
 		UserAgent:        version.UserAgent(),
 		RetryAfterMax:    cfg.Delivery.RetryAfterMax,
-		PropagateTrace:   cfg.Tracing.PropagateToReceiver,
+		PropagateTrace:   cfg.Tracing.Enabled && cfg.Tracing.PropagateToReceiver,
 	}, log.Named("http"))
 	if err != nil {
 		return err

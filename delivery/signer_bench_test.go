@@ -6,6 +6,11 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/claimable/eventrouter/internal/tracing"
+	"github.com/claimable/eventrouter/internal/tracing/tracingtest"
 )
 
 // BenchmarkSign signs a 1 KiB body with two secrets (a rotation in progress).
@@ -37,5 +42,32 @@ func BenchmarkSend(b *testing.B) {
 		if res := c.Send(ctx, sub, d, time.Now()); !res.OK() {
 			b.Fatalf("result = %+v", res)
 		}
+	}
+}
+
+// BenchmarkSendPropagate is BenchmarkSend with ClientConfig.PropagateTrace: "untraced"
+// (no span in the context, as with tracing off) must cost what BenchmarkSend costs;
+// "traced" adds the traceparent header of a sampled span.
+func BenchmarkSendPropagate(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	c := testClient(b, srv.URL, func(cfg *ClientConfig) { cfg.PropagateTrace = true })
+	sub, d := testSub(srv.URL), testDelivery()
+	_, span := tracingtest.NewRecorder().Tracer("bench").Start(context.Background(), tracing.SpanAttempt)
+	defer span.End()
+	for name, ctx := range map[string]context.Context{
+		"untraced": context.Background(),
+		"traced":   trace.ContextWithSpan(context.Background(), span),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if res := c.Send(ctx, sub, d, time.Now()); !res.OK() {
+					b.Fatalf("result = %+v", res)
+				}
+			}
+		})
 	}
 }
