@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"unicode/utf8"
@@ -224,54 +225,67 @@ const (
 	lanes80 = 0x8080808080808080
 )
 
-// plainLanes reports whether none of the eight bytes of x needs a look in a string: a
-// quote, a backslash or a control character. (Each test is the classic "has a byte less
-// than n" / "has a zero byte" trick; it never misses a hit, and false hits only send
-// the scanner to the byte-wise path.)
-func plainLanes(x uint64) bool {
-	ctl := (x - lanes01*0x20) &^ x
-	quote := x ^ (lanes01 * '"')
-	quote = (quote - lanes01) &^ quote
-	bslash := x ^ (lanes01 * '\\')
-	bslash = (bslash - lanes01) &^ bslash
-	return (ctl|quote|bslash)&lanes80 == 0
+// hasControl reports whether p holds a control character (< 0x20), which a JSON string
+// must not contain raw. It tests eight bytes at a time (the "has a byte less than n"
+// trick, exact for n ≤ 128) and looks at single bytes only for the tail.
+func hasControl(p []byte) bool {
+	for len(p) >= 8 {
+		x := binary.LittleEndian.Uint64(p)
+		if (x-lanes01*0x20)&^x&lanes80 != 0 {
+			return true
+		}
+		p = p[8:]
+	}
+	for _, c := range p {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // str validates the string at the cursor ('"') and moves past it. esc reports whether
 // it contains escapes (so decoding can be a plain conversion when it does not).
+//
+// It finds the closing quote and the backslashes with bytes.IndexByte (vectorised) and
+// checks the plain bytes between for control characters. Each search starts where the
+// previous one ended or stops at the quote found, so a string costs time linear in its
+// length however many escapes it has.
 func (s *scanner) str() (esc, ok bool) {
-	b, i := s.b, s.i+1
+	b, i, q := s.b, s.i+1, -1 // q: the next unescaped-looking quote at or after i
 	for {
-		for i+8 <= len(b) && plainLanes(binary.LittleEndian.Uint64(b[i:])) {
-			i += 8
+		if q < i {
+			n := bytes.IndexByte(b[i:], '"')
+			if n < 0 {
+				return false, false
+			}
+			q = i + n
 		}
-		if i >= len(b) {
+		end := q // end of the plain run: the quote, or the next backslash before it
+		if n := bytes.IndexByte(b[i:q], '\\'); n >= 0 {
+			end = i + n
+		}
+		if hasControl(b[i:end]) {
 			return false, false
 		}
-		switch c := b[i]; {
-		case c == '"':
-			s.i = i + 1
+		if end == q {
+			s.i = q + 1
 			return esc, true
-		case c == '\\':
-			esc = true
-			if i+1 >= len(b) {
-				return false, false
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
-					return false, false
-				}
-				i += 6
-			default:
-				return false, false
-			}
-		case c < 0x20:
+		}
+		esc = true
+		if end+1 >= len(b) {
 			return false, false
+		}
+		switch b[end+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i = end + 2
+		case 'u':
+			if end+6 > len(b) || !isHex(b[end+2]) || !isHex(b[end+3]) || !isHex(b[end+4]) || !isHex(b[end+5]) {
+				return false, false
+			}
+			i = end + 6
 		default:
-			i++
+			return false, false
 		}
 	}
 }
