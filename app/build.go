@@ -318,7 +318,7 @@ func buildLagExporter(cfg config.Config, sys *System, log *zap.Logger, ops *Ops)
 	}
 	sys.closers = append(sys.closers, cl.Close)
 	exp, err := topics.NewLagExporter(topics.LagExporterConfig{
-		Groups: []string{cfg.Router.Group, cfg.Delivery.Group}, Interval: cfg.Ops.LagInterval,
+		Groups: []string{cfg.Router.Group, cfg.Delivery.Group, cfg.Router.OperationalGroup}, Interval: cfg.Ops.LagInterval,
 	}, cl, ops.Registry(), log.Named("lag"))
 	if err != nil {
 		return err

@@ -253,7 +253,7 @@ func (r *run) infra(ctx context.Context) (*kadm.Client, *redis.Client, func(), e
 			if err := deletePrefix(cctx, rdb, r.cfg.Redis.KeyPrefix); err != nil {
 				r.log.Warn("bench redis keys not deleted", zap.Error(err))
 			}
-			_, _ = adm.DeleteGroups(cctx, r.cfg.Router.Group, r.cfg.Delivery.Group)
+			_, _ = adm.DeleteGroups(cctx, r.cfg.Router.Group, r.cfg.Delivery.Group, r.cfg.Router.OperationalGroup)
 		}
 		rdb.Close()
 		kcl.Close()

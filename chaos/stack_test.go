@@ -391,7 +391,7 @@ func (s *stack) cleanup(specs []topics.Spec) {
 	if _, err := s.adm.DeleteTopics(ctx, names...); err != nil {
 		s.t.Logf("delete topics: %v", err)
 	}
-	_, _ = s.adm.DeleteGroups(ctx, s.cfg.Router.Group, s.cfg.Delivery.Group)
+	_, _ = s.adm.DeleteGroups(ctx, s.cfg.Router.Group, s.cfg.Delivery.Group, s.cfg.Router.OperationalGroup)
 	iter := s.rdb.Scan(ctx, 0, s.cfg.Redis.KeyPrefix+"*", 1000).Iterator()
 	var keys []string
 	for iter.Next(ctx) {

@@ -12,7 +12,7 @@ import (
 
 // LagExporterConfig configures a LagExporter.
 type LagExporterConfig struct {
-	// Groups are measured each Interval (the router's and the sender's groups).
+	// Groups are measured each Interval (the router's, the sender's and the operational forwarder's groups).
 	Groups []string
 	// Interval between measurements; default 15 s.
 	Interval time.Duration

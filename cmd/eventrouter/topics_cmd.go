@@ -60,7 +60,7 @@ than the cluster's live brokers is refused before anything is created. Without
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withKafka(cmd, func(ctx context.Context, cfg config.Config, cl *kgo.Client) error {
 				rep, err := topics.Describe(ctx, cl, app.TopicSpecs(cfg, true),
-					[]string{cfg.Router.Group, cfg.Delivery.Group})
+					[]string{cfg.Router.Group, cfg.Delivery.Group, cfg.Router.OperationalGroup})
 				if err != nil {
 					return err
 				}
