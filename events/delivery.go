@@ -18,7 +18,7 @@ const (
 	HeaderNotBefore      = "er-not-before"
 	HeaderReason         = "er-reason"  // on webhooks.invalid and webhooks.dlq
 	HeaderHistory        = "er-history" // on webhooks.dlq: JSON array of attempt summaries
-	HeaderRedrive        = "er-redrive" // set when a record was re-driven from the DLQ
+	HeaderRedrive        = "er-redrive" // what restarted or injected it: RedriveDLQ, RedriveAPI, RedriveTest
 	HeaderReplay         = "er-replay"  // the replay job id, on deliveries a replay produced
 	// W3C Trace Context (Delivery.Trace), set by the router when tracing is on and kept
 	// by every re-publish (retry tiers, DLQ, re-drive). Producers may set them on ingest
@@ -67,8 +67,8 @@ type Delivery struct {
 	Reason string
 	// History summarises past attempts (DLQ records carry the full history).
 	History []AttemptSummary
-	// Redrive is non-empty on a record re-driven from the DLQ or redelivered through the
-	// API; it says by what ("dlq", "api"), carried in the er-redrive header.
+	// Redrive is non-empty on a delivery restarted (Restart: RedriveDLQ, RedriveAPI) or
+	// a test event (RedriveTest); it is carried in the er-redrive header.
 	Redrive string
 	// Trace is the route span's trace context (traceparent, tracestate headers), the
 	// parent of every attempt's span; zero when tracing is off. It travels unchanged
