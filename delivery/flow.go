@@ -137,14 +137,6 @@ func (g *fetchGate) change(tp topicPartition, f func(*gateHold)) {
 	}
 }
 
-// paused reports whether anything holds tp (for tests and diagnostics).
-func (g *fetchGate) paused(tp topicPartition) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	_, ok := g.holds[tp]
-	return ok
-}
-
 // overflowed logs a subscription that stayed saturated past SaturationParkAfter; its
 // further excess is parked (counted in skipped_total{reason="backpressure"}).
 func (s *Sender) overflowed(subID string, queued int, bytes int64) {
