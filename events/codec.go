@@ -137,7 +137,8 @@ const MaxAttempt = 10000
 // and occurred-at; the value (Body) must be non-empty, and a non-nil key must equal the
 // subscription id. A header given twice is an error; unknown headers are ignored. The
 // error is a *DeliveryError naming the header. The trace headers are optional and never
-// an error: one over its bound is dropped (tracing then starts a new trace). Body shares
+// an error: one over its bound is dropped (tracing then starts a new trace), and so is a
+// tracestate without a traceparent. Body shares
 // r.Value.
 func ParseDelivery(r *kgo.Record) (*Delivery, error) {
 	d := &Delivery{Body: r.Value}
@@ -157,6 +158,9 @@ func ParseDelivery(r *kgo.Record) (*Delivery, error) {
 		if err := d.setHeader(h.Key, h.Value); err != nil {
 			return nil, err
 		}
+	}
+	if d.Trace.Parent == "" {
+		d.Trace.State = "" // W3C: no tracestate without a traceparent
 	}
 	for _, k := range requiredHeaders {
 		if bit, _ := headerBit(k); seen&bit == 0 {

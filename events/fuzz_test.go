@@ -152,6 +152,8 @@ func FuzzParseDelivery(f *testing.F) {
 	f.Add([]byte("s"), []byte("x"), "er-delivery-id=d\ner-subscription-id=s\ner-account-id=a\ner-event-id=e\ner-event-name=n\ner-object-id=o\ner-attempt=1\ner-occurred-at=0000-01-01T00:00:00+01:00")
 	f.Add([]byte("s"), []byte("x"), "er-delivery-id=d\ner-subscription-id=s\ner-account-id=a\ner-event-id=e\ner-event-name=n\ner-object-id=o\ner-attempt=1\ner-occurred-at=2025-01-01T00:00:00Z\ner-history=[]")
 	f.Add([]byte("s"), []byte("x"), "er-history=[{\"at\":\"2025-01-01T00:00:00+05:00\"}]\ner-attempt=-1")
+	// A tracestate without a traceparent is dropped (W3C), so it round-trips as nothing.
+	f.Add([]byte("s"), []byte("x"), "er-delivery-id=d\ner-subscription-id=s\ner-account-id=a\ner-event-id=e\ner-event-name=n\ner-object-id=o\ner-attempt=1\ner-occurred-at=2025-01-01T00:00:00Z\ntracestate=v=1")
 	f.Fuzz(func(t *testing.T, key, value []byte, hdrs string) {
 		r := &kgo.Record{Key: key, Value: value}
 		for _, line := range strings.Split(hdrs, "\n") {
