@@ -44,6 +44,7 @@ out = ["# Configuration", "",
 "| key | environment variable | default | meaning |", "|---|---|---|---|"]
 for k, v, c in rows:
     env = 'EVENTROUTER_' + k.upper().replace('.', '_')
+    c = c.replace('|', '\\|')  # a pipe in a comment would end the table cell
     out.append(f"| `{k}` | `{env}` | `{v}` | {c} |")
 out += ["", "## Secrets", "",
 "`kafka.sasl.password`, `redis.password`, `subscriptions.encryption_keys`, `subscriptions.encryption_key`, `api.admin_tokens` and",
