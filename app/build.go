@@ -1,12 +1,9 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -79,31 +76,12 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 		return nil, err
 	}
 
-	sys.Redis = infra.Redis
-	if sys.Redis == nil {
-		rdb, err := NewRedis(cfg.Redis)
-		if err != nil {
-			return nil, err
-		}
-		sys.Redis = rdb
-		sys.closers = append(sys.closers, func() { _ = rdb.Close() })
-	}
-	keys, err := EncryptionKeys(cfg.Subscriptions)
+	st, err := NewSubscriptionStore(cfg, infra.Redis, log)
 	if err != nil {
 		return nil, err
 	}
-	storeOpts := StoreOptions(cfg.Redis, keys, log)
-	storeOpts.StreamMaxLen = cfg.Subscriptions.StreamMaxLen
-	store, err := subscriptions.NewRedisStore(sys.Redis, storeOpts)
-	if err != nil {
-		return nil, err
-	}
-	if len(keys) == 0 {
-		log.Warn("subscriptions.encryption_keys is not set: signing secrets and custom header values are stored in Redis in plain text")
-	}
-	sys.Store = store
-	sys.sealer = store.Sealer()
-	sys.Service = subscriptions.NewService(store, Policy(cfg), time.Now)
+	sys.closers = append(sys.closers, st.Close)
+	sys.Redis, sys.Store, sys.sealer, sys.Service = st.Redis, st.RedisStore, st.Sealer(), st.Service
 	sys.AttemptLog = delivery.NewAttemptLog(sys.Redis, delivery.AttemptLogOptions{
 		Prefix: cfg.Redis.KeyPrefix, MaxPerSubscription: cfg.Delivery.AttemptLogSize, TTL: cfg.Delivery.AttemptLogTTL,
 	})
@@ -113,7 +91,7 @@ func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Op
 	}
 
 	if roles.Router || roles.Sender {
-		sys.Index = subscriptions.NewIndex(store, subscriptions.IndexOptions{
+		sys.Index = subscriptions.NewIndex(sys.Store, subscriptions.IndexOptions{
 			ResyncInterval: cfg.Subscriptions.ResyncInterval, Catalogue: cfg.Events.Catalogue,
 			MaxBackoff: cfg.Subscriptions.IndexMaxBackoff,
 		}, log.Named("index"), reg)
@@ -325,58 +303,4 @@ func buildLagExporter(cfg config.Config, sys *System, log *zap.Logger, ops *Ops)
 	}
 	sys.Runners = append(sys.Runners, exp)
 	return nil
-}
-
-// Policy builds the subscription validation policy from cfg.
-func Policy(cfg config.Config) subscriptions.Policy {
-	return subscriptions.Policy{
-		Catalogue:        cfg.Events.Catalogue,
-		Egress:           Egress(cfg),
-		MaxPerAccount:    cfg.Subscriptions.MaxPerAccount,
-		RotationGrace:    cfg.Subscriptions.RotationGrace,
-		RotationGraceMax: cfg.Subscriptions.RotationGraceMax,
-	}
-}
-
-// OpenStore connects to Redis and opens the subscription store as cfg says, for the
-// one-shot commands (routes apply, subscriptions reseal). The caller closes the client.
-func OpenStore(cfg config.Config, log *zap.Logger) (*subscriptions.RedisStore, redis.UniversalClient, error) {
-	keys, err := EncryptionKeys(cfg.Subscriptions)
-	if err != nil {
-		return nil, nil, err
-	}
-	rdb, err := NewRedis(cfg.Redis)
-	if err != nil {
-		return nil, nil, err
-	}
-	store, err := subscriptions.NewRedisStore(rdb, StoreOptions(cfg.Redis, keys, log))
-	if err != nil {
-		_ = rdb.Close()
-		return nil, nil, err
-	}
-	return store, rdb, nil
-}
-
-// EncryptionKeys decodes the key ring: subscriptions.encryption_keys, newest first,
-// then the deprecated subscriptions.encryption_key unless it is already in the ring.
-// Empty when neither is set.
-func EncryptionKeys(cfg config.Subscriptions) ([][]byte, error) {
-	var ring [][]byte
-	for i, raw := range cfg.EncryptionKeys {
-		k, err := base64.StdEncoding.DecodeString(raw)
-		if err != nil || len(k) != 32 {
-			return nil, fmt.Errorf("subscriptions.encryption_keys[%d]: must be base64 of 32 bytes", i)
-		}
-		ring = append(ring, k)
-	}
-	if cfg.EncryptionKey != "" {
-		k, err := base64.StdEncoding.DecodeString(cfg.EncryptionKey)
-		if err != nil || len(k) != 32 {
-			return nil, errors.New("subscriptions.encryption_key: must be base64 of 32 bytes")
-		}
-		if !slices.ContainsFunc(ring, func(r []byte) bool { return bytes.Equal(r, k) }) {
-			ring = append(ring, k)
-		}
-	}
-	return ring, nil
 }

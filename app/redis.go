@@ -5,11 +5,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/internal/kafkaclient"
-	"github.com/claimable/eventrouter/subscriptions"
 )
 
 // RedisOptions maps the redis section to go-redis options: the addresses by mode (see
@@ -66,19 +64,3 @@ func NewRedis(cfg config.Redis) (redis.UniversalClient, error) {
 // its slots failed for up to a minute after its replica had taken over. A refresh is
 // one CLUSTER SLOTS, asked only while commands are being sent.
 const ClusterStateRefresh = 2 * time.Second
-
-// StoreOptions returns the subscription store's options for this Redis: its key prefix
-// and, except on Redis Cluster (which never held the old layout), the one-time move of
-// keys written before the store's keys had a hash tag, logged when it happens.
-func StoreOptions(cfg config.Redis, encryptionKeys [][]byte, log *zap.Logger) subscriptions.RedisOptions {
-	return subscriptions.RedisOptions{
-		Prefix:            cfg.KeyPrefix,
-		EncryptionKeys:    encryptionKeys,
-		MigrateLegacyKeys: cfg.Mode != config.RedisCluster,
-		WaitReplicas:      cfg.WaitReplicas,
-		WaitTimeout:       cfg.WaitTimeout,
-		OnMigrated: func(n int64) {
-			log.Info("subscription store keys moved to the hash-tagged layout (docs/redis-layout.md)", zap.Int64("subscriptions", n))
-		},
-	}
-}

@@ -150,7 +150,7 @@ func testClusterFailover(t *testing.T, waitReplicas int) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
-	opts := app.StoreOptions(cfg, nil, zap.NewNop())
+	opts := app.StoreOptions(config.Config{Redis: cfg}, nil, zap.NewNop())
 	opts.WatchBlock = 200 * time.Millisecond
 	store, err := subscriptions.NewRedisStore(rdb, opts)
 	if err != nil {

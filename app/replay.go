@@ -8,6 +8,7 @@ import (
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/kafkaclient"
 	"github.com/claimable/eventrouter/replay"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -33,4 +34,23 @@ func NewReplayEngine(cfg config.Config, rdb redis.UniversalClient, store subscri
 		Jobs:          replay.NewJobs(rdb, cfg.Redis.KeyPrefix, 0),
 		Registerer:    reg,
 	}, log)
+}
+
+// OpenReplayEngine opens what the replay command needs — the subscription store and its
+// Redis client, the Kafka client options — and the engine over them, without metrics.
+// release closes the store's client; call it after the engine's Close.
+func OpenReplayEngine(cfg config.Config, log *zap.Logger) (eng *replay.Engine, release func(), err error) {
+	st, err := NewSubscriptionStore(cfg, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := kafkaclient.Options(cfg.Kafka, log)
+	if err == nil {
+		eng, err = NewReplayEngine(cfg, st.Redis, st, opts, nil, log.Named("replay"))
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return eng, st.Close, nil
 }

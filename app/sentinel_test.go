@@ -94,7 +94,7 @@ func TestSentinelFailoverRedisCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
-	opts := app.StoreOptions(cfg, nil, zap.NewNop())
+	opts := app.StoreOptions(config.Config{Redis: cfg}, nil, zap.NewNop())
 	opts.WatchBlock = 200 * time.Millisecond
 	store, err := subscriptions.NewRedisStore(rdb, opts) // writes confirmed by the replica
 	if err != nil {

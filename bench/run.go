@@ -20,7 +20,6 @@ import (
 	"github.com/claimable/eventrouter/app"
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
-	"github.com/claimable/eventrouter/subscriptions"
 	"github.com/claimable/eventrouter/topics"
 )
 
@@ -148,15 +147,14 @@ func (r *run) execute(ctx context.Context) (res *Result, err error) {
 	defer ep.Close()
 
 	// Subscriptions.
-	policy := app.Policy(r.cfg)
-	policy.Egress.AllowPorts = []int{ep.Port}
-	keys, _ := app.EncryptionKeys(r.cfg.Subscriptions)
-	store, err := subscriptions.NewRedisStore(rdb, subscriptions.RedisOptions{Prefix: r.cfg.Redis.KeyPrefix, EncryptionKeys: keys})
+	cfg := r.cfg
+	cfg.Egress.AllowPorts = []int{ep.Port}
+	store, err := app.NewSubscriptionStore(cfg, rdb, nil)
 	if err != nil {
 		return nil, err
 	}
 	t := time.Now()
-	byAccount, all, err := seed(ctx, subscriptions.NewService(store, policy, nil), c, r.id, ep.Port)
+	byAccount, all, err := seed(ctx, store.Service, c, r.id, ep.Port)
 	if err != nil {
 		return nil, err
 	}

@@ -7,10 +7,8 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/app"
-	"github.com/claimable/eventrouter/internal/kafkaclient"
 	"github.com/claimable/eventrouter/replay"
 )
 
@@ -43,19 +41,11 @@ subscription and event name. The rate is api.replay_rate (or --rate) deliveries 
 					return err
 				}
 			}
-			store, rdb, err := app.OpenStore(cfg, zap.NewNop())
+			eng, release, err := app.OpenReplayEngine(cfg, log)
 			if err != nil {
 				return err
 			}
-			defer rdb.Close()
-			opts, err := kafkaclient.Options(cfg.Kafka, log)
-			if err != nil {
-				return err
-			}
-			eng, err := app.NewReplayEngine(cfg, rdb, store, opts, nil, log.Named("replay"))
-			if err != nil {
-				return err
-			}
+			defer release()
 			defer eng.Close()
 			ctx, stop := signalContext()
 			defer stop()

@@ -7,11 +7,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/app"
 	"github.com/claimable/eventrouter/routes"
-	"github.com/claimable/eventrouter/subscriptions"
 )
 
 func newRoutesCmd() *cobra.Command {
@@ -40,15 +38,14 @@ Prints the plan first; --dry-run stops there. Secrets may reference environment 
 			if err != nil {
 				return err
 			}
-			store, rdb, err := app.OpenStore(cfg, zap.NewNop())
+			store, err := app.NewSubscriptionStore(cfg, nil, nil)
 			if err != nil {
 				return err
 			}
-			defer rdb.Close()
-			svc := subscriptions.NewService(store, app.Policy(cfg), time.Now)
+			defer store.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			plan, err := routes.NewPlan(ctx, svc, file, prune)
+			plan, err := routes.NewPlan(ctx, store.Service, file, prune)
 			if err != nil {
 				return err
 			}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"github.com/claimable/eventrouter/subscriptions"
 )
 
 func TestRoutesApplyIsIdempotentAndNeverPrintsSecrets(t *testing.T) {
@@ -53,6 +56,41 @@ func TestRoutesApplyIsIdempotentAndNeverPrintsSecrets(t *testing.T) {
 	for _, o := range []string{out, again} {
 		if strings.Contains(o, secret) || strings.Contains(o, "MfKQ9r8") || strings.Contains(o, "query-s3cr3t") {
 			t.Fatalf("a secret or the URL's query string was printed:\n%s", o)
+		}
+	}
+}
+
+// routes apply opens the store as the roles do: subscriptions.stream_max_len caps the
+// change stream its writes append to (it once kept the store's built-in 10 000).
+func TestRoutesApplyHonoursStreamMaxLen(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("routes:\n")
+	const n = 120
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: route-%03d\n    account_id: acct_%d\n    url: https://hooks.example.com/%d\n    events: [\"claim.*\"]\n", i, i%4, i)
+	}
+	file := filepath.Join(t.TempDir(), "routes.yaml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	changes := "er:" + subscriptions.HashTag + "changes"
+	for _, tc := range []struct {
+		maxLen string // EVENTROUTER_SUBSCRIPTIONS_STREAM_MAX_LEN; "" the default, 10 000
+		want   int
+	}{{"", n}, {"100", 100}} {
+		mini := miniredis.RunT(t)
+		if tc.maxLen != "" {
+			t.Setenv("EVENTROUTER_SUBSCRIPTIONS_STREAM_MAX_LEN", tc.maxLen)
+		}
+		if out, _, err := run(t, "routes", "apply", "-f", file, "--redis", mini.Addr()); err != nil || !strings.Contains(out, "applied") {
+			t.Fatalf("stream_max_len %q: routes apply: %v\n%s", tc.maxLen, err, out)
+		}
+		entries, err := mini.Stream(changes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != tc.want {
+			t.Errorf("stream_max_len %q: the change stream holds %d entries after %d creates, want %d", tc.maxLen, len(entries), n, tc.want)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/app"
 )
@@ -28,11 +27,11 @@ run this, then remove the old key (docs/operations.md).`,
 			if err != nil {
 				return err
 			}
-			store, rdb, err := app.OpenStore(cfg, zap.NewNop())
+			store, err := app.NewSubscriptionStore(cfg, nil, nil)
 			if err != nil {
 				return err
 			}
-			defer rdb.Close()
+			defer store.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Minute)
 			defer cancel()
 			rep, err := store.Reseal(ctx)
