@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/internal/devsamples"
 	"github.com/claimable/eventrouter/internal/receiver"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -133,7 +134,7 @@ func RunDev(ctx context.Context, cfg config.Config, opts DevOptions, log *zap.Lo
 		}
 	})}
 	if opts.Interval > 0 {
-		runners = append(runners, &SampleProducer{
+		runners = append(runners, &devsamples.SampleProducer{
 			Brokers: cfg.Kafka.Brokers, Topics: cfg.Topics, Catalogue: cfg.Events.Catalogue,
 			Account: DemoAccount, Interval: opts.Interval, Log: log.Named("samples"),
 		})

@@ -14,7 +14,7 @@ import (
 
 	"github.com/claimable/eventrouter/app"
 	"github.com/claimable/eventrouter/events"
-	"github.com/claimable/eventrouter/internal/kafkaclient"
+	"github.com/claimable/eventrouter/internal/devsamples"
 )
 
 func newEmitCmd() *cobra.Command {
@@ -71,11 +71,7 @@ func runEmit(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	opts, err := kafkaclient.Options(cfg.Kafka, log)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(append(opts, kgo.RecordRetries(10))...)
+	cl, err := app.KafkaClient(cfg, log, kgo.RecordRetries(10))
 	if err != nil {
 		return err
 	}
@@ -86,12 +82,12 @@ func runEmit(cmd *cobra.Command, _ []string) error {
 		if topic != "" {
 			return topic
 		}
-		return app.TopicFor(e.Object, cfg.Topics)
+		return devsamples.TopicFor(e.Object, cfg.Topics)
 	}
 	ctx, stop := signalContext()
 	defer stop()
 	start := time.Now()
-	n, err := app.Produce(ctx, cl, evs, topicOf, rate)
+	n, err := devsamples.Produce(ctx, cl, evs, topicOf, rate)
 	fmt.Fprintf(cmd.OutOrStdout(), "emitted %d event(s) in %s\n", n, time.Since(start).Round(time.Millisecond))
 	return err
 }

@@ -20,9 +20,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/claimable/eventrouter/app"
 	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/devsamples"
 	"github.com/claimable/eventrouter/internal/receiver"
 	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
@@ -162,7 +162,7 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 			want = append(want, events.DeliveryID(e.ID, sub))
 		}
 	}
-	if _, err := app.Produce(ctx, prod, evs, func(*events.Event) string { return name + ".claims" }, 0); err != nil {
+	if _, err := devsamples.Produce(ctx, prod, evs, func(*events.Event) string { return name + ".claims" }, 0); err != nil {
 		t.Fatal(err)
 	}
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/claimable/eventrouter/app"
 	"github.com/claimable/eventrouter/config"
-	"github.com/claimable/eventrouter/internal/kafkaclient"
 	"github.com/claimable/eventrouter/topics"
 )
 
@@ -98,11 +97,7 @@ func withKafka(cmd *cobra.Command, fn func(context.Context, config.Config, *kgo.
 	if err != nil {
 		return err
 	}
-	opts, err := kafkaclient.Options(cfg.Kafka, log)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := app.KafkaClient(cfg, log)
 	if err != nil {
 		return err
 	}

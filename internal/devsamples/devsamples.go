@@ -1,4 +1,8 @@
-package app
+// Package devsamples produces events the way upstream services do, for dev mode's sample
+// traffic, `eventrouter emit` and tests: TopicFor picks an object's ingest topic,
+// Produce writes events and waits for their acknowledgements, SampleProducer sends a
+// round of sample events at an interval.
+package devsamples
 
 import (
 	"context"
