@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
+	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -120,10 +122,24 @@ func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, who principal)
 	writeJSON(w, http.StatusAccepted, map[string]string{"event_id": id, "event_name": name})
 }
 
+// defaultTestEvent is the event a test sends when the request names none: the
+// subscription's first exact name, else the first catalogue name it selects, else the
+// first operational type it selects (an operational subscription gets an operational
+// sample), else the catalogue's first.
 func (s *Server) defaultTestEvent(sub *subscriptions.Subscription) string {
 	for _, e := range sub.Events {
 		if s.knownEvent(e) {
 			return e
+		}
+	}
+	for _, name := range s.cfg.EventTypes {
+		if slices.ContainsFunc(sub.Events, func(p string) bool { return subscriptions.MatchPattern(p, name) }) {
+			return name
+		}
+	}
+	for _, typ := range events.OperationalTypes() {
+		if sub.WantsOperational(typ) {
+			return typ
 		}
 	}
 	if len(s.cfg.EventTypes) > 0 {
@@ -132,13 +148,9 @@ func (s *Server) defaultTestEvent(sub *subscriptions.Subscription) string {
 	return ""
 }
 
+// knownEvent reports whether name is a catalogue name or an operational type.
 func (s *Server) knownEvent(name string) bool {
-	for _, e := range s.cfg.EventTypes {
-		if e == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.cfg.EventTypes, name) || events.IsOperational(name)
 }
 
 func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request, who principal) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/subscriptions"
 )
 
 type fakeOperational struct {
@@ -59,5 +60,43 @@ func TestOperationalEventsRoute(t *testing.T) {
 	none := newHarness(t)
 	if rec := none.do("GET", "/v1/operational-events", adminToken, ""); rec.Code != http.StatusNotImplemented {
 		t.Errorf("without the dependency: %d, want 501", rec.Code)
+	}
+}
+
+// namedTestSender remembers the event names tests were sent with.
+type namedTestSender struct{ names *[]string }
+
+func (n namedTestSender) SendTest(_ context.Context, _ *subscriptions.Subscription, name string) (string, error) {
+	*n.names = append(*n.names, name)
+	return "evt_test", nil
+}
+
+// A test send to an operational subscription sends an operational sample by default,
+// and any operational type may be asked for.
+func TestTestEventOfAnOperationalSubscription(t *testing.T) {
+	var names []string
+	h := newHarness(t, func(c *Config, d *Deps) {
+		c.TestRate, c.TestBurst = 100, 100
+		d.TestSender = namedTestSender{&names}
+	})
+	create := func(evs string) string {
+		rec := h.do("POST", "/v1/subscriptions", acmeToken, `{"url":"https://hooks.example.com/x","events":`+evs+`}`)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", evs, rec.Code, rec.Body)
+		}
+		return decode[created](t, rec).ID
+	}
+	for _, c := range []struct{ events, body, want string }{
+		{`["subscription.*","endpoint.*"]`, "", events.OpSubscriptionDisabled},
+		{`["contact.*"]`, "", "contact.created"},
+		{`["claim.created"]`, `{"event_name":"endpoint.failing"}`, events.OpEndpointFailing},
+	} {
+		id := create(c.events)
+		if rec := h.do("POST", "/v1/subscriptions/"+id+"/test", acmeToken, c.body); rec.Code != http.StatusAccepted {
+			t.Fatalf("test %s: %d %s", c.events, rec.Code, rec.Body)
+		}
+		if got := names[len(names)-1]; got != c.want {
+			t.Errorf("events %s body %q: test sent %s, want %s", c.events, c.body, got, c.want)
+		}
 	}
 }

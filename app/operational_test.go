@@ -176,6 +176,24 @@ func operationalEndToEnd(t *testing.T, s *stack) {
 			break
 		}
 	}
+
+	// A test send to the operational subscription is an operational sample, signed alike.
+	var sent struct {
+		EventID   string `json:"event_id"`
+		EventName string `json:"event_name"`
+	}
+	if code := s.call(t, http.MethodPost, "/v1/subscriptions/"+ops.ID+"/test", "", &sent); code != http.StatusAccepted ||
+		sent.EventName != events.OpDeliveryExhausted {
+		t.Fatalf("test send: %d %+v, want 202 with delivery.exhausted (its first exact type)", code, sent)
+	}
+	waitFor(t, "the operational test sample at the ops endpoint", func() bool {
+		for _, e := range opsReceived()[events.OpDeliveryExhausted] {
+			if e.ID == sent.EventID && e.SubscriptionID == ops.ID {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // readOperationalTopic counts the operational events of topics.operational by type,

@@ -67,14 +67,32 @@ func (r *Requeuer) Redeliver(ctx context.Context, id string) error {
 
 // SendTest queues a sample event of eventName for sub alone, through the sender and its
 // real HTTP path (er-redrive: test); the event id is returned so the caller can find its
-// delivery.
+// delivery. An operational type sends a sample operational event about sub itself.
 func (r *Requeuer) SendTest(ctx context.Context, sub *subscriptions.Subscription, eventName string) (string, error) {
 	now := r.now()
+	if events.IsOperational(eventName) {
+		return r.sendOperationalTest(ctx, sub, eventName, now)
+	}
 	e := events.Sample(eventName, sub.AccountID, "test_"+strconv.FormatInt(now.UnixNano(), 36), 0, now)
 	e.ID = "evt_test_" + strconv.FormatInt(now.UnixNano(), 36)
 	e.PerformedBy = "eventrouter test"
 	e.Source = events.SourceAPI
 	d := events.NewDelivery(e, sub.ID, events.Render(e))
+	d.Redrive = events.RedriveTest
+	if err := r.producer.ProduceSync(ctx, d.Record(r.deliveriesTopic)).FirstErr(); err != nil {
+		return "", err
+	}
+	return e.ID, nil
+}
+
+// sendOperationalTest queues a sample operational event of typ for sub alone.
+func (r *Requeuer) sendOperationalTest(ctx context.Context, sub *subscriptions.Subscription, typ string, now time.Time) (string, error) {
+	e := events.SampleOpEvent(typ, sub.AccountID, sub.ID, now)
+	body, err := e.Encode()
+	if err != nil {
+		return "", err
+	}
+	d := e.DeliveryTo(sub.ID, body)
 	d.Redrive = events.RedriveTest
 	if err := r.producer.ProduceSync(ctx, d.Record(r.deliveriesTopic)).FirstErr(); err != nil {
 		return "", err

@@ -99,6 +99,14 @@ func (e *OpEvent) Encode() ([]byte, error) {
 	return json.Marshal(&c)
 }
 
+// DeliveryTo is the first delivery of e to subscription subscriptionID: webhook-id the
+// delivery id of (e.ID, subscriptionID), event name e.Type, ordered by the subscription
+// the event is about, and body (e's Encode, the record value, sent as is).
+func (e *OpEvent) DeliveryTo(subscriptionID string, body []byte) *Delivery {
+	return &Delivery{ID: DeliveryID(e.ID, subscriptionID), SubscriptionID: subscriptionID, AccountID: e.AccountID,
+		EventID: e.ID, EventName: e.Type, ObjectID: e.SubscriptionID, Attempt: 1, OccurredAt: e.OccurredAt, Body: body}
+}
+
 // Validate reports the first missing field, by its JSON name.
 func (e *OpEvent) Validate() error {
 	switch {
@@ -126,4 +134,26 @@ func ParseOpEvent(value []byte) (*OpEvent, error) {
 		return nil, err
 	}
 	return &e, nil
+}
+
+// SampleOpEvent returns a plausible operational event of type typ about subscriptionID,
+// for test sends (POST /v1/subscriptions/{id}/test) and examples. typ must be an
+// operational type; the id is derived from the time, so each sample is new.
+func SampleOpEvent(typ, accountID, subscriptionID string, at time.Time) OpEvent {
+	at = at.UTC()
+	e := OpEvent{Type: typ, ID: OpEventID(typ, subscriptionID, "sample", at.Format(time.RFC3339Nano)),
+		OccurredAt: at, AccountID: accountID, SubscriptionID: subscriptionID}
+	switch typ {
+	case OpEndpointFailing:
+		e.Data = OpData{Reason: "http_status", Status: 503, ConsecutiveFailures: 10, RetryAt: at.Add(30 * time.Second)}
+	case OpDeliveryExhausted:
+		e.Data = OpData{Reason: "retries_exhausted", Status: 503, WebhookID: DeliveryID("evt_sample", subscriptionID),
+			EventID: "evt_sample", EventName: "claim.closed", ObjectID: "clm_sample", Attempts: 10}
+	case OpSubscriptionDisabled:
+		e.Data = OpData{Reason: "failing", FailingSince: at.Add(-5 * 24 * time.Hour), Status: 503}
+	case OpSubscriptionRecovered:
+		n := 0
+		e.Data = OpData{Since: at.Add(-time.Hour), Redriven: &n}
+	}
+	return e
 }

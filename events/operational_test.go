@@ -69,3 +69,20 @@ func TestOpEventValidateNamesField(t *testing.T) {
 		t.Error("truncated JSON parsed")
 	}
 }
+
+func TestSampleOpEventOfEveryTypeIsValid(t *testing.T) {
+	at := time.Now()
+	for _, typ := range OperationalTypes() {
+		e := SampleOpEvent(typ, "acct_1", "sub_1", at)
+		b, err := e.Encode()
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if e.Data == (OpData{}) {
+			t.Errorf("%s: sample without data: %s", typ, b)
+		}
+		if e.ID == SampleOpEvent(typ, "acct_1", "sub_1", at.Add(time.Nanosecond)).ID {
+			t.Errorf("%s: two samples share an id", typ)
+		}
+	}
+}

@@ -174,12 +174,7 @@ func (f *Forwarder) deliveries(recs []*kgo.Record) []*kgo.Record {
 			if sub.ID == e.SubscriptionID || !sub.WantsOperational(e.Type) {
 				continue
 			}
-			d := &events.Delivery{
-				ID: events.DeliveryID(e.ID, sub.ID), SubscriptionID: sub.ID, AccountID: e.AccountID,
-				EventID: e.ID, EventName: e.Type, ObjectID: e.SubscriptionID, Attempt: 1,
-				OccurredAt: e.OccurredAt, Body: rec.Value,
-			}
-			out = append(out, d.Record(f.cfg.DeliveriesTopic))
+			out = append(out, e.DeliveryTo(sub.ID, rec.Value).Record(f.cfg.DeliveriesTopic))
 			f.forwarded.WithLabelValues(e.Type).Inc()
 		}
 		if len(out) == n {
