@@ -138,8 +138,7 @@ const MaxAttempt = 10000
 // subscription id. A header given twice is an error; unknown headers are ignored. The
 // error is a *DeliveryError naming the header. The trace headers are optional and never
 // an error: one over its bound is dropped (tracing then starts a new trace), and so is a
-// tracestate without a traceparent. Body shares
-// r.Value.
+// tracestate without a traceparent. Body shares r.Value.
 func ParseDelivery(r *kgo.Record) (*Delivery, error) {
 	d := &Delivery{Body: r.Value}
 	var seen uint16
