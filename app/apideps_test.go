@@ -18,6 +18,7 @@ import (
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/internal/receiver"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -106,22 +107,8 @@ func (s *stack) call(t *testing.T, method, path, body string, out any) int {
 	return w.Code
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	waitWithin(t, 15*time.Second, what, cond)
-}
-
-// waitWithin polls cond until it holds, failing the test after d.
-func waitWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitTimeout bounds the waits for the in-process pipeline (kfake, miniredis).
+const waitTimeout = 15 * time.Second
 
 // TestDeliveryRoutesThroughTheRealPipeline: a test event reaches the endpoint, its
 // attempt is listed, its delivery shows as delivered, and a redelivery arrives again
@@ -142,7 +129,7 @@ func TestDeliveryRoutesThroughTheRealPipeline(t *testing.T) {
 	if code := s.call(t, http.MethodPost, "/v1/subscriptions/"+sub.ID+"/test", `{"event_name":"claim.closed"}`, &sent); code != http.StatusAccepted {
 		t.Fatalf("test event: status %d", code)
 	}
-	waitFor(t, "the test delivery", func() bool { return s.recv.Stats().Unique == 1 })
+	testenv.Eventually(t, waitTimeout, "the test delivery", func() bool { return s.recv.Stats().Unique == 1 })
 	if st := s.recv.Stats(); st.Unverified != 0 {
 		t.Fatalf("test delivery failed verification: %+v", st)
 	}
@@ -155,7 +142,7 @@ func TestDeliveryRoutesThroughTheRealPipeline(t *testing.T) {
 			Status     int    `json:"status"`
 		} `json:"data"`
 	}
-	waitFor(t, "the attempt log", func() bool {
+	testenv.Eventually(t, waitTimeout, "the attempt log", func() bool {
 		s.call(t, http.MethodGet, "/v1/subscriptions/"+sub.ID+"/attempts", "", &attempts)
 		return len(attempts.Data) == 1
 	})
@@ -172,7 +159,7 @@ func TestDeliveryRoutesThroughTheRealPipeline(t *testing.T) {
 	if code := s.call(t, http.MethodPost, "/v1/deliveries/"+a.DeliveryID+"/redeliver", "", nil); code != http.StatusAccepted {
 		t.Fatalf("redeliver: status %d", code)
 	}
-	waitFor(t, "the redelivery", func() bool { return s.recv.Accepted(a.DeliveryID) == 2 })
+	testenv.Eventually(t, waitTimeout, "the redelivery", func() bool { return s.recv.Accepted(a.DeliveryID) == 2 })
 	if code := s.call(t, http.MethodGet, "/v1/deliveries/msg_unknown", "", nil); code != http.StatusNotFound {
 		t.Fatalf("unknown delivery: status %d, want 404", code)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/claimable/eventrouter/api"
 	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -68,7 +69,7 @@ func TestAttemptsShowResponseBodyAndError(t *testing.T) {
 		var page struct {
 			Data []apiAttemptView `json:"data"`
 		}
-		waitFor(t, "two attempts of "+sub.URL, func() bool {
+		testenv.Eventually(t, waitTimeout, "two attempts of "+sub.URL, func() bool {
 			s.call(t, http.MethodGet, "/v1/subscriptions/"+sub.ID+"/attempts", "", &page)
 			return len(page.Data) == 2
 		})
@@ -104,7 +105,7 @@ func TestAttemptsShowResponseBodyAndError(t *testing.T) {
 		EventName string           `json:"event_name"`
 		Attempts  []apiAttemptView `json:"attempts"`
 	}
-	waitFor(t, "the delivery to reach the DLQ", func() bool {
+	testenv.Eventually(t, waitTimeout, "the delivery to reach the DLQ", func() bool {
 		s.call(t, http.MethodGet, "/v1/deliveries/"+refusedAttempts[0].DeliveryID, "", &dl)
 		return dl.State == "dead"
 	})

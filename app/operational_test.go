@@ -11,6 +11,7 @@ import (
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -59,7 +60,7 @@ func operationalEndToEnd(t *testing.T, s *stack) {
 		}
 		return 0, 0
 	})
-	waitFor(t, "the index to hold both subscriptions", func() bool {
+	testenv.Eventually(t, waitTimeout, "the index to hold both subscriptions", func() bool {
 		_, a := s.sys.Index.Get(ops.ID)
 		_, b := s.sys.Index.Get(bad.ID)
 		return a && b
@@ -114,7 +115,7 @@ func operationalEndToEnd(t *testing.T, s *stack) {
 		n++
 		time.Sleep(300 * time.Millisecond)
 	}
-	waitFor(t, "delivery.exhausted, endpoint.failing and subscription.disabled at the ops endpoint",
+	testenv.Eventually(t, waitTimeout, "delivery.exhausted, endpoint.failing and subscription.disabled at the ops endpoint",
 		has(events.OpDeliveryExhausted, events.OpEndpointFailing, events.OpSubscriptionDisabled))
 	got := opsReceived()
 	for _, typ := range []string{events.OpDeliveryExhausted, events.OpEndpointFailing, events.OpSubscriptionDisabled} {
@@ -142,7 +143,7 @@ func operationalEndToEnd(t *testing.T, s *stack) {
 	if code := s.call(t, http.MethodPatch, "/v1/subscriptions/"+bad.ID, `{"enabled":true}`, &view); code != http.StatusOK || !view.Enabled {
 		t.Fatalf("enable: status %d, %+v", code, view)
 	}
-	waitFor(t, "subscription.recovered at the ops endpoint", has(events.OpSubscriptionRecovered))
+	testenv.Eventually(t, waitTimeout, "subscription.recovered at the ops endpoint", has(events.OpSubscriptionRecovered))
 	rec := opsReceived()[events.OpSubscriptionRecovered][0]
 	if rec.SubscriptionID != bad.ID || rec.Data.Redriven == nil || *rec.Data.Redriven < 1 || rec.Data.Since.IsZero() {
 		t.Errorf("subscription.recovered %+v, want about %s with since and at least one re-driven delivery", rec, bad.ID)
@@ -186,7 +187,7 @@ func operationalEndToEnd(t *testing.T, s *stack) {
 		sent.EventName != events.OpDeliveryExhausted {
 		t.Fatalf("test send: %d %+v, want 202 with delivery.exhausted (its first exact type)", code, sent)
 	}
-	waitFor(t, "the operational test sample at the ops endpoint", func() bool {
+	testenv.Eventually(t, waitTimeout, "the operational test sample at the ops endpoint", func() bool {
 		for _, e := range opsReceived()[events.OpDeliveryExhausted] {
 			if e.ID == sent.EventID && e.SubscriptionID == ops.ID {
 				return true

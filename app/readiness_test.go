@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 // readinessEnv is what a readiness scenario runs against: Kafka seeds (kfake or the
@@ -130,11 +131,10 @@ func crashedStaticMember(t *testing.T, seeds []string, group, topic string) time
 func assertReadyOnlyWhenAssigned(t *testing.T, h http.Handler, adm *kadm.Client, group, check string) {
 	t.Helper()
 	saw503 := false
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	testenv.Eventually(t, 90*time.Second, "/readyz to answer 200", func() bool {
 		code, body := get(t, h, "/readyz")
 		if code == http.StatusOK {
-			break
+			return true
 		}
 		if code != http.StatusServiceUnavailable {
 			t.Fatalf("/readyz = %d %s", code, body)
@@ -142,11 +142,8 @@ func assertReadyOnlyWhenAssigned(t *testing.T, h http.Handler, adm *kadm.Client,
 		if strings.Contains(body, `"`+check+`":"`) && !strings.Contains(body, `"`+check+`":"ok"`) {
 			saw503 = true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz still 503 after 90s: %s", body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	described, err := adm.DescribeGroups(ctx, group)
@@ -233,17 +230,18 @@ func TestNotReadyWhileTheBrokerIsDown(t *testing.T) {
 // waitReadyz polls /readyz until it answers want, and returns that body.
 func waitReadyz(t *testing.T, h http.Handler, want int, limit time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		code, body := get(t, h, "/readyz")
-		if code == want {
-			return body
+	var code int
+	var body string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last /readyz: %d %s", code, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz = %d %s after %s, want %d", code, body, limit, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	}()
+	testenv.Eventually(t, limit, fmt.Sprintf("/readyz to answer %d", want), func() bool {
+		code, body = get(t, h, "/readyz")
+		return code == want
+	})
+	return body
 }
 
 // assignedCount is how many partitions a group member is assigned.

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -76,7 +77,7 @@ func holdAndReplay(t *testing.T, s *stack) {
 	if code := s.call(t, http.MethodPatch, "/v1/subscriptions/"+sub.ID, `{"enabled":false}`, &view); code != http.StatusOK || view.Enabled || view.DisabledAt.IsZero() {
 		t.Fatalf("disable: status %d, %+v", code, view)
 	}
-	waitFor(t, "the index to show the subscription disabled", func() bool {
+	testenv.Eventually(t, waitTimeout, "the index to show the subscription disabled", func() bool {
 		got, ok := s.sys.Index.Get(sub.ID)
 		return ok && !got.Enabled
 	})
@@ -84,7 +85,7 @@ func holdAndReplay(t *testing.T, s *stack) {
 	const n = 30
 	objects := []string{"clm_1", "clm_2", "clm_3"}
 	produceClaimEvents(t, s, sub.AccountID, objects, n)
-	waitFor(t, "every delivery held in the DLQ", func() bool { return countDLQ(t, s, sub.ID, "subscription_disabled") == n })
+	testenv.Eventually(t, waitTimeout, "every delivery held in the DLQ", func() bool { return countDLQ(t, s, sub.ID, "subscription_disabled") == n })
 	if st := s.recv.Stats(); st.Requests != 0 {
 		t.Fatalf("the endpoint of a disabled subscription was called: %+v", st)
 	}
@@ -92,7 +93,7 @@ func holdAndReplay(t *testing.T, s *stack) {
 	if code := s.call(t, http.MethodPatch, "/v1/subscriptions/"+sub.ID, `{"enabled":true}`, &view); code != http.StatusOK || !view.Enabled {
 		t.Fatalf("enable: status %d, %+v", code, view)
 	}
-	waitFor(t, "every held delivery delivered after re-enabling", func() bool { return s.recv.Stats().Unique == n })
+	testenv.Eventually(t, waitTimeout, "every held delivery delivered after re-enabling", func() bool { return s.recv.Stats().Unique == n })
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

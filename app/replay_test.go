@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/replay"
 	"github.com/claimable/eventrouter/subscriptions"
 )
@@ -40,7 +41,7 @@ func TestReplayThroughTheAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the first deliveries", func() bool { return s.recv.Stats().Unique == 20 })
+	testenv.Eventually(t, waitTimeout, "the first deliveries", func() bool { return s.recv.Stats().Unique == 20 })
 
 	window := fmt.Sprintf(`"from":%q,"to":%q`, time.Now().Add(-time.Hour).Format(time.RFC3339), time.Now().Add(time.Hour).Format(time.RFC3339))
 	run := func(dry bool) replay.Job {
@@ -50,7 +51,7 @@ func TestReplayThroughTheAPI(t *testing.T) {
 			t.Fatalf("POST /v1/replays: %d", code)
 		}
 		var job replay.Job
-		waitFor(t, "the replay job", func() bool {
+		testenv.Eventually(t, waitTimeout, "the replay job", func() bool {
 			s.call(t, http.MethodGet, "/v1/replays/"+started.ID, "", &job)
 			return job.State == replay.StateDone || job.State == replay.StateFailed
 		})
@@ -61,7 +62,7 @@ func TestReplayThroughTheAPI(t *testing.T) {
 	}
 	run(true)
 	run(false)
-	waitFor(t, "the replayed deliveries", func() bool {
+	testenv.Eventually(t, waitTimeout, "the replayed deliveries", func() bool {
 		for _, id := range ids {
 			if s.recv.Accepted(id) != 2 {
 				return false

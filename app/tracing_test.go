@@ -15,6 +15,7 @@ import (
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
 	"github.com/claimable/eventrouter/internal/receiver"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/internal/tracing"
 	"github.com/claimable/eventrouter/internal/tracing/tracingtest"
 	"github.com/claimable/eventrouter/subscriptions"
@@ -90,7 +91,7 @@ func traceSubscription(t *testing.T, s *stack, account, path string) {
 		}
 		return 0, 0
 	})
-	waitFor(t, "the index to have the subscription", func() bool { _, ok := s.sys.Index.Get(sub.ID); return ok })
+	testenv.Eventually(t, waitTimeout, "the index to have the subscription", func() bool { _, ok := s.sys.Index.Get(sub.ID); return ok })
 }
 
 // requestsTo returns the receiver's requests to path.
@@ -111,11 +112,11 @@ func traceChain(t *testing.T, s *stack, col *tracingtest.Collector) {
 	traceSubscription(t, s, "acct_trace", path)
 	rec, up := upstreamRecord(t, s, "acct_trace")
 	produceRecords(t, s, rec)
-	waitWithin(t, spanWait, "the delivery, after one retry", func() bool { return len(s.requestsTo(path)) >= 2 })
+	testenv.Eventually(t, spanWait, "the delivery, after one retry", func() bool { return len(s.requestsTo(path)) >= 2 })
 
 	var route tracingtest.Span
 	var attempts []tracingtest.Span
-	waitWithin(t, spanWait, "the route span and both attempt spans at the collector", func() bool {
+	testenv.Eventually(t, spanWait, "the route span and both attempt spans at the collector", func() bool {
 		route, attempts = tracingtest.Span{}, nil
 		for _, sp := range col.Spans() {
 			switch {
@@ -162,7 +163,7 @@ func noTraceparentWhenOff(t *testing.T, s *stack) {
 	traceSubscription(t, s, "acct_notrace", path)
 	rec, _ := upstreamRecord(t, s, "acct_notrace")
 	produceRecords(t, s, rec)
-	waitWithin(t, spanWait, "the delivery, after one retry", func() bool { return len(s.requestsTo(path)) >= 2 })
+	testenv.Eventually(t, spanWait, "the delivery, after one retry", func() bool { return len(s.requestsTo(path)) >= 2 })
 	for i, d := range s.requestsTo(path) {
 		if d.TraceParent != "" {
 			t.Errorf("request %d carries traceparent %q with tracing off", i+1, d.TraceParent)

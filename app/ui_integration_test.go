@@ -21,6 +21,7 @@ import (
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/internal/receiver"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -95,10 +96,10 @@ func TestDeliveryLogPageInChromium(t *testing.T) {
 		}
 		return n
 	}
-	waitWithin(t, uiWait, "the pipeline to deliver both events", func() bool { return firstTo("/hooks/ok") != "" && firstTo("/hooks/failing") != "" })
+	testenv.Eventually(t, uiWait, "the pipeline to deliver both events", func() bool { return firstTo("/hooks/ok") != "" && firstTo("/hooks/failing") != "" })
 	okID, badID := firstTo("/hooks/ok"), firstTo("/hooks/failing")
 	// The page reads the attempt log; wait until it holds the outcomes to show.
-	waitWithin(t, uiWait, "the attempt log to show "+okID+" delivered and "+badID+" dead", func() bool {
+	testenv.Eventually(t, uiWait, "the attempt log to show "+okID+" delivered and "+badID+" dead", func() bool {
 		var ok, bad struct {
 			State string `json:"state"`
 		}
@@ -130,7 +131,7 @@ func TestDeliveryLogPageInChromium(t *testing.T) {
 
 	b.do("click Redeliver", chromedp.Click(chromedp.CSS(row+` button.redeliver`)))
 	b.waitJS("the page to say the redelivery is queued", `document.querySelector('`+row+` button.redeliver')?.textContent === "Queued"`)
-	waitWithin(t, uiWait, "the endpoint to receive "+okID+" again", func() bool { return recv.Accepted(okID) == 2 })
+	testenv.Eventually(t, uiWait, "the endpoint to receive "+okID+" again", func() bool { return recv.Accepted(okID) == 2 })
 	b.do("refresh the deliveries", chromedp.Click(chromedp.CSS("#refresh")))
 	b.waitJS("the redelivery's attempt listed", `document.querySelector('`+row+` button.toggle')?.textContent.startsWith("2 ")`)
 	b.do("show its attempts again", chromedp.Click(chromedp.CSS(row+` button.toggle`)))
@@ -179,7 +180,7 @@ func uiSubscription(t *testing.T, s *stack, recv *receiver.Receiver, account, u,
 	if err := recv.SetSecret(p.Path, sub.Secrets[0].Value); err != nil {
 		t.Fatal(err)
 	}
-	waitWithin(t, uiWait, "the index to hold "+sub.ID, func() bool { _, ok := s.sys.Index.Get(sub.ID); return ok })
+	testenv.Eventually(t, uiWait, "the index to hold "+sub.ID, func() bool { _, ok := s.sys.Index.Get(sub.ID); return ok })
 	return sub
 }
 

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -167,20 +168,8 @@ func (e *env) startWith(t *testing.T, cfg Config, deps Deps) *running {
 			t.Errorf("router Run: %v", err)
 		}
 	})
-	waitFor(t, "router joins its group", func() bool { return r.Ready(ctx) == nil })
+	testenv.Eventually(t, testTimeout, "router joins its group", func() bool { return r.Ready(ctx) == nil })
 	return &running{Router: r, reg: reg, stop: stop}
-}
-
-// waitFor polls cond every 10 ms until it holds or testTimeout passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // produce writes records synchronously with a plain (non-transactional) producer.

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 func TestRoutingTable(t *testing.T) {
@@ -178,7 +179,7 @@ func TestInvalidEventsGoToInvalidTopicBesideValidOnes(t *testing.T) {
 				header(got, events.HeaderSourcePartition), header(got, events.HeaderSourceOffset), header(got, events.HeaderError))
 		}
 	}
-	waitFor(t, "invalid metrics committed", func() bool {
+	testenv.Eventually(t, testTimeout, "invalid metrics committed", func() bool {
 		return value(r.metrics.consumed.WithLabelValues(tIngest)) == float64(len(recs))
 	})
 	for _, c := range cases {
@@ -201,7 +202,7 @@ func TestUnmatchedEventIsCountedAndProducesNothing(t *testing.T) {
 	if header(out[0], events.HeaderEventID) != sentinelEv.ID {
 		t.Fatalf("first delivery is for event %q, want only the matched sentinel %q", header(out[0], events.HeaderEventID), sentinelEv.ID)
 	}
-	waitFor(t, "events_unmatched_total == 1", func() bool {
+	testenv.Eventually(t, testTimeout, "events_unmatched_total == 1", func() bool {
 		return value(r.metrics.unmatched) == 1
 	})
 	if n := value(r.metrics.produced.WithLabelValues("contact.created")); n != 1 {

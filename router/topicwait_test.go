@@ -11,6 +11,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 // A router started before its ingest topics exist says, at WARN every interval, which
@@ -59,9 +61,9 @@ func TestRouterWarnsWhichIngestTopicsItWaitsFor(t *testing.T) {
 			return false
 		}
 	}
-	waitFor(t, "a WARN naming both ingest topics", waiting(tIngest, tIngest2))
+	testenv.Eventually(t, testTimeout, "a WARN naming both ingest topics", waiting(tIngest, tIngest2))
 	n := len(logs.FilterMessageSnippet("waiting for ingest topics").All())
-	waitFor(t, "the WARN repeated after the interval", func() bool {
+	testenv.Eventually(t, testTimeout, "the WARN repeated after the interval", func() bool {
 		return len(logs.FilterMessageSnippet("waiting for ingest topics").All()) > n
 	})
 
@@ -69,11 +71,11 @@ func TestRouterWarnsWhichIngestTopicsItWaitsFor(t *testing.T) {
 	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, tIngest); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a WARN naming only the missing topic", waiting(tIngest2))
+	testenv.Eventually(t, testTimeout, "a WARN naming only the missing topic", waiting(tIngest2))
 	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, tIngest2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the INFO that every ingest topic is present", func() bool {
+	testenv.Eventually(t, testTimeout, "the INFO that every ingest topic is present", func() bool {
 		return logs.FilterMessage("router ingest topics present").Len() == 1
 	})
 	n = len(logs.FilterMessageSnippet("waiting for ingest topics").All())

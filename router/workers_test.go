@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 // emitted is one emit call, reduced to what identifies it.
@@ -110,7 +111,7 @@ func TestBacklogIsDrainedInTransactionsOfUpToMaxTransactionRecords(t *testing.T)
 			if got := len(e.reader(t, tDeliveries).n(t, n)); got != n {
 				t.Fatalf("%d deliveries, want %d", got, n)
 			}
-			waitFor(t, "all events committed", func() bool {
+			testenv.Eventually(t, testTimeout, "all events committed", func() bool {
 				return value(r.metrics.consumed.WithLabelValues(tIngest)) == n
 			})
 			var h dto.Metric

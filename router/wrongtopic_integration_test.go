@@ -57,7 +57,7 @@ func TestWrongTopicOnRealBroker(t *testing.T) {
 			t.Errorf("delivered %s, want only the events on their own topic", id)
 		}
 	}
-	waitFor(t, "wrong_topic counted", func() bool {
+	testenv.Eventually(t, testTimeout, "wrong_topic counted", func() bool {
 		return value(r.metrics.wrongTopic.WithLabelValues(claims)) == 1 &&
 			value(r.metrics.wrongTopic.WithLabelValues(contacts)) == 1 &&
 			value(r.metrics.invalid.WithLabelValues(string(events.ReasonWrongTopic))) == 2

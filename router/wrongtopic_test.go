@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 // wrongTopicRecords are, in order: a contact event on the claims topic (wrong), a claim
@@ -106,7 +107,7 @@ func TestWrongTopicConfigIsChecked(t *testing.T) {
 // invalid topic.
 func wantWrongTopicCounts(t *testing.T, r *running, invalid float64) {
 	t.Helper()
-	waitFor(t, "the batch's metrics", func() bool {
+	testenv.Eventually(t, testTimeout, "the batch's metrics", func() bool {
 		return value(r.metrics.consumed.WithLabelValues(tIngest))+value(r.metrics.consumed.WithLabelValues(tIngest2)) == 4
 	})
 	for _, topic := range []string{tIngest, tIngest2} {

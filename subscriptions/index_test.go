@@ -105,11 +105,6 @@ func TestIndexBrokenFilterNeverMatches(t *testing.T) {
 	}
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	testenv.Eventually(t, d, what, cond)
-}
-
 func runIndex(t *testing.T, store subscriptions.Store, opts subscriptions.IndexOptions, reg prometheus.Registerer) *subscriptions.Index {
 	t.Helper()
 	ix := subscriptions.NewIndex(store, opts, zap.NewNop(), reg)
@@ -127,7 +122,7 @@ func runIndex(t *testing.T, store subscriptions.Store, opts subscriptions.IndexO
 			t.Error("Run did not return within 5s of cancel")
 		}
 	})
-	eventually(t, 2*time.Second, "index ready", ix.Ready)
+	testenv.Eventually(t, 2*time.Second, "index ready", ix.Ready)
 	return ix
 }
 
@@ -150,26 +145,26 @@ func testIndexFollowsStore(t *testing.T, store subscriptions.Store) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, time.Second, "created subscriptions matched", func() bool {
+	testenv.Eventually(t, time.Second, "created subscriptions matched", func() bool {
 		return sameIDs(matchedIDs(ix, closed), "sub_0", "sub_1") && sameIDs(matchedIDs(ix, ev("acct_2", "contact.created", "ui")), "sub_2")
 	})
 	a.Enabled = false
 	if err := store.Update(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Second, "disabled subscription still matched (its deliveries are held), shown disabled", func() bool {
+	testenv.Eventually(t, time.Second, "disabled subscription still matched (its deliveries are held), shown disabled", func() bool {
 		s, ok := ix.Get("sub_1")
 		return sameIDs(matchedIDs(ix, closed), "sub_0", "sub_1") && ok && !s.Enabled
 	})
 	if err := store.Delete(ctx, pre.ID, subscriptions.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Second, "deleted subscription gone", func() bool {
+	testenv.Eventually(t, time.Second, "deleted subscription gone", func() bool {
 		_, ok := ix.Get("sub_0")
 		return !ok && sameIDs(matchedIDs(ix, closed), "sub_1")
 	})
 	v, _ := store.Version(ctx)
-	eventually(t, time.Second, "index version caught up", func() bool { return ix.Version() == v })
+	testenv.Eventually(t, time.Second, "index version caught up", func() bool { return ix.Version() == v })
 	if ix.Stale() {
 		t.Fatal("index stale while the store is healthy")
 	}
@@ -206,7 +201,7 @@ func TestIndexResyncRepairsLostAnnouncements(t *testing.T) {
 	if err := store.Create(context.Background(), sub("sub_1", "acct_1", true, "", "*"), 0); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "version check reloads the missed subscription", func() bool {
+	testenv.Eventually(t, 2*time.Second, "version check reloads the missed subscription", func() bool {
 		_, ok := ix.Get("sub_1")
 		return ok
 	})
@@ -256,7 +251,7 @@ func TestIndexServesSnapshotWhileRedisDownAndRecovers(t *testing.T) {
 	e := ev("acct_1", "claim.closed", "api")
 
 	mr.Close()
-	eventually(t, 3*time.Second, "index reports stale", ix.Stale)
+	testenv.Eventually(t, 3*time.Second, "index reports stale", ix.Stale)
 	if got := matchedIDs(ix, e); !sameIDs(got, "sub_1") {
 		t.Fatalf("while Redis is down matched %v, want the snapshot's sub_1", got)
 	}
@@ -273,7 +268,7 @@ func TestIndexServesSnapshotWhileRedisDownAndRecovers(t *testing.T) {
 	if err := store.Create(ctx, sub("sub_2", "acct_1", true, "", "*"), 0); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*time.Second, "index converges after Redis returns", func() bool {
+	testenv.Eventually(t, 3*time.Second, "index converges after Redis returns", func() bool {
 		return !ix.Stale() && sameIDs(matchedIDs(ix, e), "sub_2")
 	})
 	if g := gaugeValue(t, reg, "eventrouter_subscriptions_index_stale"); g != 0 {
@@ -316,7 +311,7 @@ func TestIndexReloadsOnGap(t *testing.T) {
 	if err := store.Create(context.Background(), storetest.NewSub("acct_1"), 0); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Second, "change applied after the gap reload", func() bool { return ix.Len() == 1 })
+	testenv.Eventually(t, time.Second, "change applied after the gap reload", func() bool { return ix.Len() == 1 })
 	if n := counterValue(t, reg, "eventrouter_subscriptions_index_reloads_total", "gap"); n != 1 {
 		t.Fatalf("gap reloads = %v, want 1", n)
 	}

@@ -76,7 +76,7 @@ func TestIndexSurvivesRedisPauseRealRedis(t *testing.T) {
 	if err := c.Do(ctx, "CLIENT", "PAUSE", 2000, "ALL").Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "index stale while Redis is paused", ix.Stale)
+	testenv.Eventually(t, 2*time.Second, "index stale while Redis is paused", ix.Stale)
 	if got := matchedIDs(ix, ev("acct_1", "claim.closed", "api")); !sameIDs(got, "sub_1") {
 		t.Fatalf("while paused matched %v, want sub_1 from the snapshot", got)
 	}
@@ -84,7 +84,7 @@ func TestIndexSurvivesRedisPauseRealRedis(t *testing.T) {
 	if err := store.Create(ctx, sub("sub_2", "acct_1", true, "", "*"), 0); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "index converges after the pause", func() bool {
+	testenv.Eventually(t, 5*time.Second, "index converges after the pause", func() bool {
 		return !ix.Stale() && sameIDs(matchedIDs(ix, ev("acct_1", "claim.closed", "api")), "sub_1", "sub_2")
 	})
 }

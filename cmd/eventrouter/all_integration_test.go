@@ -100,6 +100,11 @@ func TestAllRoleAgainstRealServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = proc.Process.Kill() }()
+	defer func() {
+		if t.Failed() {
+			t.Logf("receiver %+v; eventrouter all's log:\n%s", recv.Stats(), tail(logs.String()))
+		}
+	}()
 
 	ops := "http://" + opsAddr
 	waitHTTP(t, ops+"/healthz", 200, 30*time.Second)
@@ -131,13 +136,7 @@ func TestAllRoleAgainstRealServices(t *testing.T) {
 	// The index picks the subscription up within a second; give it that before emitting.
 	time.Sleep(1500 * time.Millisecond)
 	runCLI("emit", "--event", "claim.created", "--event", "claim.closed", "--account", "acct_it", "--count", "5")
-	deadline := time.Now().Add(60 * time.Second)
-	for recv.Stats().Unique < 10 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%+v deliveries after 60s, want 10 unique\n%s", recv.Stats(), tail(logs.String()))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, 60*time.Second, "10 unique deliveries", func() bool { return recv.Stats().Unique >= 10 })
 	if st := recv.Stats(); st.Unverified != 0 {
 		t.Fatalf("unverified deliveries: %+v", st)
 	}
@@ -146,13 +145,10 @@ func TestAllRoleAgainstRealServices(t *testing.T) {
 	runCLI("emit", "--topic", name+".claims", "--event", "contact.created", "--account", "acct_it")
 	wrongTopic := `eventrouter_router_events_wrong_topic_total{topic="` + name + `.claims"} 1`
 	invalidWrongTopic := `eventrouter_router_events_invalid_total{reason="wrong_topic"} 1`
-	deadline = time.Now().Add(60 * time.Second)
-	for m := getBody(t, ops+"/metrics"); !strings.Contains(m, wrongTopic) || !strings.Contains(m, invalidWrongTopic); m = getBody(t, ops+"/metrics") {
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics lacks %s and %s\n%s", wrongTopic, invalidWrongTopic, tail(logs.String()))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, 60*time.Second, "/metrics to show "+wrongTopic+" and "+invalidWrongTopic, func() bool {
+		m := getBody(t, ops+"/metrics")
+		return strings.Contains(m, wrongTopic) && strings.Contains(m, invalidWrongTopic)
+	})
 	metrics := getBody(t, ops+"/metrics")
 	for _, m := range []string{"eventrouter_router_", "eventrouter_sender_", "eventrouter_api_requests_total", "eventrouter_subscriptions_index_subscriptions"} {
 		if !strings.Contains(metrics, m) {
@@ -178,23 +174,23 @@ func TestAllRoleAgainstRealServices(t *testing.T) {
 
 func waitHTTP(t *testing.T, url string, want int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
 	last := ""
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == want {
-				return
-			}
-			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
-		} else {
-			last = err.Error()
+	defer func() {
+		if t.Failed() {
+			t.Logf("%s last answered: %s", url, last)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s did not answer %d within %s; last: %s", url, want, within, last)
+	}()
+	testenv.Eventually(t, within, fmt.Sprintf("%s to answer %d", url, want), func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+		return resp.StatusCode == want
+	})
 }
 
 func getBody(t *testing.T, url string) string {

@@ -179,16 +179,16 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 
 	// Routers: 1 → 2 against the ingest backlog; no sender runs yet.
 	routers := []*proc{startRole(t, bin, env, "router")}
-	waitRate(t, "routed events", routed)
+	testenv.Eventually(t, 90*time.Second, "routed events", func() bool { return routed() > 0 })
 	r1 := rate("1 router: events routed", routed, 5*time.Second)
 	routers = append(routers, startRole(t, bin, env, "router"))
 	waitMembers(t, adm, routerGroup, 2)
 	r2 := rate("2 routers: events routed", routed, 5*time.Second)
-	waitUntil(t, "the whole backlog routed", 2*time.Minute, func() bool { return routed() >= int64(len(evs)) })
+	testenv.Eventually(t, 2*time.Minute, "the whole backlog routed", func() bool { return routed() >= int64(len(evs)) })
 
 	// Senders: 1 → 3 against the delivery backlog.
 	senders := []*proc{startRole(t, bin, env, "sender")}
-	waitRate(t, "first deliveries", delivered)
+	testenv.Eventually(t, 90*time.Second, "first deliveries", func() bool { return delivered() > 0 })
 	s1 := rate("1 sender: deliveries", delivered, 5*time.Second)
 	senders = append(senders, startRole(t, bin, env, "sender"), startRole(t, bin, env, "sender"))
 	waitMembers(t, adm, senderGroup, 3)
@@ -196,7 +196,7 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 	s3 := rate("3 senders: deliveries", delivered, 5*time.Second)
 
 	var missing []string
-	waitUntil(t, "every delivery", 2*time.Minute, func() bool {
+	testenv.Eventually(t, 2*time.Minute, "every delivery", func() bool {
 		missing = missing[:0]
 		for _, id := range want {
 			if recv.Accepted(id) == 0 {
@@ -240,41 +240,13 @@ func committedTotal(t *testing.T, adm *kadm.Client, group string) int64 {
 
 func waitMembers(t *testing.T, adm *kadm.Client, group string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
+	testenv.Eventually(t, 90*time.Second, fmt.Sprintf("group %s stable with %d members", group, n), func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		gs, err := adm.DescribeGroups(ctx, group)
-		cancel()
-		if err == nil {
-			if g, ok := gs[group]; ok && g.State == "Stable" && len(g.Members) == n {
-				return
-			}
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("group %s did not settle with %d members within 90s", group, n)
-}
-
-func waitUntil(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
-func waitRate(t *testing.T, what string, f func() int64) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for f() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 90s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		g, ok := gs[group]
+		return err == nil && ok && g.State == "Stable" && len(g.Members) == n
+	})
 }
 
 func mustAtoi(t *testing.T, s string) int {

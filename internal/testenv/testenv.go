@@ -123,15 +123,20 @@ func envOr(key, def string) string {
 	return def
 }
 
-// Eventually polls cond every 5 ms until it holds, and fails the test naming what was
-// awaited if it does not within d. Deadlines should be generous: the machine may be busy.
+// Eventually polls cond until it holds, and fails the test naming what was awaited if
+// it does not within d. Deadlines should be generous: the machine may be busy. The
+// pause between polls starts at 5 ms and grows to 100 ms, so a cheap condition is
+// seen at once and one that asks a broker does not flood it. It is the one wait-until
+// loop of the tests: call it from the test's goroutine (it may stop the test).
 func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
+	pause := 5 * time.Millisecond
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("not within %s: %s", d, what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(pause)
+		pause = min(2*pause, 100*time.Millisecond)
 	}
 }
