@@ -153,14 +153,14 @@ func TestNewRedisTLSRealRedis(t *testing.T) {
 	}
 	for _, mutual := range []bool{false, true} {
 		t.Run(fmt.Sprintf("client certificates required=%v", mutual), func(t *testing.T) {
-			p := newRedisPKI(t)
-			serverCert, serverKey := p.leafFiles(t, "server", "127.0.0.1", x509.ExtKeyUsageServerAuth)
-			addr := startTLSRedis(t, bin, p.caFile, serverCert, serverKey, mutual)
+			p := testenv.NewPKI(t)
+			serverCert, serverKey := p.LeafFiles(t, "server", "127.0.0.1", x509.ExtKeyUsageServerAuth)
+			addr := startTLSRedis(t, bin, p.CAFile, serverCert, serverKey, mutual)
 			ctx := testenv.Context(t, 20*time.Second)
 
-			cfg := config.Redis{Addr: addr, TLS: config.TLS{Enabled: true, CAFile: p.caFile}}
+			cfg := config.Redis{Addr: addr, TLS: config.TLS{Enabled: true, CAFile: p.CAFile}}
 			if mutual {
-				cfg.TLS.CertFile, cfg.TLS.KeyFile = p.clientCert, p.clientKey
+				cfg.TLS.CertFile, cfg.TLS.KeyFile = p.ClientCert, p.ClientKey
 			}
 			if err := waitPing(ctx, cfg); err != nil {
 				t.Fatalf("redis.tls.enabled with ca_file: %v", err)

@@ -2,18 +2,8 @@ package app_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +12,7 @@ import (
 
 	"github.com/claimable/eventrouter/app"
 	"github.com/claimable/eventrouter/config"
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 // ping connects as cfg says and returns PING's error, bounded by a few seconds.
@@ -84,14 +75,14 @@ func TestNewRedisDB(t *testing.T) {
 }
 
 func TestNewRedisTLS(t *testing.T) {
-	p := newRedisPKI(t)
+	p := testenv.NewPKI(t)
 	srv := miniredis.NewMiniRedis()
-	if err := srv.StartTLS(p.serverTLS(t, false)); err != nil {
+	if err := srv.StartTLS(p.ServerTLS(t, "127.0.0.1", false)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
 
-	tlsCfg := config.TLS{Enabled: true, CAFile: p.caFile}
+	tlsCfg := config.TLS{Enabled: true, CAFile: p.CAFile}
 	if err := ping(t, config.Redis{Addr: srv.Addr(), TLS: tlsCfg}); err != nil {
 		t.Fatalf("redis.tls with ca_file: %v", err)
 	}
@@ -105,14 +96,14 @@ func TestNewRedisTLS(t *testing.T) {
 }
 
 func TestNewRedisMutualTLS(t *testing.T) {
-	p := newRedisPKI(t)
+	p := testenv.NewPKI(t)
 	srv := miniredis.NewMiniRedis()
-	if err := srv.StartTLS(p.serverTLS(t, true)); err != nil {
+	if err := srv.StartTLS(p.ServerTLS(t, "127.0.0.1", true)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
 
-	cfg := config.Redis{Addr: srv.Addr(), TLS: config.TLS{Enabled: true, CAFile: p.caFile, CertFile: p.clientCert, KeyFile: p.clientKey}}
+	cfg := config.Redis{Addr: srv.Addr(), TLS: config.TLS{Enabled: true, CAFile: p.CAFile, CertFile: p.ClientCert, KeyFile: p.ClientKey}}
 	if err := ping(t, cfg); err != nil {
 		t.Fatalf("with a client certificate: %v", err)
 	}
@@ -132,113 +123,4 @@ func TestNewRedisTLSFileErrorsNameTheKey(t *testing.T) {
 			t.Errorf("%+v: got %v, want an error naming redis.tls", tc, err)
 		}
 	}
-}
-
-// redisPKI is a throwaway CA with PEM files of its certificate and of a client
-// certificate it signed.
-type redisPKI struct {
-	ca                    *x509.Certificate
-	caKey                 *ecdsa.PrivateKey
-	dir                   string
-	caFile                string
-	clientCert, clientKey string
-}
-
-func newRedisPKI(t *testing.T) *redisPKI {
-	t.Helper()
-	p := &redisPKI{dir: t.TempDir(), caKey: pkiKey(t)}
-	tmpl := &x509.Certificate{
-		SerialNumber:          pkiSerial(t),
-		Subject:               pkix.Name{CommonName: "eventrouter redis test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.caKey.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.ca, err = x509.ParseCertificate(der); err != nil {
-		t.Fatal(err)
-	}
-	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", der)
-	p.clientCert, p.clientKey = p.leafFiles(t, "client", "eventrouter", x509.ExtKeyUsageClientAuth)
-	return p
-}
-
-// serverTLS is a listener configuration for 127.0.0.1; requireClient demands a client
-// certificate signed by the CA.
-func (p *redisPKI) serverTLS(t *testing.T, requireClient bool) *tls.Config {
-	t.Helper()
-	certFile, keyFile := p.leafFiles(t, "server", "127.0.0.1", x509.ExtKeyUsageServerAuth)
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if requireClient {
-		pool := x509.NewCertPool()
-		pool.AddCert(p.ca)
-		tc.ClientCAs = pool
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return tc
-}
-
-// leafFiles writes a certificate for name (an IP or DNS name) signed by the CA, and its
-// key, as <file>.pem and <file>-key.pem.
-func (p *redisPKI) leafFiles(t *testing.T, file, name string, usage x509.ExtKeyUsage) (certFile, keyFile string) {
-	t.Helper()
-	key := pkiKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: pkiSerial(t),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	if ip := net.ParseIP(name); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	} else {
-		tmpl.DNSNames = []string{name}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.write(t, file+".pem", "CERTIFICATE", der), p.write(t, file+"-key.pem", "EC PRIVATE KEY", keyDER)
-}
-
-func (p *redisPKI) write(t *testing.T, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func pkiKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func pkiSerial(t *testing.T) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

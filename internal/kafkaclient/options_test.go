@@ -2,16 +2,10 @@ package kafkaclient_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,6 +20,7 @@ import (
 
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/internal/kafkaclient"
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 const topic = "security.test"
@@ -195,11 +190,11 @@ func TestUnsupportedMechanismNamesKey(t *testing.T) {
 
 func TestTLSWithCAFile(t *testing.T) {
 	t.Parallel()
-	pki := newPKI(t)
-	seeds := cluster(t, kfake.TLS(pki.serverTLS(t, "127.0.0.1", false)))
+	pki := testenv.NewPKI(t)
+	seeds := cluster(t, kfake.TLS(pki.ServerTLS(t, "127.0.0.1", false)))
 
 	cfg := kafkaConfig(seeds)
-	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.caFile}
+	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.CAFile}
 	if err := roundTrip(t, cfg); err != nil {
 		t.Fatalf("with kafka.tls.ca_file: %v", err)
 	}
@@ -215,7 +210,7 @@ func TestTLSWithCAFile(t *testing.T) {
 	})
 	t.Run("another CA is rejected", func(t *testing.T) {
 		cfg := kafkaConfig(seeds)
-		cfg.TLS = config.TLS{Enabled: true, CAFile: newPKI(t).caFile}
+		cfg.TLS = config.TLS{Enabled: true, CAFile: testenv.NewPKI(t).CAFile}
 		if err := rejected(t, cfg); err == nil {
 			t.Fatal("a broker signed by a different CA was trusted")
 		}
@@ -229,12 +224,12 @@ func TestTLSWithCAFile(t *testing.T) {
 
 func TestTLSServerName(t *testing.T) {
 	t.Parallel()
-	pki := newPKI(t)
+	pki := testenv.NewPKI(t)
 	// The certificate names kafka.internal only; the client dials 127.0.0.1.
-	seeds := cluster(t, kfake.TLS(pki.serverTLS(t, "kafka.internal", false)))
+	seeds := cluster(t, kfake.TLS(pki.ServerTLS(t, "kafka.internal", false)))
 
 	cfg := kafkaConfig(seeds)
-	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.caFile}
+	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.CAFile}
 	if err := rejected(t, cfg); err == nil {
 		t.Fatal("a certificate for kafka.internal was accepted for 127.0.0.1")
 	}
@@ -246,11 +241,11 @@ func TestTLSServerName(t *testing.T) {
 
 func TestMutualTLS(t *testing.T) {
 	t.Parallel()
-	pki := newPKI(t)
-	seeds := cluster(t, kfake.TLS(pki.serverTLS(t, "127.0.0.1", true)))
+	pki := testenv.NewPKI(t)
+	seeds := cluster(t, kfake.TLS(pki.ServerTLS(t, "127.0.0.1", true)))
 
 	cfg := kafkaConfig(seeds)
-	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey}
+	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.CAFile, CertFile: pki.ClientCert, KeyFile: pki.ClientKey}
 	if err := roundTrip(t, cfg); err != nil {
 		t.Fatalf("with a client certificate: %v", err)
 	}
@@ -262,12 +257,12 @@ func TestMutualTLS(t *testing.T) {
 
 func TestSASLOverTLS(t *testing.T) {
 	t.Parallel()
-	pki := newPKI(t)
+	pki := testenv.NewPKI(t)
 	seeds := cluster(t,
-		kfake.TLS(pki.serverTLS(t, "127.0.0.1", false)),
+		kfake.TLS(pki.ServerTLS(t, "127.0.0.1", false)),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "er-user", "pass"))
 	cfg := kafkaConfig(seeds)
-	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.caFile}
+	cfg.TLS = config.TLS{Enabled: true, CAFile: pki.CAFile}
 	cfg.SASL = config.SASL{Mechanism: "SCRAM-SHA-512", Username: "er-user", Password: "pass"}
 	if err := roundTrip(t, cfg); err != nil {
 		t.Fatalf("SCRAM-SHA-512 over TLS: %v", err)
@@ -276,7 +271,7 @@ func TestSASLOverTLS(t *testing.T) {
 
 func TestTLSFileErrorsNameTheKey(t *testing.T) {
 	t.Parallel()
-	pki := newPKI(t)
+	pki := testenv.NewPKI(t)
 	notPEM := filepath.Join(t.TempDir(), "not.pem")
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
@@ -288,8 +283,8 @@ func TestTLSFileErrorsNameTheKey(t *testing.T) {
 	}{
 		{"missing ca_file", config.TLS{Enabled: true, CAFile: "/nonexistent/ca.pem"}, []string{"kafka.tls", "ca_file"}},
 		{"ca_file without PEM", config.TLS{Enabled: true, CAFile: notPEM}, []string{"kafka.tls", "ca_file", "no PEM"}},
-		{"cert without key", config.TLS{Enabled: true, CertFile: pki.clientCert}, []string{"kafka.tls", "cert_file/key_file"}},
-		{"key without cert", config.TLS{Enabled: true, KeyFile: pki.clientKey}, []string{"kafka.tls", "cert_file/key_file"}},
+		{"cert without key", config.TLS{Enabled: true, CertFile: pki.ClientCert}, []string{"kafka.tls", "cert_file/key_file"}},
+		{"key without cert", config.TLS{Enabled: true, KeyFile: pki.ClientKey}, []string{"kafka.tls", "cert_file/key_file"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -320,110 +315,4 @@ func TestTLSConfigMinimumVersion(t *testing.T) {
 	if tc.InsecureSkipVerify {
 		t.Error("InsecureSkipVerify on by default")
 	}
-}
-
-// pki is a throwaway CA with PEM files of its certificate and of a client
-// certificate it signed, for one test.
-type pki struct {
-	ca                    *x509.Certificate
-	caKey                 *ecdsa.PrivateKey
-	caFile                string
-	clientCert, clientKey string
-	dir                   string
-}
-
-func newPKI(t *testing.T) *pki {
-	t.Helper()
-	p := &pki{dir: t.TempDir()}
-	p.caKey = newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: "eventrouter test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.caKey.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.ca, err = x509.ParseCertificate(der); err != nil {
-		t.Fatal(err)
-	}
-	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", der)
-	cert, key := p.leaf(t, "eventrouter-client", x509.ExtKeyUsageClientAuth)
-	p.clientCert = p.write(t, "client.pem", "CERTIFICATE", cert.Certificate[0])
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.clientKey = p.write(t, "client-key.pem", "EC PRIVATE KEY", keyDER)
-	return p
-}
-
-// serverTLS is a listener configuration with a certificate for host (an IP or a
-// DNS name); requireClient demands a client certificate signed by the CA.
-func (p *pki) serverTLS(t *testing.T, host string, requireClient bool) *tls.Config {
-	t.Helper()
-	cert, _ := p.leaf(t, host, x509.ExtKeyUsageServerAuth)
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if requireClient {
-		pool := x509.NewCertPool()
-		pool.AddCert(p.ca)
-		tc.ClientCAs = pool
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return tc
-}
-
-func (p *pki) leaf(t *testing.T, name string, usage x509.ExtKeyUsage) (tls.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	if ip := net.ParseIP(name); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	} else if usage == x509.ExtKeyUsageServerAuth {
-		tmpl.DNSNames = []string{name}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, key
-}
-
-func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func serial(t *testing.T) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
