@@ -27,6 +27,9 @@ var ErrShutdownDeadline = errors.New("app: shutdown deadline exceeded")
 // (SIGTERM), then shuts them down gracefully within cfg.Ops.ShutdownTimeout. It returns
 // the first role's failure, which stops every other role.
 func Run(ctx context.Context, cfg config.Config, roles Roles, log *zap.Logger) error {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	ops := NewOps(cfg.Ops.Listen, log)
 	if cfg.Ops.Pprof {
 		ops.ServeProfiles()
@@ -56,6 +59,9 @@ func (f RunFunc) Run(ctx context.Context) error { return f(ctx) }
 // Supervise runs every runner until ctx ends or one fails, then cancels the rest and
 // waits for them at most grace after the cancellation.
 func Supervise(ctx context.Context, grace time.Duration, log *zap.Logger, runners ...Runner) error {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, r := range runners {
 		g.Go(func() error {

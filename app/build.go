@@ -63,6 +63,9 @@ func (s *System) Close() {
 // Build wires the selected roles from cfg. Metrics go to ops.Registry() and readiness
 // checks to ops.
 func Build(cfg config.Config, roles Roles, infra Infra, log *zap.Logger, ops *Ops) (*System, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	sys := &System{}
 	ok := false
 	defer func() {

@@ -46,6 +46,9 @@ const DemoAccount = "acct_demo"
 // (miniredis): router, sender, admin API, a demo receiver that verifies every signature,
 // a demo subscription, and sample events. It returns nil when ctx ends.
 func RunDev(ctx context.Context, cfg config.Config, opts DevOptions, log *zap.Logger) error {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	kafkaHost, kafkaPort, err := splitPort(opts.KafkaAddr, "127.0.0.1:19092")
 	if err != nil {
 		return fmt.Errorf("dev: kafka address: %w", err)

@@ -12,6 +12,9 @@ import (
 // SASL, client id), with extra options after the shared ones: for the one-shot
 // commands (emit, topics). The caller closes it.
 func KafkaClient(cfg config.Config, log *zap.Logger, extra ...kgo.Opt) (*kgo.Client, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	opts, err := kafkaclient.Options(cfg.Kafka, log)
 	if err != nil {
 		return nil, err

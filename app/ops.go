@@ -39,6 +39,9 @@ type Ops struct {
 // NewOps returns an ops listener on addr with a fresh registry holding the Go runtime
 // and process collectors.
 func NewOps(addr string, log *zap.Logger) *Ops {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &Ops{addr: addr, registry: reg, log: log, checks: map[string]Check{}, bound: make(chan string, 1)}

@@ -18,6 +18,9 @@ import (
 // it), jobs kept in Redis. The API process and the replay command share it.
 // Metrics go to reg (nil: nowhere).
 func NewReplayEngine(cfg config.Config, rdb redis.UniversalClient, store subscriptions.Store, kafkaOpts []kgo.Opt, reg prometheus.Registerer, log *zap.Logger) (*replay.Engine, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	cat, err := events.NewCatalogue(cfg.Events.Catalogue)
 	if err != nil {
 		return nil, err
@@ -40,6 +43,9 @@ func NewReplayEngine(cfg config.Config, rdb redis.UniversalClient, store subscri
 // Redis client, the Kafka client options — and the engine over them, without metrics.
 // release closes the store's client; call it after the engine's Close.
 func OpenReplayEngine(cfg config.Config, log *zap.Logger) (eng *replay.Engine, release func(), err error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	st, err := NewSubscriptionStore(cfg, nil, nil)
 	if err != nil {
 		return nil, nil, err

@@ -69,6 +69,9 @@ func NewSubscriptionStore(cfg config.Config, rdb redis.UniversalClient, log *zap
 // and, except on Redis Cluster (which never held the old layout), the one-time move of
 // keys written before the store's keys had a hash tag, logged when it happens.
 func StoreOptions(cfg config.Config, encryptionKeys [][]byte, log *zap.Logger) subscriptions.RedisOptions {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	return subscriptions.RedisOptions{
 		Prefix:            cfg.Redis.KeyPrefix,
 		EncryptionKeys:    encryptionKeys,

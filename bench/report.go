@@ -65,6 +65,9 @@ type Summary struct {
 // error wraps ErrLost when any run lost a delivery or failed a signature (the Report is
 // complete then too); other errors mean a run could not be carried out.
 func Repeat(ctx context.Context, c Config, n int, roleLog io.Writer, log *zap.Logger) (*Report, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	c = c.Defaults()
 	if err := c.Validate(); err != nil {
 		return nil, err

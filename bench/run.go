@@ -50,6 +50,9 @@ type run struct {
 // the correctness check failed (the Result is complete then too); other errors mean the
 // run could not be carried out. Role processes write their logs to roleLog.
 func Run(ctx context.Context, c Config, roleLog io.Writer, log *zap.Logger) (*Result, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	c = c.Defaults()
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -64,6 +64,9 @@ const (
 
 // NewForwarder builds a Forwarder; Run starts it.
 func NewForwarder(cfg ForwarderConfig, kafkaOpts []kgo.Opt, subs Subscriptions, reg prometheus.Registerer, log *zap.Logger) (*Forwarder, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	switch {
 	case cfg.Topic == "":
 		return nil, errors.New("operational: topics.operational is required")

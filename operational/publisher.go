@@ -48,6 +48,9 @@ type Publisher struct {
 // NewPublisher builds a Publisher with its own producer client (kafkaOpts: seeds, TLS,
 // SASL, logger), registering its metrics on reg (nil: a private registry).
 func NewPublisher(cfg PublisherConfig, kafkaOpts []kgo.Opt, reg prometheus.Registerer, log *zap.Logger) (*Publisher, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if cfg.Topic == "" {
 		return nil, errors.New("operational: topics.operational is required")
 	}

@@ -252,6 +252,9 @@ type Router struct {
 // New validates cfg, applies its defaults and registers the router's metrics on
 // deps.Registerer. It does not connect: Run does.
 func New(cfg Config, deps Deps, log *zap.Logger) (*Router, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err

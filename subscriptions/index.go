@@ -49,6 +49,9 @@ var errResync = errors.New("subscriptions: index behind the store")
 // NewIndex returns an index over store; it is empty and not Ready until Run has loaded
 // it. Metrics are registered on reg (nil: not registered).
 func NewIndex(store Store, opts IndexOptions, log *zap.Logger, reg prometheus.Registerer) *Index {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if opts.ResyncInterval <= 0 {
 		opts.ResyncInterval = 15 * time.Second
 	}

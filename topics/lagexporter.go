@@ -45,6 +45,9 @@ type LagExporter struct {
 // NewLagExporter registers the metrics on reg; Run measures with cl, which it does not
 // close.
 func NewLagExporter(cfg LagExporterConfig, cl *kgo.Client, reg prometheus.Registerer, log *zap.Logger) (*LagExporter, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 15 * time.Second
 	}

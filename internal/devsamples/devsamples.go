@@ -76,11 +76,15 @@ type SampleProducer struct {
 	Catalogue []string
 	Account   string
 	Interval  time.Duration
-	Log       *zap.Logger
+	Log       *zap.Logger // nil: nothing is logged
 }
 
 // Run produces until ctx ends.
 func (p *SampleProducer) Run(ctx context.Context) error {
+	log := p.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Brokers...))
 	if err != nil {
 		return err
@@ -100,7 +104,7 @@ func (p *SampleProducer) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			p.Log.Warn("sample events not produced", zap.Error(err))
+			log.Warn("sample events not produced", zap.Error(err))
 		}
 		select {
 		case <-ctx.Done():

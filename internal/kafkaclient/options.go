@@ -21,6 +21,9 @@ import (
 // Options returns the shared client options for cfg. franz-go logs through log at warn
 // and above (its info level is chatty per connection).
 func Options(cfg config.Kafka, log *zap.Logger) ([]kgo.Opt, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),

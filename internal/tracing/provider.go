@@ -103,6 +103,9 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 // service's resource. Export failures are logged (WARN) by log and never block the
 // pipeline: spans are dropped when the exporter's queue is full. Nothing connects here.
 func New(o Options, log *zap.Logger) (*Provider, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if !o.Enabled {
 		return &Provider{}, nil
 	}
