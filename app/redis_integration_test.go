@@ -188,7 +188,7 @@ func TestNewRedisTLSRealRedis(t *testing.T) {
 // returns its address.
 func startTLSRedis(t *testing.T, bin, caFile, certFile, keyFile string, mutual bool) string {
 	t.Helper()
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	authClients := "no"
 	if mutual {
 		authClients = "yes"
@@ -230,16 +230,6 @@ func waitPing(ctx context.Context, cfg config.Redis) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func randomHex(t *testing.T) string {

@@ -16,18 +16,27 @@ import (
 )
 
 // Role is one eventrouter role ("router", "sender") run as a child process of the
-// benchmark, so its CPU and memory are its own. It may be restarted; the resource use of
-// every incarnation is summed. Not safe for concurrent use except Sample.
+// benchmark (or of the chaos suite), so its CPU and memory are its own. It may be
+// stopped, killed and restarted; the resource use of every incarnation is summed, and
+// every exit the caller did not cause (Stop, Kill) is recorded. Not safe for concurrent
+// use except Sample, Alive, Kills, UnexpectedExits and OpsAddr.
 type Role struct {
-	Name   string
-	binary string
-	env    []string
-	logw   io.Writer
+	Name string
+	// KeepPort keeps the ops port across restarts, like a container's: the instance id
+	// a role derives by default includes it. Off, each incarnation gets a free port.
+	KeepPort bool
+	binary   string
+	env      []string
+	logw     io.Writer
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{}
-	opsAddr string
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{}
+	port     int
+	opsAddr  string
+	expected bool     // the caller is stopping or killing the running incarnation
+	kills    int      // Kill calls that killed an incarnation
+	exits    []string // unexpected exits: "pid 123: exit status 1 at 12:00:01"
 	// last holds the last sample of each incarnation (by pid); base the CPU at the
 	// start of the measured window.
 	last     map[int]ProcSample
@@ -51,9 +60,14 @@ func NewRole(name, binary string, env []string, logw io.Writer) *Role {
 
 // Start starts a new incarnation and waits until its /readyz answers 200 or ctx ends.
 func (r *Role) Start(ctx context.Context) error {
-	port, err := freePort()
-	if err != nil {
-		return err
+	r.mu.Lock()
+	port := r.port
+	r.mu.Unlock()
+	if port == 0 || !r.KeepPort {
+		var err error
+		if port, err = freePort(); err != nil {
+			return err
+		}
 	}
 	ops := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(r.binary, r.Name)
@@ -63,19 +77,35 @@ func (r *Role) Start(ctx context.Context) error {
 		return fmt.Errorf("bench: start %s: %w", r.Name, err)
 	}
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	r.mu.Lock()
-	r.cmd, r.done, r.opsAddr = cmd, done, ops
+	r.cmd, r.done, r.port, r.opsAddr, r.expected = cmd, done, port, ops, false
 	r.mu.Unlock()
-	return r.waitReady(ctx, done)
+	go func() {
+		err := cmd.Wait()
+		r.mu.Lock()
+		if !r.expected || (r.cmd != nil && r.cmd != cmd) {
+			r.exits = append(r.exits, fmt.Sprintf("pid %d: %v at %s", cmd.Process.Pid, err, time.Now().Format("15:04:05.000")))
+		}
+		r.mu.Unlock()
+		close(done)
+	}()
+	return r.WaitReady(ctx)
 }
 
-func (r *Role) waitReady(ctx context.Context, done <-chan struct{}) error {
+// WaitReady waits until the running incarnation's /readyz answers 200; it fails when
+// the process exits first or ctx ends.
+func (r *Role) WaitReady(ctx context.Context) error {
+	r.mu.Lock()
+	ops, done := r.opsAddr, r.done
+	r.mu.Unlock()
+	if done == nil {
+		return fmt.Errorf("bench: %s was never started", r.Name)
+	}
 	cl := &http.Client{Timeout: time.Second}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		resp, err := cl.Get("http://" + r.opsAddr + "/readyz")
+		resp, err := cl.Get("http://" + ops + "/readyz")
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -93,28 +123,82 @@ func (r *Role) waitReady(ctx context.Context, done <-chan struct{}) error {
 	}
 }
 
+// Kill sends SIGKILL to the running incarnation and waits for it to be gone.
+func (r *Role) Kill() {
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	if cmd == nil {
+		r.mu.Unlock()
+		return
+	}
+	r.expected = true
+	r.kills++
+	r.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+}
+
+// Alive reports whether the current incarnation is still running.
+func (r *Role) Alive() bool {
+	r.mu.Lock()
+	done := r.done
+	r.mu.Unlock()
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Kills is how many incarnations Kill killed.
+func (r *Role) Kills() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.kills
+}
+
+// UnexpectedExits returns the exits the caller did not cause (neither Stop nor Kill).
+func (r *Role) UnexpectedExits() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.exits...)
+}
+
 // Stop sends SIGTERM and waits up to grace for the process to exit, then kills it. It
 // takes a last resource sample first.
 func (r *Role) Stop(grace time.Duration) error {
 	r.mu.Lock()
 	cmd, done := r.cmd, r.done
-	r.mu.Unlock()
 	if cmd == nil {
+		r.mu.Unlock()
 		return nil
+	}
+	r.expected = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.cmd = nil
+		r.mu.Unlock()
+	}()
+	select {
+	case <-done:
+		return nil // already gone (recorded as an unexpected exit if it was)
+	default:
 	}
 	r.Sample()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
+		return nil
 	case <-time.After(grace):
 		_ = cmd.Process.Kill()
 		<-done
 		return fmt.Errorf("bench: %s did not stop within %s after SIGTERM; killed", r.Name, grace)
 	}
-	r.mu.Lock()
-	r.cmd = nil
-	r.mu.Unlock()
-	return nil
 }
 
 // Restart stops the running incarnation gracefully and starts a new one.
@@ -186,7 +270,11 @@ func freePort() (int, error) {
 }
 
 // OpsAddr is the running incarnation's ops listener (host:port).
-func (r *Role) OpsAddr() string { return r.opsAddr }
+func (r *Role) OpsAddr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.opsAddr
+}
 
 // Pids returns the process ids of every incarnation sampled so far.
 func (r *Role) Pids() []int {

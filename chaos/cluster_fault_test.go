@@ -6,6 +6,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/claimable/eventrouter/bench"
 )
 
 // TestClusterLeaderKill SIGKILLs the broker leading the most partitions of the ingest
@@ -71,7 +73,7 @@ func TestClusterRollingRestart(t *testing.T) {
 // bringBack starts cluster node id again, waits until every replica is in sync and
 // restarts any role that exited meanwhile (a finding, named by when). It returns the
 // figures: broker, start_s, in_sync_after_start_s.
-func (s *stack) bringBack(ctx context.Context, id int32, when string, roles ...*proc) map[string]any {
+func (s *stack) bringBack(ctx context.Context, id int32, when string, roles ...*bench.Role) map[string]any {
 	s.t.Helper()
 	t0 := time.Now()
 	if err := node("start", id); err != nil {
@@ -89,7 +91,7 @@ func (s *stack) bringBack(ctx context.Context, id int32, when string, roles ...*
 // clusterRun is a cluster scenario under way: its stack, roles and running load.
 type clusterRun struct {
 	s              *stack
-	router, sender *proc
+	router, sender *bench.Role
 	stop           chan time.Time
 	loadDone       chan produced
 }

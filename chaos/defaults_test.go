@@ -6,6 +6,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/claimable/eventrouter/bench"
 )
 
 // maxResume is how soon after a kill -9 (and an immediate restart) deliveries of new
@@ -31,20 +33,20 @@ func TestKillWithDefaults(t *testing.T) {
 	loadDone := make(chan produced, 1)
 	go func() { loadDone <- g.run(ctx, 100, pick(40*time.Second, 30*time.Second)) }()
 	resumed := map[string]float64{}
-	for _, p := range []*proc{sender, router} {
+	for _, p := range []*bench.Role{sender, router} {
 		s.waitFlowing(5 * time.Second)
 		t0 := time.Now()
-		p.kill()
+		p.Kill()
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := p.start(sctx)
+		err := p.Start(sctx)
 		cancel()
 		if err != nil {
-			t.Fatalf("restart %s: %v\n%s", p.name, err, s.logTail(4000))
+			t.Fatalf("restart %s: %v\n%s", p.Name, err, s.logTail(4000))
 		}
 		d := s.waitResumed(t0, 90*time.Second)
-		resumed[p.name+"_resume_s"] = d.Seconds()
+		resumed[p.Name+"_resume_s"] = d.Seconds()
 		if d > maxResume {
-			t.Errorf("after kill -9 of the %s, deliveries of new events resumed after %s, want ≤ %s", p.name, d.Round(100*time.Millisecond), maxResume)
+			t.Errorf("after kill -9 of the %s, deliveries of new events resumed after %s, want ≤ %s", p.Name, d.Round(100*time.Millisecond), maxResume)
 		}
 	}
 	prod := <-loadDone

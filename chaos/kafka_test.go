@@ -6,6 +6,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/claimable/eventrouter/bench"
 )
 
 // TestBrokerRestart stops the Kafka broker mid-run (scripts/kafka.sh stop: a controlled
@@ -65,10 +67,7 @@ func (s *stack) waitReadyAll(ctx context.Context, limit time.Duration) time.Dura
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	for _, p := range s.procs {
-		p.mu.Lock()
-		ops, done := p.ops, p.done
-		p.mu.Unlock()
-		if err := waitReady(rctx, ops, done, p.name); err != nil {
+		if err := p.WaitReady(rctx); err != nil {
 			s.t.Errorf("FINDING: %v after the fault", err)
 		}
 	}
@@ -77,16 +76,16 @@ func (s *stack) waitReadyAll(ctx context.Context, limit time.Duration) time.Dura
 
 // reviveRoles fails the test for every role that exited during a fault (when says
 // which) and starts it again, so the scenario can still count what was lost.
-func (s *stack) reviveRoles(ctx context.Context, when string, roles ...*proc) {
+func (s *stack) reviveRoles(ctx context.Context, when string, roles ...*bench.Role) {
 	s.t.Helper()
 	for _, p := range roles {
-		if p.alive() {
+		if p.Alive() {
 			continue
 		}
-		s.t.Errorf("FINDING: %s exited %s: %v", p.name, when, p.unexpectedExits())
+		s.t.Errorf("FINDING: %s exited %s: %v", p.Name, when, p.UnexpectedExits())
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		if err := p.start(sctx); err != nil {
-			s.t.Errorf("restart %s: %v", p.name, err)
+		if err := p.Start(sctx); err != nil {
+			s.t.Errorf("restart %s: %v", p.Name, err)
 		}
 		cancel()
 	}

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/claimable/eventrouter/bench"
 )
 
 // TestKillRolesUnderLoad SIGKILLs the router and the sender at random moments (every
@@ -29,27 +31,27 @@ func TestKillRolesUnderLoad(t *testing.T) {
 	go func() { loadDone <- g.run(ctx, rate, dur) }()
 
 	var restarts []time.Duration // how long each restart took to be ready
-	roles := []*proc{router, sender}
+	roles := []*bench.Role{router, sender}
 	var prod produced
 	loadOver := false
-	for i := 0; !loadOver || router.killCount() < minKills || sender.killCount() < minKills; i++ {
+	for i := 0; !loadOver || router.Kills() < minKills || sender.Kills() < minKills; i++ {
 		wait := lo + time.Duration(rand.Int64N(int64(hi-lo)))
 		select {
 		case prod = <-loadDone:
 			loadOver = true
 		case <-time.After(wait):
 		}
-		if loadOver && router.killCount() >= minKills && sender.killCount() >= minKills {
+		if loadOver && router.Kills() >= minKills && sender.Kills() >= minKills {
 			break
 		}
 		p := roles[i%2]
-		p.kill()
+		p.Kill()
 		t0 := time.Now()
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := p.start(sctx)
+		err := p.Start(sctx)
 		cancel()
 		if err != nil {
-			t.Fatalf("restart %s after kill %d: %v\n%s", p.name, p.killCount(), err, s.logTail(4000))
+			t.Fatalf("restart %s after kill %d: %v\n%s", p.Name, p.Kills(), err, s.logTail(4000))
 		}
 		restarts = append(restarts, time.Since(t0))
 	}
@@ -64,7 +66,7 @@ func TestKillRolesUnderLoad(t *testing.T) {
 		worst = max(worst, d)
 	}
 	s.report("kill", prod, tl, map[string]any{
-		"router_kills": router.killCount(), "sender_kills": sender.killCount(),
+		"router_kills": router.Kills(), "sender_kills": sender.Kills(),
 		"slowest_restart_s": worst.Seconds(),
 	})
 	if tl.Lost != 0 {

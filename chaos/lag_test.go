@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/claimable/eventrouter/bench"
 )
 
 // TestLagSurvivesAStall stops the sender under load and reads the router's /metrics:
@@ -43,7 +45,7 @@ func TestLagSurvivesAStall(t *testing.T) {
 	}
 	waitMetric("idle and drained after the warm-up", time.Minute, func(v float64, found bool) bool { return found && v == 0 })
 
-	if err := sender.stop(45 * time.Second); err != nil {
+	if err := sender.Stop(45 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	const events = 50
@@ -66,10 +68,8 @@ func TestLagSurvivesAStall(t *testing.T) {
 
 // scrape returns the value of the first series of metric on p's /metrics whose labels
 // include every one of want (`name="value"`).
-func scrape(p *proc, metric string, want ...string) (float64, bool) {
-	p.mu.Lock()
-	ops := p.ops
-	p.mu.Unlock()
+func scrape(p *bench.Role, metric string, want ...string) (float64, bool) {
+	ops := p.OpsAddr()
 	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ops + "/metrics")
 	if err != nil {
 		return 0, false

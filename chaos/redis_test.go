@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 // TestRedisOutage stops redis-server (scripts/redis.sh stop: SHUTDOWN SAVE, data kept)
@@ -25,10 +27,7 @@ import (
 func TestRedisOutage(t *testing.T) {
 	s := newStack(t, options{accounts: 10, fanout: 2})
 	s.startRoles()
-	apiPort, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	apiPort := testenv.FreePort(t)
 	const token = "chaos-admin-token-0123456789abcdef"
 	api := s.role("api", "EVENTROUTER_API_LISTEN=127.0.0.1:"+strconv.Itoa(apiPort), "EVENTROUTER_API_ADMIN_TOKENS="+token)
 	s.mustStart(api)

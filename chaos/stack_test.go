@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/claimable/eventrouter/app"
+	"github.com/claimable/eventrouter/bench"
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/internal/receiver"
 	"github.com/claimable/eventrouter/internal/testenv"
@@ -94,7 +95,7 @@ type stack struct {
 	subs   []sub
 	byAcct map[string][]sub
 	accts  []string
-	procs  []*proc
+	procs  []*bench.Role
 
 	bmu     sync.Mutex
 	status  map[string]int           // path → forced HTTP status
@@ -324,10 +325,11 @@ func (s *stack) seed(ctx context.Context, o options) {
 }
 
 // role prepares (does not start) a role process; extra is appended to its environment.
-func (s *stack) role(name string, extra ...string) *proc {
-	env := append(baseEnv(), s.env...)
-	env = append(env, extra...)
-	p := newProc(name, binary, env, s.logw)
+func (s *stack) role(name string, extra ...string) *bench.Role {
+	// bench's role runner: the environment is the test's without EVENTROUTER_*
+	// variables, then env; the ops port (part of a derived instance id) survives restarts.
+	p := bench.NewRole(name, binary, append(append([]string(nil), s.env...), extra...), s.logw)
+	p.KeepPort = true
 	s.procs = append(s.procs, p)
 	return p
 }
@@ -335,47 +337,36 @@ func (s *stack) role(name string, extra ...string) *proc {
 // startRoles starts router and sender, each a static group member (kafka.instance_id,
 // the recommended deployment: a restarted process takes its partitions back at once and
 // fences its predecessor's transaction).
-func (s *stack) startRoles() (router, sender *proc) {
+func (s *stack) startRoles() (router, sender *bench.Role) {
 	router = s.role("router", "EVENTROUTER_KAFKA_INSTANCE_ID=router-"+s.id)
 	sender = s.role("sender", "EVENTROUTER_KAFKA_INSTANCE_ID=sender-"+s.id)
-	for _, p := range []*proc{router, sender} {
+	for _, p := range []*bench.Role{router, sender} {
 		s.mustStart(p)
 	}
 	return router, sender
 }
 
-func (s *stack) mustStart(p *proc) {
+func (s *stack) mustStart(p *bench.Role) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := p.start(ctx); err != nil {
+	if err := p.Start(ctx); err != nil {
 		s.t.Fatalf("%v\n%s", err, s.logTail(4000))
 	}
-}
-
-// baseEnv is the test's environment without EVENTROUTER_* variables.
-func baseEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "EVENTROUTER_") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // checkRoles fails the test for every role exit the suite did not cause.
 func (s *stack) checkRoles() {
 	for _, p := range s.procs {
-		for _, e := range p.unexpectedExits() {
-			s.t.Errorf("FINDING: role %s exited on its own: %s (log: %s)", p.name, e, s.logDir)
+		for _, e := range p.UnexpectedExits() {
+			s.t.Errorf("FINDING: role %s exited on its own: %s (log: %s)", p.Name, e, s.logDir)
 		}
 	}
 }
 
 func (s *stack) cleanup(specs []topics.Spec) {
 	for _, p := range s.procs {
-		if err := p.stop(45 * time.Second); err != nil {
+		if err := p.Stop(45 * time.Second); err != nil {
 			s.t.Errorf("FINDING: %v", err)
 		}
 	}
