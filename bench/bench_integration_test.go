@@ -119,20 +119,16 @@ func tail(b []byte, n int) []byte {
 
 // TestWarmBrokerLeavesTheInternalTopicsReady: after WarmBroker the broker has its
 // transaction-state and consumer-offsets topics (created by the warm-up on a fresh
-// broker, outside any timed window), traffic went through its transactional pipeline,
-// and the warm-up's own topics are gone.
+// broker, outside any timed window), and the warm-up's own topic is gone.
 func TestWarmBrokerLeavesTheInternalTopicsReady(t *testing.T) {
 	seeds := testenv.Kafka(t)
 	ctx := testenv.Context(t, 3*time.Minute)
-	w, err := bench.WarmBroker(ctx, seeds, 10*time.Second)
+	w, err := bench.WarmBroker(ctx, seeds)
 	if err != nil {
 		t.Fatalf("WarmBroker: %v", err)
 	}
-	if w.Seconds <= 0 || w.TxnSeconds <= 0 || w.GroupSeconds <= 0 || w.TrafficSeconds < 10 {
+	if w.Seconds <= 0 || w.TxnSeconds <= 0 || w.GroupSeconds <= 0 {
 		t.Errorf("warm-up timings not recorded: %+v", w)
-	}
-	if w.TrafficRecords == 0 {
-		t.Errorf("no warm-up traffic went through the transactional pipeline: %+v", w)
 	}
 	adm := testenv.KafkaAdmin(t)
 	tds, err := adm.ListTopicsWithInternal(ctx)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -61,7 +62,8 @@ type Summary struct {
 	Disturbed []string `json:"disturbed,omitempty"`
 }
 
-// Repeat warms the broker, then runs c n times (at least once) and summarises. The
+// Repeat warms the broker (WarmBroker, then an untimed run of the scenario for c.WarmUp:
+// see DefaultWarmUp), then runs c n times (at least once) and summarises. The
 // error wraps ErrLost when any run lost a delivery or failed a signature (the Report is
 // complete then too); other errors mean a run could not be carried out.
 func Repeat(ctx context.Context, c Config, n int, roleLog io.Writer, log *zap.Logger) (*Report, error) {
@@ -72,14 +74,26 @@ func Repeat(ctx context.Context, c Config, n int, roleLog io.Writer, log *zap.Lo
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	rep := &Report{Scenario: c.Scenario}
-	w, err := WarmBroker(ctx, c.Brokers, c.WarmUpTraffic)
+	w, err := WarmBroker(ctx, c.Brokers)
 	if err != nil {
 		return nil, err
 	}
+	if c.WarmUp > 0 {
+		t := time.Now()
+		wc := c
+		wc.Duration, wc.Baselines, wc.Hanging, wc.RestartSender = c.WarmUp, false, false, false
+		res, err := Run(ctx, wc, roleLog, log)
+		if err != nil {
+			return nil, fmt.Errorf("bench: warm-up run: %w", err)
+		}
+		w.RunSeconds, w.RunDeliveries = time.Since(t).Seconds(), res.Counts.Delivered
+	}
+	w.Seconds = time.Since(start).Seconds()
 	rep.WarmUp = w
-	log.Info("broker warmed up", zap.Float64("seconds", w.Seconds),
-		zap.Float64("traffic_seconds", w.TrafficSeconds), zap.Int64("traffic_records", w.TrafficRecords))
+	log.Info("warmed up", zap.Float64("seconds", w.Seconds), zap.Float64("run_seconds", w.RunSeconds),
+		zap.Int("run_deliveries", w.RunDeliveries))
 	for i := range max(n, 1) {
 		res, err := Run(ctx, c, roleLog, log)
 		if res == nil {
@@ -206,7 +220,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	s := rep.Summary
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }
-	p("== summary of %d run(s) of %s: median [min–max]; broker warmed up in %.1fs before the first", len(rep.Runs), orDash(rep.Scenario), rep.WarmUp.Seconds)
+	p("== summary of %d run(s) of %s: median [min–max]; warmed up in %.1fs before the first (untimed run: %d deliveries)",
+		len(rep.Runs), orDash(rep.Scenario), rep.WarmUp.Seconds, rep.WarmUp.RunDeliveries)
 	row := func(name, format string, sp Spread) {
 		if sp == (Spread{}) {
 			return

@@ -60,10 +60,10 @@ type Config struct {
 	Drain time.Duration
 	// Baselines runs the raw passthrough and HTTP baselines after the pipeline run.
 	Baselines bool
-	// WarmUpTraffic is how long Repeat drives untimed traffic through the broker before
-	// the first run (see DefaultWarmUpTraffic); 0 warms with one transaction and one
-	// group commit only.
-	WarmUpTraffic time.Duration
+	// WarmUp is how long Repeat's untimed warm-up run of the scenario produces before the
+	// first timed run (see DefaultWarmUp); 0: none (the broker still gets WarmBroker's
+	// transaction and group commit).
+	WarmUp time.Duration
 	// Bucket is the width of the latency-over-time series.
 	Bucket time.Duration
 	// SeedWorkers write subscriptions concurrently.

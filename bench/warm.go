@@ -20,11 +20,22 @@ type BrokerWarmUp struct {
 	// commit) and the first group join + offset commit.
 	TxnSeconds   float64 `json:"txn_seconds"`
 	GroupSeconds float64 `json:"group_seconds"`
-	// TrafficSeconds is the untimed traffic that followed (see DefaultWarmUpTraffic),
-	// and TrafficRecords how many records went all the way through it.
-	TrafficSeconds float64 `json:"traffic_seconds"`
-	TrafficRecords int64   `json:"traffic_records"`
+	// RunSeconds is the untimed warm-up run of the scenario that followed (see
+	// DefaultWarmUp), set-up and drain included, and RunDeliveries what it delivered.
+	RunSeconds    float64 `json:"run_seconds,omitempty"`
+	RunDeliveries int     `json:"run_deliveries,omitempty"`
 }
+
+// DefaultWarmUp is how long the untimed warm-up run of a scenario produces by default.
+// The broker is a JVM, and its JIT compiler is the busiest thread of a freshly started
+// one: measured on the 2-core reference machine (C2 compiler threads' CPU from
+// /proc/<pid>/task), a fresh broker's C2 took 10 s of CPU over 30 s of synthetic
+// transactional traffic and then still 3.9, 2.4 and 0.8 s in the next three 10-second
+// latency runs — CPU taken, on two cores, from the pipeline being timed, so a first
+// run measured the JIT rather than eventrouter (first run's p99 2–10× the others').
+// A production broker has been running for days. Warming with the scenario's own
+// traffic compiles exactly the code paths the timed runs use.
+const DefaultWarmUp = 30 * time.Second
 
 // warmUpTimeout bounds WarmBroker: a fresh broker creates 50 partitions of each
 // internal topic, which takes seconds, not minutes.
@@ -33,11 +44,10 @@ const warmUpTimeout = 2 * time.Minute
 // WarmBroker commits one transaction and one consumer-group offset on a throwaway topic,
 // so a fresh broker's first transactional and group-coordinator work (creating and
 // loading its internal topics, electing coordinators) happens before anything is timed,
-// then drives traffic through a small pipeline of the same request kinds for traffic
-// (none when 0), so the broker's JIT has compiled its hot paths. Topics and groups are
-// deleted afterwards. Repeat calls it before the first run of an invocation.
-func WarmBroker(ctx context.Context, brokers []string, traffic time.Duration) (BrokerWarmUp, error) {
-	ctx, cancel := context.WithTimeout(ctx, warmUpTimeout+traffic)
+// The topic and group are deleted afterwards. Repeat calls it before the first run of an
+// invocation, followed by a warm-up run.
+func WarmBroker(ctx context.Context, brokers []string) (BrokerWarmUp, error) {
+	ctx, cancel := context.WithTimeout(ctx, warmUpTimeout)
 	defer cancel()
 	id := randomID()
 	topic, group := "bench-warm-"+id, "bench-warm-"+id
@@ -70,17 +80,6 @@ func WarmBroker(ctx context.Context, brokers []string, traffic time.Duration) (B
 		return w, err
 	}
 	w.GroupSeconds = time.Since(t).Seconds()
-	if traffic > 0 {
-		t = time.Now()
-		n, err := warmTraffic(ctx, brokers, id, traffic)
-		if err != nil {
-			return w, err
-		}
-		if n == 0 {
-			return w, fmt.Errorf("bench: warm-up traffic: nothing went through the broker in %s", traffic)
-		}
-		w.TrafficSeconds, w.TrafficRecords = time.Since(t).Seconds(), n
-	}
 	w.Seconds = time.Since(start).Seconds()
 	return w, nil
 }

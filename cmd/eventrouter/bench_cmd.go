@@ -26,9 +26,9 @@ Redis keys "bench:<id>:*") is deleted at the end.
 
 Before the first run it warms the broker: one transaction and one consumer-group commit
 on a throwaway topic, so a fresh broker's internal topics are created outside the timed
-window, then --warm-up of untimed traffic through a small pipeline of the same request
-kinds (produce, transactions with offsets, read_committed fetches, group commits), so a
-freshly started broker's JIT has compiled its hot paths. Then it runs the scenario --runs times (default 3) and prints each run and a
+window, then an untimed run of the scenario producing for --warm-up (its deliveries are
+still checked), so a freshly started broker's JIT has compiled the paths the timed runs
+use. Then it runs the scenario --runs times (default 3) and prints each run and a
 summary: every figure as median [min–max], the targets judged on the medians. Before
 each run it waits (up to 30s) for the machine to settle; a run during which other
 processes took more than 10 % of the machine, or that started on a machine more than
@@ -60,7 +60,7 @@ Scenarios: ` + strings.Join(bench.Scenarios(), ", ") + `; flags set explicitly o
 	f.Int("max-in-flight", 0, "concurrent requests per subscription (default 16)")
 	f.Int("window", 0, "flat out: most events produced but not yet delivered (default 2000)")
 	f.Duration("drain", 0, "longest wait for outstanding deliveries after producing (default 60s)")
-	f.Duration("warm-up", bench.DefaultWarmUpTraffic, "untimed traffic through the broker before the first run (0: one transaction and one group commit only)")
+	f.Duration("warm-up", bench.DefaultWarmUp, "how long the untimed warm-up run of the scenario produces before the first timed run (0: none)")
 	f.Int("runs", 3, "how many times to run the scenario (figures are reported as median [min–max])")
 	f.Bool("baselines", true, "also run the raw passthrough and HTTP baselines")
 	f.String("json", "", "also write the result as JSON to this file")
@@ -118,7 +118,7 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	c.Drain, _ = f.GetDuration("drain")
 	c.Baselines, _ = f.GetBool("baselines")
 	c.Keep, _ = f.GetBool("keep")
-	c.WarmUpTraffic, _ = f.GetDuration("warm-up")
+	c.WarmUp, _ = f.GetDuration("warm-up")
 	c.ProfileDir, _ = f.GetString("profile")
 	sets, _ := f.GetStringArray("set")
 	for _, kv := range sets {
