@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
+	"github.com/claimable/eventrouter/subscriptions"
 )
 
 // routeLag is how long an event produced before the first 410 may still be routed
@@ -45,19 +47,14 @@ func TestGoneDisablesAndDeadLetters(t *testing.T) {
 	s.checkRoles()
 
 	// Disabled in the store.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		cur, err := s.store.Get(ctx, gone.ID)
-		if err == nil && !cur.Enabled {
-			if cur.DisabledReason == "" {
-				t.Errorf("subscription %s disabled without a reason", gone.ID)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("subscription %s still enabled 30 s after its endpoint answered 410 (err %v)", gone.ID, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var cur *subscriptions.Subscription
+	testenv.Eventually(t, 30*time.Second, "subscription "+gone.ID+" disabled after its endpoint answered 410", func() bool {
+		got, err := s.store.Get(ctx, gone.ID)
+		cur = got
+		return err == nil && !got.Enabled
+	})
+	if cur.DisabledReason == "" {
+		t.Errorf("subscription %s disabled without a reason", gone.ID)
 	}
 	goneAt := s.firstForced(gone.Path)
 	if goneAt.IsZero() {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/claimable/eventrouter/bench"
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 // TestLagSurvivesAStall stops the sender under load and reads the router's /metrics:
@@ -31,17 +32,18 @@ func TestLagSurvivesAStall(t *testing.T) {
 	}
 	waitMetric := func(what string, limit time.Duration, ok func(v float64, found bool) bool) float64 {
 		t.Helper()
-		deadline := time.Now().Add(limit)
-		for {
-			v, found := lag()
-			if ok(v, found) {
-				return v
+		var v float64
+		var found bool
+		defer func() {
+			if t.Failed() {
+				t.Logf("%s: sender group lag on %s = %v (exported: %v)\n%s", what, topic, v, found, s.logTail(3000))
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: sender group lag on %s = %v (exported: %v) after %s\n%s", what, topic, v, found, limit, s.logTail(3000))
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		}()
+		testenv.Eventually(t, limit, what, func() bool {
+			v, found = lag()
+			return ok(v, found)
+		})
+		return v
 	}
 	waitMetric("idle and drained after the warm-up", time.Minute, func(v float64, found bool) bool { return found && v == 0 })
 

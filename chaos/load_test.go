@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 // eventNames are produced in rotation (all claim events: one ingest topic).
@@ -118,11 +119,10 @@ func (g *loadGen) warmUp(ctx context.Context) {
 	if err := s.prod.Flush(ctx); err != nil {
 		s.t.Fatalf("warm-up produce: %v", err)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for s.ledger.pending(nil) > 0 {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("warm-up: %d deliveries missing after 2m; first %v\n%s", s.ledger.pending(nil), s.ledger.missing(5, nil), s.logTail(4000))
+	defer func() {
+		if s.t.Failed() {
+			s.t.Logf("warm-up: %d deliveries missing; first %v\n%s", s.ledger.pending(nil), s.ledger.missing(5, nil), s.logTail(4000))
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	}()
+	testenv.Eventually(s.t, 2*time.Minute, "every warm-up delivery", func() bool { return s.ledger.pending(nil) == 0 })
 }
