@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +76,30 @@ func TestTopicSpecsFollowTheConfiguration(t *testing.T) {
 	}
 	if n := len(TopicSpecs(cfg, true)); n != len(specs)+len(cfg.Topics.Ingest) {
 		t.Errorf("with ingest: %d specs, want %d", n, len(specs)+len(cfg.Topics.Ingest))
+	}
+}
+
+// Every router setting the configuration has reaches the router: a router.Config field
+// left zero by RouterConfig would silently take the router's built-in default.
+func TestRouterConfigLeavesNoFieldBehind(t *testing.T) {
+	cfg := config.Default()
+	cfg.Kafka.InstanceID = "pod-1"
+	cfg.Router.Workers = 3 // default 0: GOMAXPROCS
+	rc := reflect.ValueOf(RouterConfig(cfg))
+	notConfigured := map[string]bool{"ReadyPoll": true, "TopicWaitInterval": true} // tests' knobs
+	for i := range rc.NumField() {
+		if name := rc.Type().Field(i).Name; !notConfigured[name] && rc.Field(i).IsZero() {
+			t.Errorf("router.Config.%s is not set from the configuration", name)
+		}
+	}
+}
+
+// Likewise every topics setting reaches topics.Config.
+func TestTopicsConfigLeavesNoFieldBehind(t *testing.T) {
+	tc := reflect.ValueOf(TopicsConfig(config.Default().Topics))
+	for i := range tc.NumField() {
+		if tc.Field(i).IsZero() {
+			t.Errorf("topics.Config.%s is not set from the configuration", tc.Type().Field(i).Name)
+		}
 	}
 }
