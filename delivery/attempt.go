@@ -73,8 +73,7 @@ func (s *Sender) handle(ctx context.Context, j *job) bool {
 func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscription, res Result, now time.Time) bool {
 	d := j.d
 	if res.OK() {
-		s.recordAttempt(j, res, now, true)
-		s.health.failingSince(ctx, sub.ID, true, now)
+		s.recordSuccess(j, res, now)
 		s.metrics.delivered(d.OccurredAt, s.now())
 		return true
 	}
@@ -85,7 +84,7 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 		}
 		return s.toDLQ(ctx, j, ReasonGone)
 	}
-	since := s.health.failingSince(ctx, sub.ID, false, now)
+	since := s.health.failed(ctx, sub.ID, now)
 	if limit := s.cfg.DisableAfter; limit > 0 && !since.IsZero() && now.Sub(since) >= limit {
 		if s.health.disable(ctx, sub, "failing_since:"+since.UTC().Format(time.RFC3339), "failing") {
 			s.notifyDisabled(ctx, sub, "failing", res, since, now)
@@ -115,9 +114,22 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 // write is logged, never fatal (the attempt log is for people; the Kafka records are
 // the truth).
 func (s *Sender) recordAttempt(j *job, res Result, at time.Time, final bool) {
-	if !s.observe.attempts.enabled() {
-		return
+	if s.observe.attempts.enabled() {
+		s.observe.attempts.add(attemptEntry{a: attemptOf(j, res, at, final)})
 	}
+}
+
+// recordSuccess queues a successful attempt for the attempt log; its write also clears
+// the subscription's failing-since record unless this process knows it is clear
+// (health.succeeded): no Redis round trip on the delivery path.
+func (s *Sender) recordSuccess(j *job, res Result, at time.Time) {
+	if s.observe.attempts.enabled() {
+		s.observe.attempts.add(attemptEntry{a: attemptOf(j, res, at, true), clearFailing: s.health.succeeded(j.d.SubscriptionID)})
+	}
+}
+
+// attemptOf is the attempt log's entry for an attempt at j.
+func attemptOf(j *job, res Result, at time.Time, final bool) Attempt {
 	d := j.d
 	// Only the excerpt the log keeps is copied (the body may be 64 KiB); a few bytes
 	// more let RecordBatch cut on a rune boundary.
@@ -129,5 +141,5 @@ func (s *Sender) recordAttempt(j *job, res Result, at time.Time, final bool) {
 	if res.Err != nil {
 		a.Error = res.Err.Error()
 	}
-	s.observe.attempts.add(a)
+	return a
 }

@@ -131,6 +131,14 @@ func (l *AttemptLog) Record(ctx context.Context, a Attempt) error {
 // subscription id is skipped and named in the returned error; the others are still
 // written.
 func (l *AttemptLog) RecordBatch(ctx context.Context, as []Attempt) error {
+	return l.WriteBatch(ctx, as, nil)
+}
+
+// WriteBatch records as RecordBatch does and, in the same pipeline, clears the
+// failing-since records of the subscriptions in clearFailing (as Outcome does on a
+// success), so a sender's successes clear them without a round trip of their own. The
+// error is nil only when every attempt and every clear was written.
+func (l *AttemptLog) WriteBatch(ctx context.Context, as []Attempt, clearFailing []string) error {
 	var errs []error
 	type encoded struct {
 		a      Attempt
@@ -163,7 +171,7 @@ func (l *AttemptLog) RecordBatch(ctx context.Context, as []Attempt) error {
 		}
 		enc = append(enc, encoded{a, b, fields})
 	}
-	if len(enc) == 0 {
+	if len(enc) == 0 && len(clearFailing) == 0 {
 		return errors.Join(errs...)
 	}
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -177,6 +185,9 @@ func (l *AttemptLog) RecordBatch(ctx context.Context, as []Attempt) error {
 			p.RPush(ctx, dk+":attempts", e.b)
 			p.LTrim(ctx, dk+":attempts", -maxAttemptsPerDelivery, -1)
 			p.Expire(ctx, dk+":attempts", l.opts.TTL)
+		}
+		for _, id := range clearFailing {
+			p.Del(ctx, l.failKey(id))
 		}
 		return nil
 	})

@@ -12,7 +12,8 @@ import (
 )
 
 // checkAttemptLog checks on a real Redis (one server or a cluster) what the miniredis
-// tests check: bounded newest-first lists, real TTLs, delivery status, failing-since.
+// tests check: bounded newest-first lists, real TTLs, delivery status, failing-since and
+// its clear in the attempts' pipeline.
 func checkAttemptLog(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -53,5 +54,23 @@ func checkAttemptLog(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	}
 	if since, _ := l.Outcome(ctx, "sub_1", true, t0); !since.IsZero() {
 		t.Fatalf("success left failing-since %v", since)
+	}
+
+	// A success's clear folded into the attempt writer's pipeline (keys of other slots
+	// beside it on a cluster) ends only the named subscription's run of failures.
+	for _, sub := range []string{"sub_1", "sub_2"} {
+		if _, err := l.Outcome(ctx, sub, false, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.WriteBatch(ctx, []Attempt{attempt("dlv_6", 1, ReasonOK, true)}, []string{"sub_1"}); err != nil {
+		t.Fatal(err)
+	}
+	t1 := t0.Add(time.Hour)
+	if since, _ := l.Outcome(ctx, "sub_1", false, t1); !since.Equal(t1) {
+		t.Fatalf("after WriteBatch's clear: failing since %v, want a new run from %v", since, t1)
+	}
+	if since, _ := l.Outcome(ctx, "sub_2", false, t1); !since.Equal(t0) {
+		t.Fatalf("WriteBatch cleared sub_2 too: failing since %v, want %v", since, t0)
 	}
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // TestAttemptLogRealRedis checks on a real redis-server what the miniredis tests check:
-// bounded newest-first lists, real TTLs, delivery status, and failing-since.
+// bounded newest-first lists, real TTLs, delivery status, failing-since and its clear in
+// the attempts' pipeline.
 func TestAttemptLogRealRedis(t *testing.T) {
 	rdb, prefix := testenv.RedisDB(t)
 	checkAttemptLog(t, rdb, prefix)

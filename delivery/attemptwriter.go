@@ -8,10 +8,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// attemptBatchRecorder is implemented by an attempt log that can write many attempts in
-// one round trip (*AttemptLog: one Redis pipeline).
+// attemptBatchRecorder is implemented by an attempt log that can write many attempts,
+// and clear failing-since records, in one round trip (*AttemptLog: one Redis pipeline).
 type attemptBatchRecorder interface {
-	RecordBatch(ctx context.Context, as []Attempt) error
+	WriteBatch(ctx context.Context, as []Attempt, clearFailing []string) error
 }
 
 var _ attemptBatchRecorder = (*AttemptLog)(nil)
@@ -35,31 +35,45 @@ const (
 // then drops the entry rather than holding up deliveries for an informational log —
 // counted (eventrouter_sender_attempt_log_dropped_total) and logged, as a failed write
 // always was. A failed write is logged with how many entries it lost.
+//
+// An entry may also clear its subscription's failing-since record (a success's, see
+// health.succeeded): the DEL rides in the same pipeline, and the clears of a batch
+// written without error are confirmed through cleared. A dropped or failed clear is
+// simply not confirmed.
 type attemptWriter struct {
 	rec     AttemptRecorder
 	log     *zap.Logger
-	ch      chan Attempt
+	ch      chan attemptEntry
 	done    chan struct{}
-	dropped func() // counts one dropped entry
+	dropped func()                // counts one dropped entry
+	cleared func(subIDs []string) // confirms written clears
 	drops   atomic.Int64
 }
 
-func newAttemptWriter(rec AttemptRecorder, dropped func(), log *zap.Logger) *attemptWriter {
-	w := &attemptWriter{rec: rec, log: log, ch: make(chan Attempt, attemptQueue), done: make(chan struct{}), dropped: dropped}
+// attemptEntry is one queued attempt; clearFailing also clears its subscription's
+// failing-since record.
+type attemptEntry struct {
+	a            Attempt
+	clearFailing bool
+}
+
+func newAttemptWriter(rec AttemptRecorder, dropped func(), cleared func([]string), log *zap.Logger) *attemptWriter {
+	w := &attemptWriter{rec: rec, log: log, ch: make(chan attemptEntry, attemptQueue), done: make(chan struct{}),
+		dropped: dropped, cleared: cleared}
 	go w.run()
 	return w
 }
 
-// add queues a without blocking, or drops it when the queue is full. It must not be
+// add queues e without blocking, or drops it when the queue is full. It must not be
 // called after close.
-func (w *attemptWriter) add(a Attempt) {
+func (w *attemptWriter) add(e attemptEntry) {
 	select {
-	case w.ch <- a:
+	case w.ch <- e:
 	default:
 		w.dropped()
 		if n := w.drops.Add(1); n&(n-1) == 0 { // 1st, 2nd, 4th, 8th, ... drop: bounded logging
 			w.log.Warn("attempt log queue full (Redis slow or down?): dropping attempt log entries",
-				zap.Int64("dropped_total", n), zap.String("delivery_id", a.DeliveryID))
+				zap.Int64("dropped_total", n), zap.String("delivery_id", e.a.DeliveryID))
 		}
 	}
 }
@@ -72,9 +86,9 @@ func (w *attemptWriter) close() {
 
 func (w *attemptWriter) run() {
 	defer close(w.done)
-	batch := make([]Attempt, 0, attemptBatchMax)
-	for a := range w.ch {
-		batch = append(batch[:0], a)
+	batch := make([]attemptEntry, 0, attemptBatchMax)
+	for e := range w.ch {
+		batch = append(batch[:0], e)
 	fill:
 		for len(batch) < attemptBatchMax {
 			select {
@@ -92,20 +106,40 @@ func (w *attemptWriter) run() {
 	}
 }
 
-func (w *attemptWriter) write(batch []Attempt) {
+func (w *attemptWriter) write(batch []attemptEntry) {
 	ctx, cancel := context.WithTimeout(context.Background(), attemptWriteTimeout)
 	defer cancel()
+	var clears []string
 	if br, ok := w.rec.(attemptBatchRecorder); ok {
-		if err := br.RecordBatch(ctx, batch); err != nil {
-			w.log.Warn("attempt log write failed", zap.Int("attempts", len(batch)),
-				zap.String("first_delivery_id", batch[0].DeliveryID), zap.Error(err))
+		as := make([]Attempt, len(batch))
+		for i, e := range batch {
+			as[i] = e.a
+			if e.clearFailing {
+				clears = append(clears, e.a.SubscriptionID)
+			}
 		}
-		return
+		if err := br.WriteBatch(ctx, as, clears); err != nil {
+			w.log.Warn("attempt log write failed", zap.Int("attempts", len(batch)), zap.Int("failing_clears", len(clears)),
+				zap.String("first_delivery_id", batch[0].a.DeliveryID), zap.Error(err))
+			return
+		}
+	} else {
+		for _, e := range batch {
+			if err := w.rec.Record(ctx, e.a); err != nil {
+				w.log.Warn("attempt log write failed", zap.String("delivery_id", e.a.DeliveryID), zap.Error(err))
+			}
+			if !e.clearFailing {
+				continue
+			}
+			if _, err := w.rec.Outcome(ctx, e.a.SubscriptionID, true, e.a.At); err != nil {
+				w.log.Warn("failing-since clear failed", zap.String("subscription_id", e.a.SubscriptionID), zap.Error(err))
+				continue
+			}
+			clears = append(clears, e.a.SubscriptionID)
+		}
 	}
-	for _, a := range batch {
-		if err := w.rec.Record(ctx, a); err != nil {
-			w.log.Warn("attempt log write failed", zap.String("delivery_id", a.DeliveryID), zap.Error(err))
-		}
+	if len(clears) > 0 {
+		w.cleared(clears)
 	}
 }
 
@@ -116,18 +150,19 @@ type attemptSink struct {
 	w   *attemptWriter
 }
 
-// start starts the writer (Run calls it once).
-func (s *attemptSink) start(dropped func(), log *zap.Logger) {
+// start starts the writer (Run calls it once); cleared confirms written failing-since
+// clears.
+func (s *attemptSink) start(dropped func(), cleared func([]string), log *zap.Logger) {
 	if s.rec != nil {
-		s.w = newAttemptWriter(s.rec, dropped, log)
+		s.w = newAttemptWriter(s.rec, dropped, cleared, log)
 	}
 }
 
 // enabled reports whether attempts are recorded at all.
 func (s *attemptSink) enabled() bool { return s.w != nil }
 
-// add queues a (see attemptWriter.add).
-func (s *attemptSink) add(a Attempt) { s.w.add(a) }
+// add queues e (see attemptWriter.add).
+func (s *attemptSink) add(e attemptEntry) { s.w.add(e) }
 
 // close writes what is queued and stops the writer.
 func (s *attemptSink) close() {

@@ -28,13 +28,13 @@ func (f *fakeRecorder) Outcome(context.Context, string, bool, time.Time) (time.T
 	return time.Time{}, nil
 }
 
-// batchRecorder supports RecordBatch and remembers batch sizes.
+// batchRecorder supports WriteBatch and remembers batch sizes.
 type batchRecorder struct {
 	fakeRecorder
 	sizes []int
 }
 
-func (b *batchRecorder) RecordBatch(_ context.Context, as []Attempt) error {
+func (b *batchRecorder) WriteBatch(_ context.Context, as []Attempt, _ []string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.sizes = append(b.sizes, len(as))
@@ -57,10 +57,10 @@ func TestAttemptWriterKeepsOrderAndFlushesOnClose(t *testing.T) {
 		}
 	}{{"one by one", &fakeRecorder{}}, {"batched", &batchRecorder{}}} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newAttemptWriter(tc.rec, func() { t.Error("an entry was dropped with room in the queue") }, zap.NewNop())
+			w := newAttemptWriter(tc.rec, func() { t.Error("an entry was dropped with room in the queue") }, func([]string) {}, zap.NewNop())
 			// n is well below attemptQueue: nothing may be dropped.
 			for i := range n {
-				w.add(Attempt{DeliveryID: fmt.Sprintf("d%05d", i), SubscriptionID: "s"})
+				w.add(attemptEntry{a: Attempt{DeliveryID: fmt.Sprintf("d%05d", i), SubscriptionID: "s"}})
 			}
 			w.close()
 			got := tc.rec.ids()
@@ -106,14 +106,14 @@ func (b *blockingRecorder) Record(ctx context.Context, a Attempt) error {
 func TestAttemptWriterDropsWhenFullNeverBlocks(t *testing.T) {
 	rec := &blockingRecorder{release: make(chan struct{})}
 	var dropped atomic.Int64
-	w := newAttemptWriter(rec, func() { dropped.Add(1) }, zap.NewNop())
+	w := newAttemptWriter(rec, func() { dropped.Add(1) }, func([]string) {}, zap.NewNop())
 	const extra = 100
 	const total = attemptQueue + attemptBatchMax + extra
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for i := range total { // the writer holds up to a batch, the queue the rest
-			w.add(Attempt{DeliveryID: fmt.Sprintf("d%05d", i), SubscriptionID: "s"})
+			w.add(attemptEntry{a: Attempt{DeliveryID: fmt.Sprintf("d%05d", i), SubscriptionID: "s"}})
 		}
 	}()
 	select {

@@ -23,6 +23,7 @@ func (s *Sender) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 		}
 	}
 	o.mu.Unlock()
+	s.health.forgetClear() // another sender may have recorded failures meanwhile
 	s.member.tracker.Assigned(assigned)
 	s.log.Info("partitions assigned", zap.Any("partitions", assigned))
 }

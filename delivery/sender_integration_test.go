@@ -140,6 +140,17 @@ func itSetup(t *testing.T, rc http.Handler, nSubs int, extraEnv ...string) (*sen
 	return p, deliveries, dlq, ids
 }
 
+// envValue is the value of key in the process's environment ("" if unset; the last
+// one wins, as for the process).
+func (p *senderProc) envValue(key string) (v string) {
+	for _, kv := range p.env {
+		if val, ok := strings.CutPrefix(kv, key+"="); ok {
+			v = val
+		}
+	}
+	return v
+}
+
 func (p *senderProc) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(p.bin, "sender")
@@ -270,6 +281,18 @@ func TestSenderProcessEndpointOutageRecovers(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The outage started a failing-since record per subscription in Redis.
+	rdb := testenv.Redis(t)
+	failing := NewAttemptLog(rdb, AttemptLogOptions{Prefix: p.envValue("EVENTROUTER_REDIS_KEY_PREFIX")})
+	failingKeys := func() (n int64) {
+		for _, id := range subs {
+			n += rdb.Exists(context.Background(), failing.failKey(id)).Val()
+		}
+		return n
+	}
+	if n := failingKeys(); n != int64(len(subs)) {
+		t.Fatalf("%d failing-since records in Redis during the outage, want %d", n, len(subs))
+	}
 	time.Sleep(3 * time.Second) // the outage lasts a few retry tiers
 	rc.fail.Store(false)
 	deadline = time.Now().Add(120 * time.Second)
@@ -293,5 +316,8 @@ func TestSenderProcessEndpointOutageRecovers(t *testing.T) {
 			t.Errorf("DLQ partition %d has %d records; want none", o.Partition, o.Offset)
 		}
 	})
+	// The successes cleared the records (off the delivery path, with the attempt log's
+	// writes), so a later failure starts a new run rather than the outage's.
+	testenv.Eventually(t, 10*time.Second, "failing-since records cleared after the recovery", func() bool { return failingKeys() == 0 })
 	t.Logf("%d deliveries after %d failed attempts during the outage", len(ds), rc.failures.Load())
 }
