@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -59,13 +60,15 @@ type flowRig struct {
 	mu       sync.Mutex
 	release  map[string]chan struct{} // by subscription: one token lets one running job end
 	stopped  chan struct{}            // closed at cleanup: every job ends
-	deadline []func()                 // pending saturation deadlines, in order scheduled
+	deadline []func()                 // pending saturation checks, in order scheduled
+	clock    time.Time
 	overflow []string
 	seq      int
 }
 
 func newFlowRig(t *testing.T, flow flowConfig, inFlight int) *flowRig {
-	r := &flowRig{t: t, pauser: newFakePauser(), release: map[string]chan struct{}{}, stopped: make(chan struct{})}
+	r := &flowRig{t: t, pauser: newFakePauser(), release: map[string]chan struct{}{}, stopped: make(chan struct{}),
+		clock: time.Unix(1e9, 0)}
 	gate := newFetchGate(r.pauser, time.Now, nil)
 	r.l = newLanes(lanesConfig{
 		flow:  flow,
@@ -77,6 +80,11 @@ func newFlowRig(t *testing.T, flow flowConfig, inFlight int) *flowRig {
 			}
 		},
 		gate: gate,
+		now: func() time.Time {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.clock
+		},
 		overflow: func(sub string, _ int, _ int64) {
 			r.mu.Lock()
 			r.overflow = append(r.overflow, sub)
@@ -140,11 +148,18 @@ func (r *flowRig) queued(sub string) int {
 	return 0
 }
 
-// fireDeadlines runs every saturation deadline scheduled and not stopped.
+// advance moves the lanes' clock.
+func (r *flowRig) advance(d time.Duration) {
+	r.mu.Lock()
+	r.clock = r.clock.Add(d)
+	r.mu.Unlock()
+}
+
+// fireDeadlines runs every saturation check scheduled and not stopped.
 func (r *flowRig) fireDeadlines() {
 	r.mu.Lock()
-	fs := r.deadline
-	r.deadline = nil
+	fs := slices.Clone(r.deadline)
+	clear(r.deadline) // fired: a later stop of one of them is a no-op
 	r.mu.Unlock()
 	for _, f := range fs {
 		if f != nil {
@@ -223,6 +238,7 @@ func TestFlowDeadlineParksOnlyTheSaturatedSubscription(t *testing.T) {
 	if !r.pauser.isPaused(tpDeliveries0) {
 		t.Fatal("partition not paused for the saturated subscription")
 	}
+	r.advance(time.Hour)
 	r.fireDeadlines()
 	if r.pauser.isPaused(tpDeliveries0) {
 		t.Fatal("partition still paused after the saturated subscription's deadline")
@@ -258,6 +274,28 @@ func TestFlowDeadlineParksOnlyTheSaturatedSubscription(t *testing.T) {
 	}
 }
 
+// A paused subscription that cannot drain to its low-water mark before the deadline,
+// at the rate it shows (in-flight requests counted as about to finish), overflows as
+// soon as that is clear instead of holding its partition for the whole deadline; one
+// that can keeps it paused.
+func TestFlowSlowDrainOverflowsBeforeTheDeadline(t *testing.T) {
+	r := newFlowRig(t, flowConfig{maxBytes: 1 << 30, maxQueued: 10, parkAfter: time.Second}, 1)
+	p0 := newPartition(tpDeliveries0)
+	for range 14 { // 9 above the low-water mark (5), one in flight
+		r.enqueue("sub_a", p0, 10)
+	}
+	r.advance(50 * time.Millisecond)
+	r.fireDeadlines() // 1 in 50 ms → 20/s → 9 more in 0.45 s: within the deadline
+	if len(r.overflow) != 0 || !r.pauser.isPaused(tpDeliveries0) {
+		t.Fatal("overflowed although the rate so far drains it within the deadline")
+	}
+	r.advance(450 * time.Millisecond)
+	r.fireDeadlines() // still nothing finished: 1 in 500 ms → 2/s → 4.5 s more
+	if len(r.overflow) != 1 || r.pauser.isPaused(tpDeliveries0) {
+		t.Fatalf("a subscription that cannot drain in time still holds its partition at half the deadline (overflow %v)", r.overflow)
+	}
+}
+
 // A deadline that fires after its subscription drained (the timer raced the drain)
 // does nothing.
 func TestFlowStaleDeadlineIgnored(t *testing.T) {
@@ -273,6 +311,7 @@ func TestFlowStaleDeadlineIgnored(t *testing.T) {
 	for range 2 { // saturated again: a new episode with its own deadline
 		r.enqueue("sub_a", p0, 10)
 	}
+	r.advance(time.Hour)
 	stale()
 	if len(r.overflow) != 0 || !r.pauser.isPaused(tpDeliveries0) {
 		t.Fatalf("a stale deadline overflowed the subscription (overflow %v, paused %v)", r.overflow, r.pauser.isPaused(tpDeliveries0))

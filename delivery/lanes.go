@@ -45,8 +45,10 @@ type lanes struct {
 	gate  *fetchGate
 	// overflow is told when a subscription stays saturated past flow.parkAfter.
 	overflow func(subID string, queued int, bytes int64)
-	// afterFunc schedules the saturation deadline (time.AfterFunc; fakes in tests).
+	// afterFunc schedules saturation checks (time.AfterFunc) and now reads the clock
+	// (time.Now); fakes in tests.
 	afterFunc func(time.Duration, func()) (stop func() bool)
+	now       func() time.Time
 
 	mu        sync.Mutex
 	subs      map[string]*subLane
@@ -69,8 +71,10 @@ type subLane struct {
 	parts     map[*partition]int
 	held      map[*partition]bool
 	state     flowState
-	epoch     int // saturation episode, so a stale deadline timer does nothing
+	epoch     int // saturation episode, so a stale check does nothing
 	stopTimer func() bool
+	pausedAt  time.Time // when this episode paused
+	drainedN  int       // deliveries finished since then
 }
 
 // flowState is a subscription lane's flow-control state.
@@ -88,7 +92,7 @@ type objLane struct {
 	busy bool
 }
 
-// lanesConfig are newLanes' collaborators; gate, overflow and afterFunc may be nil.
+// lanesConfig are newLanes' collaborators; gate, overflow, afterFunc and now may be nil.
 type lanesConfig struct {
 	flow      flowConfig
 	limit     func(subID string) int
@@ -97,11 +101,12 @@ type lanesConfig struct {
 	gate      *fetchGate
 	overflow  func(subID string, queued int, bytes int64)
 	afterFunc func(time.Duration, func()) (stop func() bool)
+	now       func() time.Time
 }
 
 func newLanes(c lanesConfig) *lanes {
 	l := &lanes{flow: c.flow, limit: c.limit, run: c.run, gauge: c.gauge, gate: c.gate, overflow: c.overflow,
-		afterFunc: c.afterFunc, subs: map[string]*subLane{}}
+		afterFunc: c.afterFunc, now: c.now, subs: map[string]*subLane{}}
 	if l.gauge == nil {
 		l.gauge = func(int, int, int) {}
 	}
@@ -110,6 +115,9 @@ func newLanes(c lanesConfig) *lanes {
 	}
 	if l.afterFunc == nil {
 		l.afterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
+	if l.now == nil {
+		l.now = time.Now
 	}
 	if l.gate == nil {
 		l.gate = newFetchGate(noPauser{}, time.Now, nil)
@@ -186,8 +194,8 @@ func (l *lanes) pause(sl *subLane) {
 		sl.state = flowPaused
 		sl.epoch++
 		l.saturated++
-		epoch := sl.epoch
-		sl.stopTimer = l.afterFunc(l.flow.parkAfter, func() { l.expire(sl, epoch) })
+		sl.pausedAt, sl.drainedN = l.now(), 0
+		l.scheduleCheck(sl)
 	}
 	for p := range sl.parts {
 		if !sl.held[p] {
@@ -227,14 +235,54 @@ func (l *lanes) settle(sl *subLane) {
 	}
 }
 
-// expire is sl's saturation deadline: still paused, it overflows, and the partitions it
-// held resume for the other subscriptions.
-func (l *lanes) expire(sl *subLane, epoch int) {
+// checksPerDeadline is how often, within flow.parkAfter, a paused subscription's
+// progress is checked.
+const checksPerDeadline = 20
+
+// scheduleCheck arms sl's next saturation check. l.mu held.
+func (l *lanes) scheduleCheck(sl *subLane) {
+	epoch := sl.epoch
+	sl.stopTimer = l.afterFunc(max(l.flow.parkAfter/checksPerDeadline, time.Millisecond), func() { l.check(sl, epoch) })
+}
+
+// check decides whether paused sl may keep its partitions paused: only while it can be
+// expected to drain to the low-water mark before flow.parkAfter has passed since it
+// paused. The expected drain time is what is above the low-water mark divided by the
+// rate so far, counting the requests in flight as about to finish (so a subscription
+// that has not yet finished anything is judged optimistically). When it cannot make
+// it, or at the deadline, it overflows at once rather than holding the partitions for
+// the whole deadline: a slow endpoint stalls its neighbours for a fraction of it.
+func (l *lanes) check(sl *subLane, epoch int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.subs[sl.id] != sl || sl.state != flowPaused || sl.epoch != epoch {
 		return // drained, emptied or abandoned meanwhile
 	}
+	elapsed := l.now().Sub(sl.pausedAt)
+	if elapsed < l.flow.parkAfter && elapsed > 0 {
+		rate := float64(sl.drainedN+sl.inFlight) / elapsed.Seconds()
+		if rate > 0 && elapsed.Seconds()+l.aboveLowWater(sl)/rate < l.flow.parkAfter.Seconds() {
+			l.scheduleCheck(sl)
+			return
+		}
+	}
+	l.overflowNow(sl)
+}
+
+// aboveLowWater is how many of sl's deliveries must finish before it reaches the
+// low-water mark (by count, or by bytes at its average delivery size). l.mu held.
+func (l *lanes) aboveLowWater(sl *subLane) float64 {
+	n := float64(sl.queued - l.flow.maxQueued/2)
+	if sl.queued > 0 && sl.bytes > 0 {
+		avg := float64(sl.bytes) / float64(sl.queued)
+		n = max(n, float64(sl.bytes-l.flow.maxBytes/2)/avg)
+	}
+	return max(n, 0)
+}
+
+// overflowNow ends sl's pause: it overflows, and the partitions it held resume for the
+// other subscriptions. l.mu held.
+func (l *lanes) overflowNow(sl *subLane) {
 	sl.state = flowOverflowed
 	l.unpause(sl)
 	l.overflow(sl.id, sl.queued, sl.bytes)
@@ -248,6 +296,7 @@ func (l *lanes) report() { l.gauge(l.queued, len(l.subs), l.saturated) }
 func (l *lanes) done(sl *subLane, j *job) {
 	sl.queued--
 	sl.bytes -= j.size
+	sl.drainedN++
 	l.queued--
 	if n := sl.parts[j.part] - 1; n > 0 {
 		sl.parts[j.part] = n
