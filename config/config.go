@@ -183,9 +183,10 @@ type Delivery struct {
 	// half (flow control, docs/delivery.md).
 	MaxQueuedBytesPerSubscription int `mapstructure:"max_queued_bytes_per_subscription" yaml:"max_queued_bytes_per_subscription"`
 	MaxQueuedPerSubscription      int `mapstructure:"max_queued_per_subscription" yaml:"max_queued_per_subscription"`
-	// SaturationParkAfter is how long a saturated subscription may keep partitions
-	// paused; after that its excess is parked on the first retry tier (reason
-	// backpressure) so the other subscriptions of those partitions proceed.
+	// SaturationParkAfter is the longest a saturated subscription may keep partitions
+	// paused (sooner when its rate shows it cannot drain by then); after that its excess
+	// is parked on the first retry tier (reason backpressure) so the other
+	// subscriptions of those partitions proceed.
 	SaturationParkAfter time.Duration `mapstructure:"saturation_park_after" yaml:"saturation_park_after"`
 	// CommitInterval is how often finished offsets are committed.
 	CommitInterval time.Duration `mapstructure:"commit_interval" yaml:"commit_interval"`

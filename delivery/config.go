@@ -47,9 +47,10 @@ type Config struct {
 	MaxQueuedBytesPerSubscription int64
 	MaxQueuedPerSubscription      int
 	// SaturationParkAfter (delivery.saturation_park_after) bounds how long a
-	// subscription may keep partitions paused: past it, its excess goes to the first
-	// retry tier (ReasonBackpressure) so the other subscriptions of those partitions
-	// proceed. Default 5s.
+	// subscription may keep partitions paused (sooner when its rate shows it cannot
+	// drain by then): past it, its excess goes to the first retry tier
+	// (ReasonBackpressure) so the other subscriptions of those partitions proceed.
+	// Default 5s.
 	SaturationParkAfter time.Duration
 	// CommitInterval (delivery.commit_interval) is how often finished offsets are
 	// committed. Default 1s.
