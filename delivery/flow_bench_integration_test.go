@@ -78,9 +78,9 @@ type mixedResult struct {
 
 // BenchmarkSenderMixedIsolation measures what one saturated subscription costs the
 // others on its partition: a steady stream for nNormal normal subscriptions, once alone
-// and once beside a slow subscription (a 100 ms endpoint, 2 in flight: 20/s) that starts
-// with a 2 000-delivery backlog and keeps receiving 50/s, every subscription on the one
-// deliveries partition. It reports the normal deliveries' p99 latency (produce to
+// and once beside a slow subscription (a 100 ms endpoint, 2 in flight: 20/s) that gets a
+// 2 000-delivery burst one second into the stream and 50/s after it, every subscription
+// on the one deliveries partition. The stream starts once the sender is ready. It reports the normal deliveries' p99 latency (produce to
 // arrival) in both runs and their ratio (target ≤ 1.5). Run back to back on the same
 // machine: go test -tags integration -run '^$' -bench MixedIsolation -benchtime 1x ./delivery/
 func BenchmarkSenderMixedIsolation(b *testing.B) {
@@ -165,14 +165,6 @@ func runMixed(b *testing.B, withSlow bool) mixedResult {
 			b.Fatal(err)
 		}
 	}
-	if withSlow {
-		backlog := make([]*kgo.Record, slowBacklog)
-		for i := range backlog {
-			backlog[i] = delivery(slowSub.ID)
-		}
-		produce(backlog)
-	}
-
 	cfg := Config{DeliveriesTopic: deliveries, DLQTopic: dlq, RetryPrefix: retryPrefix,
 		Group: name + "-sender", RetrySchedule: []time.Duration{time.Second},
 		MaxInFlight: 1024, DefaultMaxInFlight: 4, BreakerThreshold: 1000, BreakerCooldown: time.Second,
@@ -190,9 +182,12 @@ func runMixed(b *testing.B, withSlow bool) mixedResult {
 		cancel()
 		<-done
 	}()
+	for s.Ready(ctx) != nil {
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	// A steady stream: every tick, each normal subscription's share (and the slow one's).
-	sent := 0
+	sent, burst := 0, false
 	perTick := func(rate int, i int) int {
 		return rate*(i+1)*int(tick)/int(time.Second) - rate*i*int(tick)/int(time.Second)
 	}
@@ -205,8 +200,12 @@ func runMixed(b *testing.B, withSlow bool) mixedResult {
 				sent++
 			}
 		}
-		if withSlow {
-			for range perTick(slowRate, i) {
+		if withSlow && time.Since(start) >= time.Second {
+			n := perTick(slowRate, i)
+			if !burst {
+				n, burst = slowBacklog, true
+			}
+			for range n {
 				recs = append(recs, delivery(slowSub.ID))
 			}
 		}

@@ -296,6 +296,38 @@ func TestFlowSlowDrainOverflowsBeforeTheDeadline(t *testing.T) {
 	}
 }
 
+// A subscription reaching its budget does not pause a partition that another,
+// unsaturated subscription has recently been fed from and that has (almost) nothing
+// queued: that neighbour's next deliveries may sit right behind the pause, so the
+// saturated subscription overflows at once instead. A neighbour with a backlog of its
+// own loses nothing by a short pause, so then the partition is paused.
+func TestFlowDoesNotPauseOverARunningDryNeighbour(t *testing.T) {
+	r := newFlowRig(t, flowConfig{maxBytes: 1 << 30, maxQueued: 4, parkAfter: time.Second}, 1)
+	p0 := newPartition(tpDeliveries0)
+	r.enqueue("sub_quick", p0, 10)
+	r.finish("sub_quick", 1) // delivered: its lane is empty, its next delivery may be in Kafka
+	for range 4 {
+		r.enqueue("sub_slow", p0, 10)
+	}
+	if r.pauser.isPaused(tpDeliveries0) {
+		t.Fatal("paused a partition whose other subscription is running dry")
+	}
+	if len(r.overflow) != 1 || r.overflow[0] != "sub_slow" {
+		t.Fatalf("overflow %v, want [sub_slow] at once", r.overflow)
+	}
+
+	p1 := newPartition(tpDeliveries1)
+	for range 3 { // a neighbour with a backlog beyond its in-flight cap
+		r.enqueue("sub_busy", p1, 10)
+	}
+	for range 4 {
+		r.enqueue("sub_burst", p1, 10)
+	}
+	if !r.pauser.isPaused(tpDeliveries1) {
+		t.Fatal("did not pause although the other subscription has a backlog of its own")
+	}
+}
+
 // A deadline that fires after its subscription drained (the timer raced the drain)
 // does nothing.
 func TestFlowStaleDeadlineIgnored(t *testing.T) {

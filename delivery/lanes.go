@@ -50,8 +50,11 @@ type lanes struct {
 	afterFunc func(time.Duration, func()) (stop func() bool)
 	now       func() time.Time
 
-	mu        sync.Mutex
-	subs      map[string]*subLane
+	mu   sync.Mutex
+	subs map[string]*subLane
+	// recent is, by source partition, when each subscription last had a delivery from
+	// it: the neighbours a pause of that partition would hold back.
+	recent    map[*partition]map[string]time.Time
 	queued    int
 	saturated int // subscriptions paused or overflowing
 	wg        sync.WaitGroup
@@ -106,7 +109,7 @@ type lanesConfig struct {
 
 func newLanes(c lanesConfig) *lanes {
 	l := &lanes{flow: c.flow, limit: c.limit, run: c.run, gauge: c.gauge, gate: c.gate, overflow: c.overflow,
-		afterFunc: c.afterFunc, now: c.now, subs: map[string]*subLane{}}
+		afterFunc: c.afterFunc, now: c.now, subs: map[string]*subLane{}, recent: map[*partition]map[string]time.Time{}}
 	if l.gauge == nil {
 		l.gauge = func(int, int, int) {}
 	}
@@ -165,6 +168,7 @@ func (l *lanes) enqueue(j *job) bool {
 	sl.bytes += j.size
 	sl.parts[j.part]++
 	l.queued++
+	l.seen(j.part, sl.id)
 	if !ol.busy && len(ol.q) == 1 {
 		sl.ready = append(sl.ready, ol)
 	}
@@ -191,9 +195,13 @@ func (l *lanes) drained(sl *subLane) bool {
 // deliveries from that is not paused for it yet. l.mu held.
 func (l *lanes) pause(sl *subLane) {
 	if sl.state == flowOpen {
-		sl.state = flowPaused
 		sl.epoch++
 		l.saturated++
+		if l.starving(sl) {
+			l.overflowNow(sl) // a pause would hold back a neighbour running dry: park instead
+			return
+		}
+		sl.state = flowPaused
 		sl.pausedAt, sl.drainedN = l.now(), 0
 		l.scheduleCheck(sl)
 	}
@@ -220,14 +228,14 @@ func (l *lanes) unpause(sl *subLane) {
 // overflowing subscription keeps overflowing until its lane is empty. l.mu held.
 func (l *lanes) settle(sl *subLane) {
 	if sl.state == flowPaused && l.drained(sl) {
-		sl.stopTimer()
+		sl.stopChecks()
 		l.unpause(sl)
 		sl.state = flowOpen
 		l.saturated--
 	}
 	if sl.queued == 0 {
 		if sl.state != flowOpen {
-			sl.stopTimer()
+			sl.stopChecks()
 			l.unpause(sl)
 			l.saturated--
 		}
@@ -235,9 +243,17 @@ func (l *lanes) settle(sl *subLane) {
 	}
 }
 
+// stopChecks cancels sl's pending saturation check, if any. l.mu held.
+func (sl *subLane) stopChecks() {
+	if sl.stopTimer != nil {
+		sl.stopTimer()
+		sl.stopTimer = nil
+	}
+}
+
 // checksPerDeadline is how often, within flow.parkAfter, a paused subscription's
 // progress is checked.
-const checksPerDeadline = 20
+const checksPerDeadline = 50
 
 // scheduleCheck arms sl's next saturation check. l.mu held.
 func (l *lanes) scheduleCheck(sl *subLane) {
@@ -248,10 +264,13 @@ func (l *lanes) scheduleCheck(sl *subLane) {
 // check decides whether paused sl may keep its partitions paused: only while it can be
 // expected to drain to the low-water mark before flow.parkAfter has passed since it
 // paused. The expected drain time is what is above the low-water mark divided by the
-// rate so far, counting the requests in flight as about to finish (so a subscription
-// that has not yet finished anything is judged optimistically). When it cannot make
-// it, or at the deadline, it overflows at once rather than holding the partitions for
-// the whole deadline: a slow endpoint stalls its neighbours for a fraction of it.
+// rate so far, counting the requests in flight as about to finish (so the estimate errs
+// toward waiting). It is judged only once there is evidence: a full round (as many
+// deliveries finished as its max in flight) or a quarter of the deadline, so a cold
+// start (new connections, a loaded machine) is not mistaken for a slow endpoint. When
+// it cannot make it, or at the deadline, it overflows at once rather than holding the
+// partitions for the whole deadline: a slow endpoint stalls its neighbours for a
+// fraction of it.
 func (l *lanes) check(sl *subLane, epoch int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -259,14 +278,66 @@ func (l *lanes) check(sl *subLane, epoch int) {
 		return // drained, emptied or abandoned meanwhile
 	}
 	elapsed := l.now().Sub(sl.pausedAt)
-	if elapsed < l.flow.parkAfter && elapsed > 0 {
-		rate := float64(sl.drainedN+sl.inFlight) / elapsed.Seconds()
-		if rate > 0 && elapsed.Seconds()+l.aboveLowWater(sl)/rate < l.flow.parkAfter.Seconds() {
+	if elapsed < l.flow.parkAfter && !l.starving(sl) {
+		evidence := sl.drainedN >= sl.limit || elapsed >= l.flow.parkAfter/4
+		rate := float64(sl.drainedN+sl.inFlight) / max(elapsed.Seconds(), 1e-9)
+		if !evidence || elapsed.Seconds()+l.aboveLowWater(sl)/rate < l.flow.parkAfter.Seconds() {
 			l.scheduleCheck(sl)
 			return
 		}
 	}
 	l.overflowNow(sl)
+}
+
+// seen notes that subscription id had a delivery from p now. l.mu held.
+func (l *lanes) seen(p *partition, id string) {
+	r := l.recent[p]
+	if r == nil {
+		r = map[string]time.Time{}
+		l.recent[p] = r
+	}
+	now := l.now()
+	if _, ok := r[id]; !ok && len(r) >= 1024 {
+		for k, t := range r { // bound the map: forget subscriptions long gone from p
+			if now.Sub(t) > l.flow.parkAfter {
+				delete(r, k)
+			}
+		}
+	}
+	r[id] = now
+}
+
+// starving reports whether pausing sl's partitions holds back another subscription that
+// is running dry: one that had a delivery from one of them within the last
+// flow.parkAfter, is not saturated itself, and has no more queued than it may have in
+// flight (or nothing). Its next deliveries may be right behind the pause, so the pause
+// would stall it; subscriptions with a backlog of their own lose nothing by it. l.mu
+// held.
+func (l *lanes) starving(sl *subLane) bool {
+	now := l.now()
+	dry := func(p *partition) bool {
+		for id, at := range l.recent[p] {
+			if id == sl.id || now.Sub(at) > l.flow.parkAfter {
+				continue
+			}
+			o := l.subs[id]
+			if o == nil || (o.state == flowOpen && o.queued <= o.limit) {
+				return true
+			}
+		}
+		return false
+	}
+	for p := range sl.parts {
+		if dry(p) {
+			return true
+		}
+	}
+	for p := range sl.held {
+		if dry(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // aboveLowWater is how many of sl's deliveries must finish before it reaches the
@@ -407,6 +478,11 @@ func (l *lanes) abandon(drop func(*partition) bool) []*job {
 			}
 		}
 		l.settle(sl)
+	}
+	for p := range l.recent {
+		if drop(p) {
+			delete(l.recent, p)
+		}
 	}
 	l.report()
 	return out
