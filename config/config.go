@@ -184,7 +184,7 @@ type Delivery struct {
 	MaxQueuedBytesPerSubscription int `mapstructure:"max_queued_bytes_per_subscription" yaml:"max_queued_bytes_per_subscription"`
 	MaxQueuedPerSubscription      int `mapstructure:"max_queued_per_subscription" yaml:"max_queued_per_subscription"`
 	// SaturationParkAfter is the longest a saturated subscription may keep partitions
-	// paused (sooner when its rate shows it cannot drain by then); after that its excess
+	// paused (sooner when a subscription sharing them runs dry); after that its excess
 	// is parked on the first retry tier (reason backpressure) so the other
 	// subscriptions of those partitions proceed.
 	SaturationParkAfter time.Duration `mapstructure:"saturation_park_after" yaml:"saturation_park_after"`

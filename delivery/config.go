@@ -47,8 +47,8 @@ type Config struct {
 	MaxQueuedBytesPerSubscription int64
 	MaxQueuedPerSubscription      int
 	// SaturationParkAfter (delivery.saturation_park_after) bounds how long a
-	// subscription may keep partitions paused (sooner when its rate shows it cannot
-	// drain by then): past it, its excess goes to the first retry tier
+	// subscription may keep partitions paused (sooner when a subscription sharing them
+	// runs dry): past it, its excess goes to the first retry tier
 	// (ReasonBackpressure) so the other subscriptions of those partitions proceed.
 	// Default 5s.
 	SaturationParkAfter time.Duration

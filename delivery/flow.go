@@ -20,11 +20,12 @@ import (
 //     Records already fetched are still queued: the budget is soft, bounded by one
 //     poll;
 //   - it resumes them once it drains to half of both budgets (the low-water mark);
-//   - a subscription still saturated parkAfter after it paused overflows: its pauses
-//     are lifted at once, so the other subscriptions of those partitions proceed, and
-//     while it stays at its budget each further delivery of it is parked in the first
-//     retry tier (reason backpressure, no attempt consumed). It keeps overflowing until
-//     its lane is empty.
+//   - it overflows instead of pausing, or ends its pause, when a neighbour on those
+//     partitions is running dry (lanes.starving), or at parkAfter: its pauses are
+//     lifted at once,
+//     so the other subscriptions of those partitions proceed, and while it stays at its
+//     budget each further delivery of it is parked in the first retry tier (reason
+//     backpressure, no attempt consumed). It keeps overflowing until its lane is empty.
 type flowConfig struct {
 	maxBytes  int64
 	maxQueued int
@@ -137,10 +138,11 @@ func (g *fetchGate) change(tp topicPartition, f func(*gateHold)) {
 	}
 }
 
-// overflowed logs a subscription that stayed saturated past SaturationParkAfter; its
-// further excess is parked (counted in skipped_total{reason="backpressure"}).
-func (s *Sender) overflowed(subID string, queued int, bytes int64) {
-	s.log.Info("subscription saturated past saturation_park_after: parking its excess in the first retry tier",
-		zap.String("subscription_id", subID), zap.Int("queued", queued), zap.Int64("queued_bytes", bytes),
-		zap.Duration("saturation_park_after", s.cfg.SaturationParkAfter))
+// overflowed logs a saturated subscription that stopped (or never started) pausing its
+// partitions; its further excess is parked (counted in
+// skipped_total{reason="backpressure"}).
+func (s *Sender) overflowed(subID, why string, queued int, bytes int64) {
+	s.log.Info("subscription saturated: parking its excess in the first retry tier so its partitions keep flowing",
+		zap.String("subscription_id", subID), zap.String("why", why), zap.Int("queued", queued),
+		zap.Int64("queued_bytes", bytes))
 }

@@ -32,8 +32,9 @@ type job struct {
 //     by the runner, which waits for a slot on its own goroutine);
 //   - enqueue never blocks: the polling goroutine only appends to a queue. Memory is
 //     bounded by flow control (see flowConfig): a subscription at its budget pauses the
-//     partitions that feed it, and one that stays saturated past the deadline refuses
-//     more (the caller hands the excess to the first retry tier).
+//     partitions that feed it, and one that overflows (pausing would stall a neighbour,
+//     or it cannot drain in time) refuses more while at its budget (the caller hands
+//     the excess to the first retry tier).
 //
 // Subscription lanes are per process, keyed by subscription id, across every partition
 // the process owns. Safe for concurrent use.
@@ -44,7 +45,7 @@ type lanes struct {
 	gauge func(queued, active, saturated int)
 	gate  *fetchGate
 	// overflow is told when a subscription stays saturated past flow.parkAfter.
-	overflow func(subID string, queued int, bytes int64)
+	overflow func(subID, why string, queued int, bytes int64)
 	// afterFunc schedules saturation checks (time.AfterFunc) and now reads the clock
 	// (time.Now); fakes in tests.
 	afterFunc func(time.Duration, func()) (stop func() bool)
@@ -77,7 +78,6 @@ type subLane struct {
 	epoch     int // saturation episode, so a stale check does nothing
 	stopTimer func() bool
 	pausedAt  time.Time // when this episode paused
-	drainedN  int       // deliveries finished since then
 }
 
 // flowState is a subscription lane's flow-control state.
@@ -102,7 +102,7 @@ type lanesConfig struct {
 	run       func(*job)
 	gauge     func(queued, active, saturated int)
 	gate      *fetchGate
-	overflow  func(subID string, queued int, bytes int64)
+	overflow  func(subID, why string, queued int, bytes int64)
 	afterFunc func(time.Duration, func()) (stop func() bool)
 	now       func() time.Time
 }
@@ -114,7 +114,7 @@ func newLanes(c lanesConfig) *lanes {
 		l.gauge = func(int, int, int) {}
 	}
 	if l.overflow == nil {
-		l.overflow = func(string, int, int64) {}
+		l.overflow = func(string, string, int, int64) {}
 	}
 	if l.afterFunc == nil {
 		l.afterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
@@ -135,7 +135,7 @@ func (noPauser) PauseFetchPartitions(map[string][]int32) map[string][]int32 { re
 func (noPauser) ResumeFetchPartitions(map[string][]int32)                   {}
 
 // enqueue adds j to its lanes, or returns false when its subscription has overflowed
-// (saturated past flow.parkAfter) and is still at its budget. It never blocks on
+// (see flowConfig) and is still at its budget. It never blocks on
 // delivery work.
 func (l *lanes) enqueue(j *job) bool {
 	l.mu.Lock()
@@ -198,11 +198,11 @@ func (l *lanes) pause(sl *subLane) {
 		sl.epoch++
 		l.saturated++
 		if l.starving(sl) {
-			l.overflowNow(sl) // a pause would hold back a neighbour running dry: park instead
+			l.overflowNow(sl, overflowNeighbourDry) // a pause would stall it: park instead
 			return
 		}
 		sl.state = flowPaused
-		sl.pausedAt, sl.drainedN = l.now(), 0
+		sl.pausedAt = l.now()
 		l.scheduleCheck(sl)
 	}
 	for p := range sl.parts {
@@ -261,32 +261,22 @@ func (l *lanes) scheduleCheck(sl *subLane) {
 	sl.stopTimer = l.afterFunc(max(l.flow.parkAfter/checksPerDeadline, time.Millisecond), func() { l.check(sl, epoch) })
 }
 
-// check decides whether paused sl may keep its partitions paused: only while it can be
-// expected to drain to the low-water mark before flow.parkAfter has passed since it
-// paused. The expected drain time is what is above the low-water mark divided by the
-// rate so far, counting the requests in flight as about to finish (so the estimate errs
-// toward waiting). It is judged only once there is evidence: a full round (as many
-// deliveries finished as its max in flight) or a quarter of the deadline, so a cold
-// start (new connections, a loaded machine) is not mistaken for a slow endpoint. When
-// it cannot make it, or at the deadline, it overflows at once rather than holding the
-// partitions for the whole deadline: a slow endpoint stalls its neighbours for a
-// fraction of it.
+// check ends sl's pause when a neighbour on its partitions is running dry (starving) or
+// flow.parkAfter has passed since it paused, and otherwise checks again later.
 func (l *lanes) check(sl *subLane, epoch int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.subs[sl.id] != sl || sl.state != flowPaused || sl.epoch != epoch {
 		return // drained, emptied or abandoned meanwhile
 	}
-	elapsed := l.now().Sub(sl.pausedAt)
-	if elapsed < l.flow.parkAfter && !l.starving(sl) {
-		evidence := sl.drainedN >= sl.limit || elapsed >= l.flow.parkAfter/4
-		rate := float64(sl.drainedN+sl.inFlight) / max(elapsed.Seconds(), 1e-9)
-		if !evidence || elapsed.Seconds()+l.aboveLowWater(sl)/rate < l.flow.parkAfter.Seconds() {
-			l.scheduleCheck(sl)
-			return
-		}
+	switch {
+	case l.now().Sub(sl.pausedAt) >= l.flow.parkAfter:
+		l.overflowNow(sl, overflowDeadline)
+	case l.starving(sl):
+		l.overflowNow(sl, overflowNeighbourDry)
+	default:
+		l.scheduleCheck(sl)
 	}
-	l.overflowNow(sl)
 }
 
 // seen notes that subscription id had a delivery from p now. l.mu held.
@@ -340,23 +330,18 @@ func (l *lanes) starving(sl *subLane) bool {
 	return false
 }
 
-// aboveLowWater is how many of sl's deliveries must finish before it reaches the
-// low-water mark (by count, or by bytes at its average delivery size). l.mu held.
-func (l *lanes) aboveLowWater(sl *subLane) float64 {
-	n := float64(sl.queued - l.flow.maxQueued/2)
-	if sl.queued > 0 && sl.bytes > 0 {
-		avg := float64(sl.bytes) / float64(sl.queued)
-		n = max(n, float64(sl.bytes-l.flow.maxBytes/2)/avg)
-	}
-	return max(n, 0)
-}
+// Why a subscription overflowed, for the log.
+const (
+	overflowNeighbourDry = "a subscription sharing its partitions is running dry"
+	overflowDeadline     = "saturation_park_after passed"
+)
 
 // overflowNow ends sl's pause: it overflows, and the partitions it held resume for the
 // other subscriptions. l.mu held.
-func (l *lanes) overflowNow(sl *subLane) {
+func (l *lanes) overflowNow(sl *subLane, why string) {
 	sl.state = flowOverflowed
 	l.unpause(sl)
-	l.overflow(sl.id, sl.queued, sl.bytes)
+	l.overflow(sl.id, why, sl.queued, sl.bytes)
 	l.report()
 }
 
@@ -367,7 +352,6 @@ func (l *lanes) report() { l.gauge(l.queued, len(l.subs), l.saturated) }
 func (l *lanes) done(sl *subLane, j *job) {
 	sl.queued--
 	sl.bytes -= j.size
-	sl.drainedN++
 	l.queued--
 	if n := sl.parts[j.part] - 1; n > 0 {
 		sl.parts[j.part] = n
