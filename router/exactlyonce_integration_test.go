@@ -405,12 +405,9 @@ func TestExactlyOnceWhileRoutersJoinAndLeave(t *testing.T) {
 	p.finish(ctx, c, func() { b.term(t); cProc.term(t) })
 }
 
+// waitDistinct waits, until ctx's deadline, for n distinct deliveries.
 func waitDistinct(ctx context.Context, t *testing.T, c *collector, n int) {
 	t.Helper()
-	for c.distinct() < n {
-		if ctx.Err() != nil {
-			t.Fatalf("timed out waiting for %d deliveries (have %d)", n, c.distinct())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	deadline, _ := ctx.Deadline()
+	testenv.Eventually(t, time.Until(deadline), fmt.Sprintf("%d distinct deliveries", n), func() bool { return c.distinct() >= n })
 }
