@@ -46,7 +46,7 @@ type attemptWriter struct {
 	ch      chan attemptEntry
 	done    chan struct{}
 	dropped func()                // counts one dropped entry
-	cleared func(subIDs []string) // confirms written clears
+	cleared func(subIDs []string) // confirms written clears; must not keep subIDs
 	drops   atomic.Int64
 }
 
@@ -86,57 +86,62 @@ func (w *attemptWriter) close() {
 
 func (w *attemptWriter) run() {
 	defer close(w.done)
-	batch := make([]attemptEntry, 0, attemptBatchMax)
-	for e := range w.ch {
-		batch = append(batch[:0], e)
-	fill:
-		for len(batch) < attemptBatchMax {
-			select {
-			case more, ok := <-w.ch:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, more)
-			default:
-				break fill
-			}
-		}
-		w.write(batch)
-		clear(batch)
-	}
-}
-
-func (w *attemptWriter) write(batch []attemptEntry) {
-	ctx, cancel := context.WithTimeout(context.Background(), attemptWriteTimeout)
-	defer cancel()
+	// One batch: its attempts, and the subscriptions whose failing-since records it
+	// clears. Both are reused from batch to batch.
+	as := make([]Attempt, 0, attemptBatchMax)
 	var clears []string
-	if br, ok := w.rec.(attemptBatchRecorder); ok {
-		as := make([]Attempt, len(batch))
-		for i, e := range batch {
-			as[i] = e.a
+	for e := range w.ch {
+		as, clears = as[:0], clears[:0]
+		for {
+			as = append(as, e.a)
 			if e.clearFailing {
 				clears = append(clears, e.a.SubscriptionID)
 			}
+			if len(as) == attemptBatchMax || !w.next(&e) {
+				break
+			}
 		}
+		w.write(as, clears)
+		clear(as)
+	}
+}
+
+// next takes an entry that is already queued into e, if there is one.
+func (w *attemptWriter) next(e *attemptEntry) bool {
+	select {
+	case more, ok := <-w.ch:
+		*e = more
+		return ok
+	default:
+		return false
+	}
+}
+
+// write writes one batch and confirms its clears once written.
+func (w *attemptWriter) write(as []Attempt, clears []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), attemptWriteTimeout)
+	defer cancel()
+	if br, ok := w.rec.(attemptBatchRecorder); ok {
 		if err := br.WriteBatch(ctx, as, clears); err != nil {
-			w.log.Warn("attempt log write failed", zap.Int("attempts", len(batch)), zap.Int("failing_clears", len(clears)),
-				zap.String("first_delivery_id", batch[0].a.DeliveryID), zap.Error(err))
+			w.log.Warn("attempt log write failed", zap.Int("attempts", len(as)), zap.Int("failing_clears", len(clears)),
+				zap.String("first_delivery_id", as[0].DeliveryID), zap.Error(err))
 			return
 		}
 	} else {
-		for _, e := range batch {
-			if err := w.rec.Record(ctx, e.a); err != nil {
-				w.log.Warn("attempt log write failed", zap.String("delivery_id", e.a.DeliveryID), zap.Error(err))
+		for _, a := range as {
+			if err := w.rec.Record(ctx, a); err != nil {
+				w.log.Warn("attempt log write failed", zap.String("delivery_id", a.DeliveryID), zap.Error(err))
 			}
-			if !e.clearFailing {
-				continue
-			}
-			if _, err := w.rec.Outcome(ctx, e.a.SubscriptionID, true, e.a.At); err != nil {
-				w.log.Warn("failing-since clear failed", zap.String("subscription_id", e.a.SubscriptionID), zap.Error(err))
-				continue
-			}
-			clears = append(clears, e.a.SubscriptionID)
 		}
+		written := clears[:0]
+		for _, id := range clears {
+			if _, err := w.rec.Outcome(ctx, id, true, time.Now()); err != nil {
+				w.log.Warn("failing-since clear failed", zap.String("subscription_id", id), zap.Error(err))
+				continue
+			}
+			written = append(written, id)
+		}
+		clears = written
 	}
 	if len(clears) > 0 {
 		w.cleared(clears)
