@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -56,7 +57,7 @@ func TestSenderBreakerOutageParksOncePerDelivery(t *testing.T) {
 		h.produce(ds...)
 		time.Sleep(250 * time.Millisecond)
 	}
-	waitUntil(t, 60*time.Second, "every delivery delivered", func() bool {
+	testenv.Eventually(t, 60*time.Second, "every delivery delivered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(delivered) == len(ids)

@@ -108,8 +108,11 @@ type Client struct {
 }
 
 // NewClient returns a Client with its own SSRF-guarded transport (see transport.go).
-// It fails with a *ConfigError naming an invalid field.
+// It fails with a *ConfigError naming an invalid field. A nil log logs nothing.
 func NewClient(cfg ClientConfig, log *zap.Logger) (*Client, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}

@@ -428,3 +428,22 @@ func TestNewClientRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestNilLoggerLogsNothing: NewClient takes a nil logger as "log nothing" (as New
+// does): a failing attempt, the path that logs, runs without a panic.
+func TestNilLoggerLogsNothing(t *testing.T) {
+	srv := statusServer(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	cfg := ClientConfig{
+		Timeout:       2 * time.Second,
+		Egress:        egress.Policy{AllowHTTP: true, AllowCIDRs: []netip.Prefix{loopback}, AllowPorts: []int{urlPort(t, srv.URL)}},
+		RetryAfterMax: time.Minute,
+	}
+	c, err := NewClient(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if res := c.Send(context.Background(), testSub(srv.URL+"/hook"), testDelivery(), time.Now()); res.Status != http.StatusInternalServerError {
+		t.Fatalf("status = %d, want 500", res.Status)
+	}
+}

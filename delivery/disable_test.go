@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -139,14 +140,14 @@ func TestSenderDisablesPersistentlyFailingSubscription(t *testing.T) {
 	// the first retry finds the endpoint failing for 2 min ≥ 1 min and disables it.
 	produce("sub_fail", 1, 3)
 	produce("sub_ok", 1, 3)
-	waitUntil(t, 15*time.Second, "sub_fail disabled", func() bool { return subs.disabledReason("sub_fail") != "" })
-	waitUntil(t, 10*time.Second, "first healthy deliveries", okDelivered(3))
+	testenv.Eventually(t, 15*time.Second, "sub_fail disabled", func() bool { return subs.disabledReason("sub_fail") != "" })
+	testenv.Eventually(t, 10*time.Second, "first healthy deliveries", okDelivered(3))
 
 	// Phase 2: deliveries arriving after the disable are not attempted; the healthy
 	// subscription still receives.
 	produce("sub_fail", 4, 5)
 	produce("sub_ok", 4, 6)
-	waitUntil(t, 10*time.Second, "healthy deliveries after the disable", okDelivered(6))
+	testenv.Eventually(t, 10*time.Second, "healthy deliveries after the disable", okDelivered(6))
 
 	// Every delivery of the failing subscription is in the DLQ, once, as
 	// subscription_disabled, carrying the history of the attempts it had.
@@ -225,7 +226,7 @@ func TestSenderDisablesPersistentlyFailingSubscription(t *testing.T) {
 
 	// Every produced record is finished (committed); nothing else reaches the DLQ.
 	total := int64(len(failIDs) + len(okIDs))
-	waitUntil(t, 10*time.Second, "every delivery committed", func() bool { return h.committed(0) == total })
+	testenv.Eventually(t, 10*time.Second, "every delivery committed", func() bool { return h.committed(0) == total })
 	if extra := h.read(h.cfg.DLQTopic, len(failIDs)+1, time.Second); len(extra) != len(failIDs) {
 		t.Errorf("DLQ holds %d records, want %d", len(extra), len(failIDs))
 	}
@@ -280,7 +281,7 @@ func TestSenderDisableAfterZeroNeverDisables(t *testing.T) {
 			h.produce(newTestDelivery("sub_fail", "clm_1", 1), newTestDelivery("sub_fail", "clm_2", 2),
 				newTestDelivery("sub_ok", "clm_1", 1), newTestDelivery("sub_ok", "clm_2", 2))
 
-			waitUntil(t, 10*time.Second, "healthy deliveries", func() bool {
+			testenv.Eventually(t, 10*time.Second, "healthy deliveries", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return calls["sub_ok"] == 2

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -197,7 +198,7 @@ func TestSenderSuccessClearsFailingOffPath(t *testing.T) {
 	for i := range 5 {
 		h.produce(newTestDelivery("sub_1", "clm_a", i), newTestDelivery("sub_2", "clm_b", i))
 	}
-	waitUntil(t, 15*time.Second, "ten successes in the attempt log", func() bool {
+	testenv.Eventually(t, 15*time.Second, "ten successes in the attempt log", func() bool {
 		a, _ := l.List(ctx, "sub_1", 0)
 		b, _ := l.List(ctx, "sub_2", 0)
 		return len(a) == 5 && len(b) == 5
@@ -211,7 +212,7 @@ func TestSenderSuccessClearsFailingOffPath(t *testing.T) {
 
 	failing.Store(true)
 	h.produce(newTestDelivery("sub_1", "clm_a", 5))
-	waitUntil(t, 15*time.Second, "the failed attempt in the attempt log (after its outcome was acted on)", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the failed attempt in the attempt log (after its outcome was acted on)", func() bool {
 		a, _ := l.List(ctx, "sub_1", 0)
 		return len(a) == 6
 	})

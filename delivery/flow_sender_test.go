@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -60,7 +61,7 @@ func TestSenderBurstOverBudgetPausesInsteadOfParking(t *testing.T) {
 		ds = append(ds, d)
 	}
 	h.produce(ds...)
-	waitUntil(t, 30*time.Second, "the whole burst delivered", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the whole burst delivered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(order["clm_a"])+len(order["clm_b"])+len(order["clm_c"]) >= n
@@ -78,7 +79,7 @@ func TestSenderBurstOverBudgetPausesInsteadOfParking(t *testing.T) {
 	if got := counterValue(t, reg, "eventrouter_sender_skipped_total", "reason", string(ReasonBackpressure)); got != 0 {
 		t.Errorf("%v deliveries parked for backpressure, want 0 (paused instead)", got)
 	}
-	waitUntil(t, 10*time.Second, "the flow-control pause to end", func() bool {
+	testenv.Eventually(t, 10*time.Second, "the flow-control pause to end", func() bool {
 		return plainValue(t, reg, "eventrouter_sender_flow_paused_partitions") == 0
 	})
 	if plainValue(t, reg, "eventrouter_sender_flow_paused_seconds_total") <= 0 {
@@ -119,7 +120,7 @@ func TestSenderSaturatedSubscriptionParksAfterDeadline(t *testing.T) {
 		first = append(first, newTestDelivery("sub_hung", "clm_1", i))
 	}
 	h.produce(first...)
-	waitUntil(t, 10*time.Second, "the hung endpoint's first call", func() bool { return hungCalls.Load() == 1 })
+	testenv.Eventually(t, 10*time.Second, "the hung endpoint's first call", func() bool { return hungCalls.Load() == 1 })
 	var more []*events.Delivery
 	for i := range 7 {
 		more = append(more, newTestDelivery("sub_hung", "clm_1", 3+i))
@@ -128,7 +129,7 @@ func TestSenderSaturatedSubscriptionParksAfterDeadline(t *testing.T) {
 		more = append(more, newTestDelivery("sub_fast", "clm_2", i))
 	}
 	h.produce(more...)
-	waitUntil(t, 20*time.Second, "the other subscription on the paused partition delivered", func() bool {
+	testenv.Eventually(t, 20*time.Second, "the other subscription on the paused partition delivered", func() bool {
 		return fastCalls.Load() == 5
 	})
 	recs := h.read(h.cfg.RetryPrefix+"50ms", 7, 10*time.Second)

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 )
 
 // fakePauser records which partitions the gate has paused.
@@ -136,7 +137,7 @@ func (r *flowRig) finish(sub string, n int) {
 	for range n {
 		r.releaseOf(sub) <- struct{}{}
 	}
-	waitUntil(r.t, 10*time.Second, "finished jobs to leave the lane", func() bool { return r.queued(sub) <= before-n })
+	testenv.Eventually(r.t, 10*time.Second, "finished jobs to leave the lane", func() bool { return r.queued(sub) <= before-n })
 }
 
 func (r *flowRig) queued(sub string) int {

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -128,11 +129,11 @@ func TestRebalanceHandoffSkipsFinishedWork(t *testing.T) {
 		ds = append(ds, newTestDelivery("sub_"+strconv.Itoa(i%nSubs), "clm_"+strconv.Itoa(i%7), i))
 	}
 	h.produce(ds...)
-	waitUntil(t, 20*time.Second, "first deliveries", func() bool { return distinct() >= 100 })
+	testenv.Eventually(t, 20*time.Second, "first deliveries", func() bool { return distinct() >= 100 })
 	h.start(deps) // joins: rebalance
-	waitUntil(t, 20*time.Second, "more deliveries", func() bool { return distinct() >= 500 })
+	testenv.Eventually(t, 20*time.Second, "more deliveries", func() bool { return distinct() >= 500 })
 	stop1() // leaves: its partitions move
-	waitUntil(t, 30*time.Second, "every delivery", func() bool { return distinct() == len(ds) })
+	testenv.Eventually(t, 30*time.Second, "every delivery", func() bool { return distinct() == len(ds) })
 	mu.Lock()
 	defer mu.Unlock()
 	dups := 0

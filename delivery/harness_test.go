@@ -187,18 +187,6 @@ func (h *senderHarness) read(topic string, n int, timeout time.Duration) []*kgo.
 	return out
 }
 
-// eventually polls cond until true or the timeout passes.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func recHeader(r *kgo.Record, key string) string {
 	for _, h := range r.Headers {
 		if h.Key == key {

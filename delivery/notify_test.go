@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -68,7 +69,7 @@ func TestSenderNotifiesDeliveryExhausted(t *testing.T) {
 	if recs := h.read(h.cfg.DLQTopic, 1, 15*time.Second); len(recs) != 1 {
 		t.Fatalf("DLQ records = %d, want 1", len(recs))
 	}
-	waitUntil(t, 5*time.Second, "delivery.exhausted", func() bool { return len(n.ofType(events.OpDeliveryExhausted)) == 1 })
+	testenv.Eventually(t, 5*time.Second, "delivery.exhausted", func() bool { return len(n.ofType(events.OpDeliveryExhausted)) == 1 })
 	e := n.ofType(events.OpDeliveryExhausted)[0]
 	want := events.OpData{Reason: string(ReasonRetryExhausted), Status: 503, WebhookID: d.ID, EventID: d.EventID,
 		EventName: d.EventName, ObjectID: "clm_1", Attempts: 3}
@@ -95,7 +96,7 @@ func TestSenderNotifiesDisabledOnGoneWithoutExhausted(t *testing.T) {
 	if recs := h.read(h.cfg.DLQTopic, 2, 10*time.Second); len(recs) != 2 {
 		t.Fatalf("DLQ records = %d, want 2", len(recs))
 	}
-	waitUntil(t, 5*time.Second, "subscription.disabled", func() bool { return len(n.ofType(events.OpSubscriptionDisabled)) == 1 })
+	testenv.Eventually(t, 5*time.Second, "subscription.disabled", func() bool { return len(n.ofType(events.OpSubscriptionDisabled)) == 1 })
 	e := n.ofType(events.OpSubscriptionDisabled)[0]
 	if e.Data.Reason != "endpoint_gone" || e.Data.Status != 410 || e.SubscriptionID != "sub_gone" ||
 		e.ID != events.OpEventID(events.OpSubscriptionDisabled, "sub_gone", "endpoint_gone", "7") {
@@ -115,7 +116,7 @@ func TestSenderNotifiesDisabledWhenFailingTooLong(t *testing.T) {
 	h.start(Deps{Subscriptions: subs, Disabler: subs, Client: always(Result{Reason: ReasonHTTPStatus, Status: 500}),
 		AttemptLog: &failingSinceLog{since: since}, Notifier: n})
 	h.produce(newTestDelivery("sub_f", "clm_1", 1))
-	waitUntil(t, 10*time.Second, "subscription.disabled", func() bool { return len(n.ofType(events.OpSubscriptionDisabled)) == 1 })
+	testenv.Eventually(t, 10*time.Second, "subscription.disabled", func() bool { return len(n.ofType(events.OpSubscriptionDisabled)) == 1 })
 	e := n.ofType(events.OpSubscriptionDisabled)[0]
 	if e.Data.Reason != "failing" || !e.Data.FailingSince.Equal(since) || e.Data.Status != 500 {
 		t.Fatalf("event data %+v, want reason failing since %s, status 500", e.Data, since)

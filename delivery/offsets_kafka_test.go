@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -63,7 +64,7 @@ func TestSenderNeverCommitsPastUnfinishedDelivery(t *testing.T) {
 		ds = append(ds, newTestDelivery("sub_c", "clm_"+strconv.Itoa(i), i)) // offsets 0..9
 	}
 	h.produce(ds...)
-	waitUntil(t, 10*time.Second, "9 deliveries and a commit at offset 3", func() bool {
+	testenv.Eventually(t, 10*time.Second, "9 deliveries and a commit at offset 3", func() bool {
 		mu.Lock()
 		n := delivered
 		mu.Unlock()
@@ -75,7 +76,7 @@ func TestSenderNeverCommitsPastUnfinishedDelivery(t *testing.T) {
 		t.Fatalf("committed offset %d while offset 3 is still in flight", got)
 	}
 	close(release)
-	waitUntil(t, 10*time.Second, "commit of everything", func() bool { return h.committed(0) == 10 })
+	testenv.Eventually(t, 10*time.Second, "commit of everything", func() bool { return h.committed(0) == 10 })
 }
 
 func TestSenderRebalanceMidRunLosesNothing(t *testing.T) {
@@ -120,11 +121,11 @@ func TestSenderRebalanceMidRunLosesNothing(t *testing.T) {
 		ds = append(ds, d)
 	}
 	h.produce(ds...)
-	waitUntil(t, 20*time.Second, "first deliveries", func() bool { return distinct() >= 100 })
+	testenv.Eventually(t, 20*time.Second, "first deliveries", func() bool { return distinct() >= 100 })
 	h.start(Deps{Subscriptions: subs, Disabler: subs, Client: poster(1)}) // joins: rebalance
-	waitUntil(t, 20*time.Second, "more deliveries", func() bool { return distinct() >= 500 })
+	testenv.Eventually(t, 20*time.Second, "more deliveries", func() bool { return distinct() >= 500 })
 	stop1() // leaves mid-run: its partitions move to the second sender
-	waitUntil(t, 30*time.Second, "every delivery after the rebalances", func() bool { return distinct() == len(want) })
+	testenv.Eventually(t, 30*time.Second, "every delivery after the rebalances", func() bool { return distinct() == len(want) })
 	mu.Lock()
 	defer mu.Unlock()
 	dups := 0

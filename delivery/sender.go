@@ -39,8 +39,11 @@ type Sender struct {
 }
 
 // New builds a Sender; it validates cfg and creates (but does not connect) the Kafka
-// client. Run starts it.
+// client. Run starts it. A nil log logs nothing.
 func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/claimable/eventrouter/egress"
 	"github.com/claimable/eventrouter/events"
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/subscriptions"
 )
 
@@ -88,7 +89,7 @@ func TestSenderPreservesOrderPerObject(t *testing.T) {
 		ds = append(ds, newTestDelivery(sub.ID, objects[rand.IntN(len(objects))], i))
 	}
 	h.produce(ds...)
-	waitUntil(t, 30*time.Second, "100 deliveries", func() bool { return rc.distinct() == 100 })
+	testenv.Eventually(t, 30*time.Second, "100 deliveries", func() bool { return rc.distinct() == 100 })
 
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -133,7 +134,7 @@ func TestSenderSlowSubscriptionDoesNotBlockOthers(t *testing.T) {
 		}
 	}
 	h.produce(ds...)
-	waitUntil(t, 10*time.Second, "other subscriptions delivered despite a hung endpoint", func() bool {
+	testenv.Eventually(t, 10*time.Second, "other subscriptions delivered despite a hung endpoint", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return got["sub_b"] == 20 && got["sub_c"] == 20 && got["sub_d"] == 20
@@ -160,7 +161,7 @@ func TestSenderRetriesUntilDelivered(t *testing.T) {
 		ds = append(ds, newTestDelivery("sub_r", "clm_"+strconv.Itoa(i), i))
 	}
 	h.produce(ds...)
-	waitUntil(t, 15*time.Second, "every delivery's third attempt", func() bool {
+	testenv.Eventually(t, 15*time.Second, "every delivery's third attempt", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		n := 0

@@ -12,6 +12,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/claimable/eventrouter/internal/testenv"
 	"github.com/claimable/eventrouter/internal/tracing"
 	"github.com/claimable/eventrouter/internal/tracing/tracingtest"
 )
@@ -67,8 +68,8 @@ func TestAttemptSpansAreChildrenOfTheRouteSpanAndReachTheReceiver(t *testing.T) 
 	d := newTestDelivery("sub_t", "clm_1", 1)
 	d.Trace = tracing.Context(trace.ContextWithSpanContext(context.Background(), route))
 	h.produce(d)
-	waitUntil(t, 15*time.Second, "the retry's request", func() bool { return rc.requests() >= 2 })
-	waitUntil(t, 5*time.Second, "both attempt spans", func() bool { return len(tr.Spans()) >= 2 })
+	testenv.Eventually(t, 15*time.Second, "the retry's request", func() bool { return rc.requests() >= 2 })
+	testenv.Eventually(t, 5*time.Second, "both attempt spans", func() bool { return len(tr.Spans()) >= 2 })
 
 	spans := tr.Spans()
 	rc.mu.Lock()
@@ -125,7 +126,7 @@ func TestNoTraceparentToTheReceiverWhenOffOrNotPropagated(t *testing.T) {
 			d := newTestDelivery("sub_n", "clm_1", 1)
 			d.Trace = tracing.Context(trace.ContextWithSpanContext(context.Background(), routeSpan(t)))
 			h.produce(d)
-			waitUntil(t, 15*time.Second, "the retry's request", func() bool { return rc.requests() >= 2 })
+			testenv.Eventually(t, 15*time.Second, "the retry's request", func() bool { return rc.requests() >= 2 })
 			rc.mu.Lock()
 			defer rc.mu.Unlock()
 			for i, raw := range rc.raw {
