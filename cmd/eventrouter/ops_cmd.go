@@ -9,9 +9,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/claimable/eventrouter/app"
 	"github.com/claimable/eventrouter/config"
 	"github.com/claimable/eventrouter/events"
-	"github.com/claimable/eventrouter/internal/kafkaclient"
 	"github.com/claimable/eventrouter/operational"
 )
 
@@ -109,6 +109,6 @@ func kafkaCommand(cmd *cobra.Command) (config.Config, *zap.Logger, []kgo.Opt, er
 	if err != nil {
 		return cfg, nil, nil, err
 	}
-	opts, err := kafkaclient.Options(cfg.Kafka, log)
+	opts, err := app.KafkaOptions(cfg, log)
 	return cfg, log, opts, err
 }
