@@ -17,16 +17,21 @@ type attemptBatchRecorder interface {
 var _ attemptBatchRecorder = (*AttemptLog)(nil)
 
 // Attempt writer tuning: the queue is deep enough to absorb a burst of every in-flight
-// request finishing at once several times over; a batch is what one pipeline carries.
+// request finishing at once several times over; a batch is what one pipeline carries;
+// the writer waits up to attemptLinger after a batch's first entry for more to join it.
 const (
 	attemptQueue        = 4096
 	attemptBatchMax     = 256
 	attemptWriteTimeout = 10 * time.Second
+	attemptLinger       = 5 * time.Millisecond
 )
 
 // attemptWriter writes the attempt log off the delivery path, in batches, from one
 // goroutine, so a delivery's lane is free as soon as its outcome is decided instead of
-// after a Redis round trip, and many attempts share one round trip.
+// after a Redis round trip, and many attempts share one round trip. A batch is written
+// when it is full or attemptLinger after its first entry, whichever is first: at a steady
+// rate attempts finish one by one, and without the wait almost every attempt was a
+// round trip of its own (1.5 a batch at 2 000 attempts/s; ~11 with the wait).
 //
 // The attempt log is for people (the API's attempt history); Kafka offsets and records
 // are the truth, so writing it after the offset may be committed weakens no delivery
@@ -90,29 +95,33 @@ func (w *attemptWriter) run() {
 	// clears. Both are reused from batch to batch.
 	as := make([]Attempt, 0, attemptBatchMax)
 	var clears []string
+	linger := time.NewTimer(attemptLinger)
+	linger.Stop()
 	for e := range w.ch {
 		as, clears = as[:0], clears[:0]
+		linger.Reset(attemptLinger)
 		for {
 			as = append(as, e.a)
 			if e.clearFailing {
 				clears = append(clears, e.a.SubscriptionID)
 			}
-			if len(as) == attemptBatchMax || !w.next(&e) {
+			if len(as) == attemptBatchMax || !w.next(&e, linger) {
 				break
 			}
 		}
+		linger.Stop() // Reset discards a value it left (Go ≥ 1.23 timers)
 		w.write(as, clears)
 		clear(as)
 	}
 }
 
-// next takes an entry that is already queued into e, if there is one.
-func (w *attemptWriter) next(e *attemptEntry) bool {
+// next takes the next entry into e, waiting for it until linger fires.
+func (w *attemptWriter) next(e *attemptEntry, linger *time.Timer) bool {
 	select {
 	case more, ok := <-w.ch:
 		*e = more
 		return ok
-	default:
+	case <-linger.C:
 		return false
 	}
 }
