@@ -161,6 +161,7 @@ func TestEveryValidationErrorNamesItsKey(t *testing.T) {
 		{"router.max_transaction_records", func(c *Config) { c.Router.MaxTransactionRecords = 0 }, "1..1000000"},
 		{"router.max_transaction_span", func(c *Config) { c.Router.MaxTransactionSpan = 0 }, "between"},
 		{"router.fetch_max_wait", func(c *Config) { c.Router.FetchMaxWait = 5 * time.Second }, "between"},
+		{"router.fetch_max_wait", func(c *Config) { c.Router.FetchMaxWait = 5 * time.Millisecond }, "between"},
 		{"router.workers", func(c *Config) { c.Router.Workers = -1 }, "0..256"},
 		{"router.max_record_bytes", func(c *Config) { c.Router.MaxRecordBytes = 10 }, "1024"},
 		{"router.retry_backoff", func(c *Config) { c.Router.RetryBackoff = 0 }, "between"},

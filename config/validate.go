@@ -85,7 +85,7 @@ func (c Config) validateBasics(p *Problems) {
 	intRange(p, "router.workers", c.Router.Workers, 0, 256)
 	intRange(p, "router.max_record_bytes", c.Router.MaxRecordBytes, 1<<10, 64<<20)
 	oneOf(p, "router.compression", c.Router.Compression, "none", "snappy", "lz4", "zstd", "gzip")
-	durRange(p, "router.fetch_max_wait", c.Router.FetchMaxWait, time.Millisecond, time.Second)
+	durRange(p, "router.fetch_max_wait", c.Router.FetchMaxWait, 10*time.Millisecond, time.Second) // franz-go refuses less
 	durRange(p, "router.retry_backoff", c.Router.RetryBackoff, time.Millisecond, time.Minute)
 	durRange(p, "router.max_retry_backoff", c.Router.MaxRetryBackoff, c.Router.RetryBackoff, 10*time.Minute)
 	hostPort(p, "ops.listen", c.Ops.Listen, true)

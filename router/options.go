@@ -18,7 +18,7 @@ import (
 const batchOverhead = 4 << 10
 
 // Ingest fetch shaping (see clientOptions); Config.FetchMaxWait defaults to
-// DefaultFetchMaxWait.
+// DefaultFetchMaxWait, which is also franz-go's minimum.
 const (
 	ingestFetchMinBytes = 1 << 20
 	DefaultFetchMaxWait = 10 * time.Millisecond

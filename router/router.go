@@ -213,6 +213,9 @@ func (c *Config) Validate() error {
 	if _, ok := compressionCodec(c.Compression); !ok {
 		return bad("router.compression", fmt.Sprintf("%q: want one of %s", c.Compression, strings.Join(compressions, ", ")))
 	}
+	if c.FetchMaxWait != 0 && c.FetchMaxWait < DefaultFetchMaxWait {
+		return bad("router.fetch_max_wait", fmt.Sprintf("%s: the Kafka client's minimum is %s", c.FetchMaxWait, DefaultFetchMaxWait))
+	}
 	return nil
 }
 

@@ -276,6 +276,7 @@ func TestNewRejectsBadConfigNamingTheField(t *testing.T) {
 		"topics.deliveries":              func(c *Config) { c.DeliveriesTopic = "" },
 		"topics.invalid":                 func(c *Config) { c.InvalidTopic = "" },
 		"router.compression":             func(c *Config) { c.Compression = "brotli" },
+		"router.fetch_max_wait":          func(c *Config) { c.FetchMaxWait = DefaultFetchMaxWait / 2 },
 	}
 	for field, mutate := range cases {
 		c := good
