@@ -149,11 +149,13 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 		subsOf[acct] = append(subsOf[acct], sub.ID)
 	}
 
-	// The backlog: 3 000 events, 6 000 deliveries.
+	// The backlog: 6 000 events, 12 000 deliveries, so that neither group runs out of
+	// work while it is measured (a router near 250 events/s emptied a 3 000-event
+	// backlog during the two-router measurement).
 	prod := testenv.KafkaClient(t)
 	var evs []*events.Event
 	var want []string
-	for n := 0; n < 3000; n++ {
+	for n := 0; n < 6000; n++ {
 		acct := accounts[n%len(accounts)]
 		e := events.Sample("claim.created", acct, fmt.Sprintf("claim_%d", n%500), n, time.Now())
 		e.ID = fmt.Sprintf("evt_%s_%d", name, n)
@@ -182,8 +184,11 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 	testenv.Eventually(t, 90*time.Second, "routed events", func() bool { return routed() > 0 })
 	r1 := rate("1 router: events routed", routed, 5*time.Second)
 	routers = append(routers, startRole(t, bin, env, "router"))
-	waitMembers(t, adm, routerGroup, 2)
+	waitEveryMemberCommits(t, adm, routerGroup, 2)
 	r2 := rate("2 routers: events routed", routed, 5*time.Second)
+	if routed() >= int64(len(evs)) {
+		t.Fatalf("the ingest backlog ran out while 2 routers were measured: %.0f/s is not their rate", r2)
+	}
 	testenv.Eventually(t, 2*time.Minute, "the whole backlog routed", func() bool { return routed() >= int64(len(evs)) })
 
 	// Senders: 1 → 3 against the delivery backlog.
@@ -191,9 +196,11 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 	testenv.Eventually(t, 90*time.Second, "first deliveries", func() bool { return delivered() > 0 })
 	s1 := rate("1 sender: deliveries", delivered, 5*time.Second)
 	senders = append(senders, startRole(t, bin, env, "sender"), startRole(t, bin, env, "sender"))
-	waitMembers(t, adm, senderGroup, 3)
-	time.Sleep(2 * time.Second) // the cooperative hand-over finishes after the group is stable
+	waitEveryMemberCommits(t, adm, senderGroup, 3)
 	s3 := rate("3 senders: deliveries", delivered, 5*time.Second)
+	if delivered() >= int64(len(want)) {
+		t.Fatalf("the delivery backlog ran out while 3 senders were measured: %.0f/s is not their rate", s3)
+	}
 
 	var missing []string
 	testenv.Eventually(t, 2*time.Minute, "every delivery", func() bool {
@@ -227,26 +234,70 @@ func TestScalingRoutersAndSenders(t *testing.T) {
 
 func committedTotal(t *testing.T, adm *kadm.Client, group string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	offs, err := adm.FetchOffsets(ctx, group)
-	if err != nil {
-		return 0
-	}
 	var n int64
-	offs.Each(func(o kadm.OffsetResponse) { n += o.At })
+	fetchOffsets(t, adm, group).Each(func(o kadm.OffsetResponse) { n += o.At })
 	return n
 }
 
-func waitMembers(t *testing.T, adm *kadm.Client, group string, n int) {
+// waitEveryMemberCommits waits until group is stable with n members, each owning
+// partitions and having committed past where they stood once all were assigned: the
+// cooperative hand-over is over and every process works, so a rate measured from now
+// is the rate of n processes (a stable group alone can still be between the two
+// rounds of a cooperative rebalance, the new member owning nothing yet).
+func waitEveryMemberCommits(t *testing.T, adm *kadm.Client, group string, n int) {
 	t.Helper()
-	testenv.Eventually(t, 90*time.Second, fmt.Sprintf("group %s stable with %d members", group, n), func() bool {
+	var owned []map[string][]int32 // per member: topic → partitions
+	testenv.Eventually(t, 90*time.Second, fmt.Sprintf("group %s stable with %d members, each assigned partitions", group, n), func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		gs, err := adm.DescribeGroups(ctx, group)
 		g, ok := gs[group]
-		return err == nil && ok && g.State == "Stable" && len(g.Members) == n
+		if err != nil || !ok || g.State != "Stable" || len(g.Members) != n {
+			return false
+		}
+		owned = owned[:0]
+		for _, m := range g.Members {
+			c, ok := m.Assigned.AsConsumer()
+			if !ok || len(c.Topics) == 0 {
+				return false
+			}
+			tps := map[string][]int32{}
+			for _, tp := range c.Topics {
+				tps[tp.Topic] = tp.Partitions
+			}
+			owned = append(owned, tps)
+		}
+		return true
 	})
+	base := fetchOffsets(t, adm, group)
+	testenv.Eventually(t, 90*time.Second, fmt.Sprintf("every member of group %s committing", group), func() bool {
+		now := fetchOffsets(t, adm, group)
+		for _, tps := range owned {
+			moved := false
+			for topic, parts := range tps {
+				for _, p := range parts {
+					a, _ := base.Lookup(topic, p)
+					b, ok := now.Lookup(topic, p)
+					moved = moved || (ok && b.At > a.At)
+				}
+			}
+			if !moved {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func fetchOffsets(t *testing.T, adm *kadm.Client, group string) kadm.OffsetResponses {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	offs, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return nil
+	}
+	return offs
 }
 
 func mustAtoi(t *testing.T, s string) int {
