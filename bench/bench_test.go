@@ -212,3 +212,20 @@ func TestEventGenBodySize(t *testing.T) {
 		}
 	}
 }
+
+// TestLogTailKeepsTheEnd: a role's kept output is the last logTailMax bytes, so the
+// reason it exited (printed last) survives a long log.
+func TestLogTailKeepsTheEnd(t *testing.T) {
+	var lt logTail
+	if got := lt.String(); got != "(nothing)" {
+		t.Fatalf("empty tail = %q", got)
+	}
+	for range 1000 {
+		_, _ = lt.Write([]byte("starting up, all is well\n"))
+	}
+	_, _ = lt.Write([]byte("config: router.workers: must be 0..256 (got -1)\n"))
+	got := lt.String()
+	if len(got) > logTailMax || !strings.HasSuffix(got, "router.workers: must be 0..256 (got -1)") {
+		t.Fatalf("tail (%d bytes) = …%q", len(got), got[max(0, len(got)-80):])
+	}
+}

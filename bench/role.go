@@ -28,6 +28,7 @@ type Role struct {
 	binary   string
 	env      []string
 	logw     io.Writer
+	tail     *logTail // the end of what the running incarnation printed
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -72,7 +73,9 @@ func (r *Role) Start(ctx context.Context) error {
 	ops := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(r.binary, r.Name)
 	cmd.Env = append(append([]string(nil), r.env...), "EVENTROUTER_OPS_LISTEN="+ops)
-	cmd.Stdout, cmd.Stderr = r.logw, r.logw
+	r.tail = &logTail{}
+	out := io.MultiWriter(r.logw, r.tail)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("bench: start %s: %w", r.Name, err)
 	}
@@ -96,7 +99,7 @@ func (r *Role) Start(ctx context.Context) error {
 // the process exits first or ctx ends.
 func (r *Role) WaitReady(ctx context.Context) error {
 	r.mu.Lock()
-	ops, done := r.opsAddr, r.done
+	ops, done, tail := r.opsAddr, r.done, r.tail
 	r.mu.Unlock()
 	if done == nil {
 		return fmt.Errorf("bench: %s was never started", r.Name)
@@ -115,7 +118,7 @@ func (r *Role) WaitReady(ctx context.Context) error {
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("bench: %s exited before it was ready (see its log)", r.Name)
+			return fmt.Errorf("bench: %s exited before it was ready; its last output: %s", r.Name, tail.String())
 		case <-ctx.Done():
 			return fmt.Errorf("bench: %s not ready: %w", r.Name, ctx.Err())
 		case <-tick.C:
@@ -286,4 +289,34 @@ func (r *Role) Pids() []int {
 		out = append(out, pid)
 	}
 	return out
+}
+
+// logTailMax is how much of a role's output logTail keeps.
+const logTailMax = 2 << 10
+
+// logTail keeps the last logTailMax bytes written to it, so a role that exits at start
+// can say why even when its log is discarded. Safe for concurrent use.
+type logTail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *logTail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if n := len(t.buf); n > logTailMax {
+		t.buf = append(t.buf[:0], t.buf[n-logTailMax:]...)
+	}
+	return len(p), nil
+}
+
+// String is the kept output, trimmed; "(nothing)" when there was none.
+func (t *logTail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := strings.TrimSpace(string(t.buf)); s != "" {
+		return s
+	}
+	return "(nothing)"
 }
