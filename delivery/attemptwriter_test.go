@@ -130,25 +130,3 @@ func TestAttemptWriterDropsWhenFullNeverBlocks(t *testing.T) {
 		t.Fatalf("%d written after recovery, want every entry not counted as dropped (%d)", got, want)
 	}
 }
-
-// TestAttemptWriterGathersSteadyArrivals: attempts that finish one at a time, a fraction
-// of attemptLinger apart (a steady delivery rate), share batches rather than each
-// taking a round trip of its own; each is still written (close flushes the last batch).
-func TestAttemptWriterGathersSteadyArrivals(t *testing.T) {
-	rec := &batchRecorder{}
-	w := newAttemptWriter(rec, func() { t.Error("an entry was dropped with room in the queue") }, func([]string) {}, zap.NewNop())
-	const n = 10
-	for i := range n {
-		w.add(attemptEntry{a: Attempt{DeliveryID: fmt.Sprintf("d%d", i), SubscriptionID: "s"}})
-		time.Sleep(attemptLinger / 25)
-	}
-	w.close()
-	if got := len(rec.ids()); got != n {
-		t.Fatalf("%d attempts written, want %d", got, n)
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.sizes) >= n {
-		t.Fatalf("%d attempts arriving %v apart took %d round trips (batches %v): each waited for none", n, attemptLinger/25, len(rec.sizes), rec.sizes)
-	}
-}
