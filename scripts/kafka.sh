@@ -17,6 +17,8 @@
 #
 # One node of a multi-broker cluster (scripts/kafka-cluster.sh) is this same
 # script with its paths and identity overridden through the environment:
+#   KAFKA_HEAP_OPTS    JVM heap flags (default -Xms256m -Xmx768m)
+#   KAFKA_GC_OPTS      JVM collector flags (default G1 with a 20 ms pause goal, Kafka's own)
 #   KAFKA_NAME         lock and log name (default kafka)
 #   KAFKA_DIR          config, data, logs and pidfile (default .run/kafka)
 #   KAFKA_TEMPLATE     server.properties template (default deploy/local/server.properties.tmpl)
@@ -32,6 +34,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
+KAFKA_GC_OPTS="${KAFKA_GC_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-90s}"
 KAFKA_STOP_GRACE="${KAFKA_STOP_GRACE:-30}"
 
@@ -153,8 +156,8 @@ cmd_start() {
 
 	# setsid: the broker must outlive the make/shell that started it and must
 	# not receive that terminal's Ctrl-C.
-	# shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM flags
-	setsid java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+	# shellcheck disable=SC2086 # KAFKA_HEAP_OPTS and KAFKA_GC_OPTS are lists of JVM flags
+	setsid java $KAFKA_HEAP_OPTS $KAFKA_GC_OPTS \
 		-XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
 		-Dlog4j2.configurationFile="$DEPLOY_DIR/log4j2.properties" \
 		-Dkafka.logs.dir="$LOG_DIR" \
