@@ -133,3 +133,24 @@ func TestScanProcsFindsThisProcess(t *testing.T) {
 		t.Fatalf("scanProcs did not list this process (%d) among %d", os.Getpid(), len(procs))
 	}
 }
+
+// TestTargetsFollowTheScenario: the steady-rate tail target is 50 ms, and 100 ms with
+// 100 000 subscriptions (the subs100k row); flat out is judged against raw HTTP.
+func TestTargetsFollowTheScenario(t *testing.T) {
+	want := func(ts []Target, name, w string, met bool) {
+		t.Helper()
+		for _, tg := range ts {
+			if tg.Name == name {
+				if tg.Want != w || tg.Met != met {
+					t.Errorf("%s: want %q met=%v, got %q met=%v", name, w, met, tg.Want, tg.Met)
+				}
+				return
+			}
+		}
+		t.Errorf("%s: not judged", name)
+	}
+	p99 := "end-to-end p99 at a steady rate (ms)"
+	want(targets(Settings{Rate: 2000, Subscriptions: 10}, 0.1, 0, 80, 2, false, true), p99, "≤ 50", false)
+	want(targets(Settings{Rate: 2000, Subscriptions: 100_000}, 0.1, 0, 80, 2, false, true), p99, "≤ 100", true)
+	want(targets(Settings{Rate: 0, Subscriptions: 10}, 0.1, 0.45, 300, 0, true, false), "deliveries/s flat out vs raw HTTP ceiling", "≥ 0.40", true)
+}
