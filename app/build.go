@@ -187,6 +187,7 @@ func buildSender(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) erro
 	s, err := delivery.New(senderConfig(cfg), delivery.Deps{
 		KafkaOpts:      sys.KafkaOpts,
 		Subscriptions:  sys.Index,
+		Store:          sys.Service,
 		Disabler:       sys.Service,
 		Client:         client,
 		AttemptLog:     sys.AttemptLog,

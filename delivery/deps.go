@@ -17,6 +17,33 @@ type Subscriptions interface {
 	Get(id string) (*subscriptions.Subscription, bool)
 }
 
+// SubscriptionStore reads one subscription from the store behind the index
+// (implemented by subscriptions.Service); subscriptions.ErrNotFound when there is none.
+type SubscriptionStore interface {
+	Get(ctx context.Context, id string) (*subscriptions.Subscription, error)
+}
+
+// storeLookupTimeout bounds the store read for a subscription the index lacks.
+const storeLookupTimeout = 2 * time.Second
+
+// indexThenStore looks a subscription up in the index and, only when the index does
+// not have it, in the store: a delivery for a subscription just created is not
+// dead-lettered as deleted because this process's index is a moment behind.
+type indexThenStore struct {
+	index Subscriptions
+	store SubscriptionStore
+}
+
+func (l indexThenStore) Get(id string) (*subscriptions.Subscription, bool) {
+	if sub, ok := l.index.Get(id); ok {
+		return sub, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeLookupTimeout)
+	defer cancel()
+	sub, err := l.store.Get(ctx, id)
+	return sub, err == nil && sub != nil
+}
+
 // Disabler disables a subscription, recording why (implemented by subscriptions.Service).
 type Disabler interface {
 	Disable(ctx context.Context, id, reason string) error
@@ -68,11 +95,16 @@ var (
 type Deps struct {
 	KafkaOpts     []kgo.Opt // seed brokers, TLS, SASL, logger (internal/kafkaclient.Options)
 	Subscriptions Subscriptions
-	Disabler      Disabler
-	Client        Poster
-	Breakers      CircuitBreakers
-	Limiters      RateLimiters
-	AttemptLog    AttemptRecorder
+	// Store (may be nil) is asked for a subscription the index does not know yet: one
+	// created a moment ago, whose first delivery (routed by a router whose index was
+	// quicker, or a test event) reaches this sender before its own index has caught up.
+	// Without it such a delivery went to the DLQ as deleted.
+	Store      SubscriptionStore
+	Disabler   Disabler
+	Client     Poster
+	Breakers   CircuitBreakers
+	Limiters   RateLimiters
+	AttemptLog AttemptRecorder
 	// Handoff (may be nil) carries finished work across graceful rebalances, so a planned
 	// hand-over does not resend it.
 	Handoff Handoff
@@ -85,4 +117,12 @@ type Deps struct {
 	// TracerProvider, when set, traces each HTTP attempt in an attempt span, the child
 	// of the route span the delivery carries (tracing.go). Nil: tracing is off.
 	TracerProvider trace.TracerProvider
+}
+
+// subscriptionLookup is the index, backed by the store when deps has one.
+func subscriptionLookup(deps Deps) Subscriptions {
+	if deps.Store == nil {
+		return deps.Subscriptions
+	}
+	return indexThenStore{index: deps.Subscriptions, store: deps.Store}
 }

@@ -76,7 +76,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 	s := &Sender{
 		cfg: cfg, log: log, now: deps.Now, metrics: m,
 		member: newMember(cfg.Group, cfg.InstanceID, deps.KafkaOpts),
-		subs:   deps.Subscriptions, client: deps.Client,
+		subs:   subscriptionLookup(deps), client: deps.Client,
 		gate:    newGate(deps.Breakers, deps.Limiters, cfg.MaxInFlight, deps.Now),
 		health:  newHealth(deps.Disabler, deps.AttemptLog, deps.Now, m, log),
 		observe: &observers{attempts: &attemptSink{rec: deps.AttemptLog}, notifier: deps.Notifier},
