@@ -18,23 +18,21 @@ const (
 	outcomeProduceError         // aborted after a produce error; rewound, retry after a pause
 )
 
-// backlogRecords buffered records mean a backlog: only then does a transaction take more
-// than one poll. At a steady rate the buffer holds a few records and each poll commits at
-// once, which keeps end-to-end latency low; extending a transaction there would hold
-// every record for up to MaxTransactionSpan.
+// backlogRecords buffered records mean a backlog: a transaction then keeps taking them
+// (up to MaxTransactionRecords and MaxTransactionSpan) so a backlog is drained in fewer,
+// larger transactions.
 const backlogRecords = 256
 
 // process runs one transaction: Begin, route the polled records, keep polling and
-// routing while more records are already buffered (up to MaxTransactionRecords and
-// MaxTransactionSpan, so a backlog is drained in fewer, larger transactions while a
-// quiet topic commits each poll at once), then End. A produce error aborts (the session
-// rewinds to the committed offsets, and the same records come back on the next poll).
-// Only an error from Begin or End is returned: franz-go documents those as
+// routing while a backlog is buffered or the pace says it is too early to commit (see
+// pacer: at most MaxTransactionSpan after Begin), then End. A produce error aborts (the
+// session rewinds to the committed offsets, and the same records come back on the next
+// poll). Only an error from Begin or End is returned: franz-go documents those as
 // unrecoverable.
 //
 // The batch finishes even if ctx is canceled meanwhile (bounded by the transaction
 // timeout), so a clean shutdown commits what it has done instead of redoing it.
-func (r *Router) process(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches) (outcome, error) {
+func (r *Router) process(ctx context.Context, sess *kgo.GroupTransactSession, pace *pacer, fetches kgo.Fetches) (outcome, error) {
 	start := time.Now()
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.TransactionTimeout)
 	defer cancel()
@@ -44,16 +42,29 @@ func (r *Router) process(ctx context.Context, sess *kgo.GroupTransactSession, fe
 	b := &batch{r: r, sess: sess, ctx: bctx, tally: newTally(), promise: kgo.AbortingFirstErrPromise(sess.Client())}
 	b.emit = b.produce
 	n := b.routeFetches(fetches)
-	for n < r.cfg.MaxTransactionRecords && time.Since(start) < r.cfg.MaxTransactionSpan &&
-		ctx.Err() == nil && sess.Client().BufferedFetchRecords() >= backlogRecords {
-		// Buffered records make the poll return at once; the short timeout only
-		// guards against their being dropped meanwhile (a revoked partition).
-		pctx, pcancel := context.WithTimeout(ctx, time.Millisecond)
+	commitAt := pace.commitAt(start, r.cfg.MaxTransactionSpan)
+	for n < r.cfg.MaxTransactionRecords && time.Since(start) < r.cfg.MaxTransactionSpan && ctx.Err() == nil {
+		backlog := sess.Client().BufferedFetchRecords() >= backlogRecords
+		wait := time.Until(commitAt)
+		if !backlog && wait <= 0 {
+			break
+		}
+		// A buffered backlog makes the poll return at once; the short timeout only
+		// guards against its being dropped meanwhile (a revoked partition). Otherwise
+		// the poll waits for the next fetch until it is time to commit.
+		timeout := time.Millisecond
+		if !backlog {
+			timeout = wait
+		}
+		pctx, pcancel := context.WithTimeout(ctx, timeout)
 		more := sess.PollRecords(pctx, min(r.cfg.MaxPollRecords, r.cfg.MaxTransactionRecords-n))
 		pcancel()
 		r.fetchErrors(more)
 		if more.NumRecords() == 0 {
-			break
+			if backlog {
+				break
+			}
+			continue // the next turn commits if it is time
 		}
 		n += b.routeFetches(more)
 	}
@@ -66,6 +77,9 @@ func (r *Router) process(ctx context.Context, sess *kgo.GroupTransactSession, fe
 	}
 	endStart := time.Now()
 	committed, err := sess.End(bctx, kgo.TransactionEndTry(produceErr == nil))
+	if err == nil && committed && produceErr == nil {
+		pace.ended(time.Since(endStart), time.Now())
+	}
 	if err != nil {
 		return 0, fmt.Errorf("router: end transaction: %w", err)
 	}

@@ -100,12 +100,14 @@ type Config struct {
 	// While more records are already buffered (a backlog), a transaction keeps polling
 	// and routing them, up to this many records and MaxTransactionSpan, so a backlog
 	// pays the transaction's fixed cost (about four broker round trips) less often.
-	// With nothing buffered it commits at once: this adds no latency at low rates.
 	// Values below MaxPollRecords are raised to it.
 	MaxTransactionRecords int
-	// MaxTransactionSpan bounds how long a transaction keeps taking buffered records
-	// (default 50 ms), which bounds the extra latency a backlog adds to its first
-	// records.
+	// MaxTransactionSpan bounds how long a transaction stays open taking more records
+	// (default 50 ms) — buffered ones in a backlog, or the next fetches while commits
+	// are paced (pace.go: the next End waits for four recent End durations, so a busy
+	// broker is not flooded with transactions; after a quiet spell it commits at once)
+	// — which bounds the extra latency either adds to a transaction's first records.
+	// 1 ms turns pacing off.
 	MaxTransactionSpan time.Duration
 	// Workers is how many goroutines route (parse, match, render) a large poll
 	// concurrently (default GOMAXPROCS). Output is produced in ingest order whatever
@@ -410,6 +412,7 @@ func (r *Router) runSession(ctx context.Context) (progressed bool, err error) {
 	defer func() { stopWatch(); <-watched }() // before the session closes
 
 	backoff := r.cfg.RetryBackoff
+	var pace pacer // per session: a new session starts unpaced
 	for {
 		fetches := sess.PollRecords(ctx, r.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -419,7 +422,7 @@ func (r *Router) runSession(ctx context.Context) (progressed bool, err error) {
 		if fetches.NumRecords() == 0 {
 			continue
 		}
-		out, err := r.process(ctx, sess, fetches)
+		out, err := r.process(ctx, sess, &pace, fetches)
 		if err != nil {
 			return progressed, err
 		}
