@@ -39,7 +39,7 @@ func (r *Router) process(ctx context.Context, sess *kgo.GroupTransactSession, pa
 	if err := sess.Begin(); err != nil {
 		return 0, fmt.Errorf("router: begin transaction: %w", err)
 	}
-	b := &batch{r: r, sess: sess, ctx: bctx, tally: newTally(), promise: kgo.AbortingFirstErrPromise(sess.Client())}
+	b := &batch{r: r, sess: sess, ctx: bctx, tally: newTally(), result: newProduceResult(sess.Client())}
 	b.emit = b.produce
 	n := b.routeFetches(fetches)
 	commitAt := pace.commitAt(start, r.cfg.MaxTransactionSpan)
@@ -71,7 +71,7 @@ func (r *Router) process(ctx context.Context, sess *kgo.GroupTransactSession, pa
 	// Flush so every promise has run before we decide; End would flush too, but it
 	// needs the decision first.
 	flushErr := sess.Client().Flush(bctx)
-	produceErr := b.promise.Err()
+	produceErr := b.result.wait()
 	if produceErr == nil {
 		produceErr = flushErr
 	}
@@ -102,13 +102,13 @@ func (r *Router) process(ctx context.Context, sess *kgo.GroupTransactSession, pa
 // batch is the state of one transaction in progress. Only the goroutine running
 // process touches it.
 type batch struct {
-	r       *Router
-	sess    *kgo.GroupTransactSession
-	ctx     context.Context
-	tally   *tally
-	promise *kgo.FirstErrPromise
-	recs    []*kgo.Record // one poll's records in ingest order, reused
-	emit    emitFunc      // b.produce, bound once
+	r      *Router
+	sess   *kgo.GroupTransactSession
+	ctx    context.Context
+	tally  *tally
+	result *produceResult
+	recs   []*kgo.Record // one poll's records in ingest order, reused
+	emit   emitFunc      // b.produce, bound once
 }
 
 // routeFetches routes one poll's records and returns how many there were. Records are
@@ -147,7 +147,8 @@ func (b *batch) produce(rec *kgo.Record, rt routed, out []*kgo.Record) {
 	default:
 		t.produced[rt.eventName] += len(out)
 	}
+	b.result.add(len(out))
 	for _, o := range out {
-		b.sess.Produce(b.ctx, o, b.promise.Promise())
+		b.sess.Produce(b.ctx, o, b.result.promise)
 	}
 }
