@@ -251,8 +251,24 @@ func hasControl(p []byte) bool {
 // checks the plain bytes between for control characters. Each search starts where the
 // previous one ended or stops at the quote found, so a string costs time linear in its
 // length however many escapes it has.
+// shortString is how many bytes of a string str checks one by one before it searches
+// for the closing quote with bytes.IndexByte.
+const shortString = 32
+
 func (s *scanner) str() (esc, ok bool) {
-	b, i, q := s.b, s.i+1, -1 // q: the next unescaped-looking quote at or after i
+	b, i := s.b, s.i+1
+	// Keys and identifiers are short, and so are most of a record's strings: a byte
+	// loop finds their end before IndexByte would have set up. A backslash, a control
+	// character or a long string continues on the general path from where it stopped.
+	for end := min(len(b), i+shortString); i < end; i++ {
+		if c := b[i]; c == '"' {
+			s.i = i + 1
+			return false, true
+		} else if c == '\\' || c < 0x20 {
+			break
+		}
+	}
+	q := -1 // the next unescaped-looking quote at or after i
 	for {
 		if q < i {
 			n := bytes.IndexByte(b[i:], '"')
