@@ -49,7 +49,9 @@ type Config struct {
 	// SaturationParkAfter (delivery.saturation_park_after) bounds how long a
 	// subscription may keep partitions paused (sooner when a subscription sharing them
 	// runs dry): past it, its excess goes to the first retry tier
-	// (ReasonBackpressure) so the other subscriptions of those partitions proceed.
+	// (ReasonBackpressure) so the other subscriptions of those partitions proceed. It
+	// also bounds how long a retry-tier partition is held at a delivery of such a
+	// subscription that surfaced while it is still at its budget (tierhold.go).
 	// Default 5s.
 	SaturationParkAfter time.Duration
 	// CommitInterval (delivery.commit_interval) is how often finished offsets are

@@ -36,6 +36,11 @@ func (s *Sender) dispatch(p kgo.FetchTopicPartition) {
 				next = rec.Offset
 				break
 			}
+			if wait, ok := s.lanes.holdTier(part, d.SubscriptionID, rec.Offset, p.HighWatermark); ok {
+				s.retries.heads.park(tp, rec, wait) // its subscription is still saturated
+				next = rec.Offset
+				break
+			}
 		}
 		if !part.track(rec) {
 			continue

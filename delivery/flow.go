@@ -25,7 +25,10 @@ import (
 //     lifted at once,
 //     so the other subscriptions of those partitions proceed, and while it stays at its
 //     budget each further delivery of it is parked in the first retry tier (reason
-//     backpressure, no attempt consumed). It keeps overflowing until its lane is empty.
+//     backpressure, no attempt consumed). It keeps overflowing until its lane is empty;
+//   - a parked delivery that surfaces while its subscription is still overflowing at its
+//     budget holds its tier partition instead of being parked again (tierhold.go),
+//     within the same bounds for the neighbours: none running dry, at most parkAfter.
 type flowConfig struct {
 	maxBytes  int64
 	maxQueued int

@@ -50,6 +50,9 @@ type lanes struct {
 	// (time.Now); fakes in tests.
 	afterFunc func(time.Duration, func()) (stop func() bool)
 	now       func() time.Time
+	// resumeTier resumes a tier partition held for a subscription (tierhold.go) before
+	// its hold expires.
+	resumeTier func(topicPartition)
 
 	mu   sync.Mutex
 	subs map[string]*subLane
@@ -58,7 +61,11 @@ type lanes struct {
 	recent    map[*partition]map[string]time.Time
 	queued    int
 	saturated int // subscriptions paused or overflowing
-	wg        sync.WaitGroup
+	// holds are the tier partitions held for an overflowing subscription, and holdCut
+	// by tier partition the offset below which a record is not held again (tierhold.go).
+	holds   map[*partition]*tierHold
+	holdCut map[*partition]int64
+	wg      sync.WaitGroup
 }
 
 type subLane struct {
@@ -78,6 +85,7 @@ type subLane struct {
 	epoch     int // saturation episode, so a stale check does nothing
 	stopTimer func() bool
 	pausedAt  time.Time // when this episode paused
+	holding   int       // tier partitions held for it (tierhold.go)
 }
 
 type objLane struct {
@@ -88,19 +96,21 @@ type objLane struct {
 
 // lanesConfig are newLanes' collaborators; gate, overflow, afterFunc and now may be nil.
 type lanesConfig struct {
-	flow      flowConfig
-	limit     func(subID string) int
-	run       func(*job)
-	gauge     func(queued, active, saturated int)
-	gate      *fetchGate
-	overflow  func(subID, why string, queued int, bytes int64)
-	afterFunc func(time.Duration, func()) (stop func() bool)
-	now       func() time.Time
+	flow       flowConfig
+	limit      func(subID string) int
+	run        func(*job)
+	gauge      func(queued, active, saturated int)
+	gate       *fetchGate
+	overflow   func(subID, why string, queued int, bytes int64)
+	afterFunc  func(time.Duration, func()) (stop func() bool)
+	now        func() time.Time
+	resumeTier func(topicPartition)
 }
 
 func newLanes(c lanesConfig) *lanes {
 	l := &lanes{flow: c.flow, limit: c.limit, run: c.run, gauge: c.gauge, gate: c.gate, overflow: c.overflow,
-		afterFunc: c.afterFunc, now: c.now, subs: map[string]*subLane{}, recent: map[*partition]map[string]time.Time{}}
+		afterFunc: c.afterFunc, now: c.now, resumeTier: c.resumeTier, subs: map[string]*subLane{},
+		recent: map[*partition]map[string]time.Time{}, holds: map[*partition]*tierHold{}, holdCut: map[*partition]int64{}}
 	if l.gauge == nil {
 		l.gauge = func(int, int, int) {}
 	}
@@ -115,6 +125,9 @@ func newLanes(c lanesConfig) *lanes {
 	}
 	if l.gate == nil {
 		l.gate = newFetchGate(noPauser{}, time.Now, nil)
+	}
+	if l.resumeTier == nil {
+		l.resumeTier = func(topicPartition) {}
 	}
 	return l
 }
@@ -292,6 +305,16 @@ func (l *lanes) abandon(drop func(*partition) bool) []*job {
 	for p := range l.recent {
 		if drop(p) {
 			delete(l.recent, p)
+		}
+	}
+	for p := range l.holds {
+		if drop(p) {
+			l.unhold(p) // the caller resumes the partitions it gives up
+		}
+	}
+	for p := range l.holdCut {
+		if drop(p) {
+			delete(l.holdCut, p)
 		}
 	}
 	l.report()

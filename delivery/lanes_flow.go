@@ -61,8 +61,12 @@ func (l *lanes) unpause(sl *subLane) {
 }
 
 // settle ends sl's saturation once it has drained to the low-water mark; an
-// overflowing subscription keeps overflowing until its lane is empty. l.mu held.
+// overflowing subscription keeps overflowing until its lane is empty, but the tier
+// partitions held for it resume at that mark. l.mu held.
 func (l *lanes) settle(sl *subLane) {
+	if sl.holding > 0 && (sl.queued == 0 || l.drained(sl)) {
+		l.releaseHolds(sl)
+	}
 	if sl.state == flowPaused && l.drained(sl) {
 		sl.stopChecks()
 		l.unpause(sl)
@@ -140,26 +144,29 @@ func (l *lanes) seen(p *partition, id string) {
 // would stall it; subscriptions with a backlog of their own lose nothing by it. l.mu
 // held.
 func (l *lanes) starving(sl *subLane) bool {
-	now := l.now()
-	dry := func(p *partition) bool {
-		for id, at := range l.recent[p] {
-			if id == sl.id || now.Sub(at) > l.flow.parkAfter {
-				continue
-			}
-			o := l.subs[id]
-			if o == nil || (o.state == flowOpen && o.queued <= o.limit) {
-				return true
-			}
-		}
-		return false
-	}
 	for p := range sl.parts {
-		if dry(p) {
+		if l.dryNeighbour(p, sl.id) {
 			return true
 		}
 	}
 	for p := range sl.held {
-		if dry(p) {
+		if l.dryNeighbour(p, sl.id) {
+			return true
+		}
+	}
+	return false
+}
+
+// dryNeighbour reports whether a subscription other than id that had a delivery from p
+// within flow.parkAfter is running dry (see starving). l.mu held.
+func (l *lanes) dryNeighbour(p *partition, id string) bool {
+	now := l.now()
+	for other, at := range l.recent[p] {
+		if other == id || now.Sub(at) > l.flow.parkAfter {
+			continue
+		}
+		o := l.subs[other]
+		if o == nil || (o.state == flowOpen && o.queued <= o.limit) {
 			return true
 		}
 	}

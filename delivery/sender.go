@@ -99,6 +99,7 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Sender, error) {
 		flow: flowConfig{maxBytes: cfg.MaxQueuedBytesPerSubscription, maxQueued: cfg.MaxQueuedPerSubscription,
 			parkAfter: cfg.SaturationParkAfter},
 		limit: s.maxInFlight, run: s.process, gauge: m.lanesState, gate: fetch, overflow: s.overflowed,
+		resumeTier: s.retries.heads.resume,
 	})
 	log.Info("sender configured", zap.String("group", cfg.Group), zap.String("deliveries", cfg.DeliveriesTopic),
 		zap.Strings("retry_tiers", s.retries.tiers.topics()), zap.String("dlq", cfg.DLQTopic),
