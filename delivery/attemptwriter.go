@@ -41,13 +41,20 @@ const (
 // written without error are confirmed through cleared. A dropped or failed clear is
 // simply not confirmed.
 type attemptWriter struct {
-	rec     AttemptRecorder
-	log     *zap.Logger
-	ch      chan attemptEntry
-	done    chan struct{}
+	rec   AttemptRecorder
+	log   *zap.Logger
+	ch    chan attemptEntry
+	done  chan struct{}
+	hooks attemptHooks
+	drops atomic.Int64
+}
+
+// attemptHooks tell the writer's owner what the writer did. Every field must be set;
+// they are called from the writer's goroutine, except dropped (from add's caller).
+type attemptHooks struct {
 	dropped func()                // counts one dropped entry
+	batch   func(attempts int)    // observes the size of one batch about to be written
 	cleared func(subIDs []string) // confirms written clears; must not keep subIDs
-	drops   atomic.Int64
 }
 
 // attemptEntry is one queued attempt; clearFailing also clears its subscription's
@@ -57,9 +64,9 @@ type attemptEntry struct {
 	clearFailing bool
 }
 
-func newAttemptWriter(rec AttemptRecorder, dropped func(), cleared func([]string), log *zap.Logger) *attemptWriter {
+func newAttemptWriter(rec AttemptRecorder, hooks attemptHooks, log *zap.Logger) *attemptWriter {
 	w := &attemptWriter{rec: rec, log: log, ch: make(chan attemptEntry, attemptQueue), done: make(chan struct{}),
-		dropped: dropped, cleared: cleared}
+		hooks: hooks}
 	go w.run()
 	return w
 }
@@ -70,7 +77,7 @@ func (w *attemptWriter) add(e attemptEntry) {
 	select {
 	case w.ch <- e:
 	default:
-		w.dropped()
+		w.hooks.dropped()
 		if n := w.drops.Add(1); n&(n-1) == 0 { // 1st, 2nd, 4th, 8th, ... drop: bounded logging
 			w.log.Warn("attempt log queue full (Redis slow or down?): dropping attempt log entries",
 				zap.Int64("dropped_total", n), zap.String("delivery_id", e.a.DeliveryID))
@@ -119,6 +126,7 @@ func (w *attemptWriter) next(e *attemptEntry) bool {
 
 // write writes one batch and confirms its clears once written.
 func (w *attemptWriter) write(as []Attempt, clears []string) {
+	w.hooks.batch(len(as))
 	ctx, cancel := context.WithTimeout(context.Background(), attemptWriteTimeout)
 	defer cancel()
 	if br, ok := w.rec.(attemptBatchRecorder); ok {
@@ -144,7 +152,7 @@ func (w *attemptWriter) write(as []Attempt, clears []string) {
 		clears = written
 	}
 	if len(clears) > 0 {
-		w.cleared(clears)
+		w.hooks.cleared(clears)
 	}
 }
 
@@ -155,11 +163,10 @@ type attemptSink struct {
 	w   *attemptWriter
 }
 
-// start starts the writer (Run calls it once); cleared confirms written failing-since
-// clears.
-func (s *attemptSink) start(dropped func(), cleared func([]string), log *zap.Logger) {
+// start starts the writer (Run calls it once).
+func (s *attemptSink) start(hooks attemptHooks, log *zap.Logger) {
 	if s.rec != nil {
-		s.w = newAttemptWriter(s.rec, dropped, cleared, log)
+		s.w = newAttemptWriter(s.rec, hooks, log)
 	}
 }
 

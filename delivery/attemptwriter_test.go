@@ -44,6 +44,11 @@ func (b *batchRecorder) WriteBatch(_ context.Context, as []Attempt, _ []string) 
 	return nil
 }
 
+// testHooks are writer hooks that count drops with dropped and ignore the rest.
+func testHooks(dropped func()) attemptHooks {
+	return attemptHooks{dropped: dropped, batch: func(int) {}, cleared: func([]string) {}}
+}
+
 // TestAttemptWriterKeepsOrderAndFlushesOnClose: every attempt added before close is
 // written, in the order added, in batches no larger than the bound, whether or not the
 // recorder can write batches.
@@ -57,7 +62,7 @@ func TestAttemptWriterKeepsOrderAndFlushesOnClose(t *testing.T) {
 		}
 	}{{"one by one", &fakeRecorder{}}, {"batched", &batchRecorder{}}} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newAttemptWriter(tc.rec, func() { t.Error("an entry was dropped with room in the queue") }, func([]string) {}, zap.NewNop())
+			w := newAttemptWriter(tc.rec, testHooks(func() { t.Error("an entry was dropped with room in the queue") }), zap.NewNop())
 			// n is well below attemptQueue: nothing may be dropped.
 			for i := range n {
 				w.add(attemptEntry{a: Attempt{DeliveryID: fmt.Sprintf("d%05d", i), SubscriptionID: "s"}})
@@ -106,7 +111,7 @@ func (b *blockingRecorder) Record(ctx context.Context, a Attempt) error {
 func TestAttemptWriterDropsWhenFullNeverBlocks(t *testing.T) {
 	rec := &blockingRecorder{release: make(chan struct{})}
 	var dropped atomic.Int64
-	w := newAttemptWriter(rec, func() { dropped.Add(1) }, func([]string) {}, zap.NewNop())
+	w := newAttemptWriter(rec, testHooks(func() { dropped.Add(1) }), zap.NewNop())
 	const extra = 100
 	const total = attemptQueue + attemptBatchMax + extra
 	done := make(chan struct{})

@@ -141,11 +141,13 @@ func TestAttemptWriterConfirmsWrittenClears(t *testing.T) {
 				mu        sync.Mutex
 				confirmed []string
 			)
-			w := newAttemptWriter(tc.rec, func() {}, func(ids []string) {
+			hooks := testHooks(func() {})
+			hooks.cleared = func(ids []string) {
 				mu.Lock()
 				defer mu.Unlock()
 				confirmed = append(confirmed, ids...)
-			}, zap.NewNop())
+			}
+			w := newAttemptWriter(tc.rec, hooks, zap.NewNop())
 			for i, sub := range []string{"sub_1", "sub_2", "sub_3"} {
 				w.add(attemptEntry{a: Attempt{DeliveryID: "d" + sub, SubscriptionID: sub}, clearFailing: i != 1})
 			}

@@ -41,6 +41,7 @@ type metrics struct {
 	commitErrs   prometheus.Counter
 
 	attemptLogDropped prometheus.Counter
+	attemptLogBatches prometheus.Histogram
 
 	mu      sync.Mutex
 	open    map[string]bool
@@ -111,12 +112,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Failed offset commits (retried at the next commit tick)."}),
 		attemptLogDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "attempt_log_dropped_total",
 			Help: "Attempt log entries dropped because the writer's queue was full (Redis slow or down); deliveries are not affected."}),
+		attemptLogBatches: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "attempt_log_batch_size",
+			Help:    "Attempts written per attempt log batch (one Redis pipeline, one round trip).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9)}), // 1 … 256 = attemptBatchMax
 		open:    map[string]bool{},
 		lagByTP: map[topicPartition]int64{},
 	}
 	for _, c := range []prometheus.Collector{m.attempts, m.attemptSecs, m.endToEnd, m.inFlight, m.queued,
 		m.lanes, m.saturated, m.pausedParts, m.pausedSecs, m.breakersOpen, m.breakerOpen, m.tierLag, m.backlog, m.retried, m.reparked, m.dlq, m.disabled, m.skipped,
-		m.invalid, m.produceErrs, m.commitErrs, m.attemptLogDropped} {
+		m.invalid, m.produceErrs, m.commitErrs, m.attemptLogDropped, m.attemptLogBatches} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -154,6 +158,9 @@ func (m *metrics) attempt(res Result) {
 	c.count.Inc()
 	c.secs.Observe(res.Latency.Seconds())
 }
+
+// attemptLogBatch records the size of one attempt log batch.
+func (m *metrics) attemptLogBatch(attempts int) { m.attemptLogBatches.Observe(float64(attempts)) }
 
 // lanesState records the lanes' gauges after a change.
 func (m *metrics) lanesState(queued, active, saturated int) {

@@ -128,7 +128,11 @@ func (s *Sender) Run(ctx context.Context) error {
 		return errors.New("delivery: Sender.Run called twice")
 	}
 	defer s.member.polling.Store(false)
-	s.observe.attempts.start(s.metrics.attemptLogDropped.Inc, s.health.cleared, s.log)
+	s.observe.attempts.start(attemptHooks{
+		dropped: s.metrics.attemptLogDropped.Inc,
+		batch:   s.metrics.attemptLogBatch,
+		cleared: s.health.cleared,
+	}, s.log)
 	var fatal error
 	for fatal == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, s.cfg.CommitInterval)
