@@ -138,6 +138,10 @@ func (l *AttemptLog) RecordBatch(ctx context.Context, as []Attempt) error {
 // failing-since records of the subscriptions in clearFailing (as Outcome does on a
 // success), so a sender's successes clear them without a round trip of their own. The
 // error is nil only when every attempt and every clear was written.
+//
+// A subscription's attempts in the batch go in one LPUSH, trimmed and given their TTL
+// once: the same list as one LPUSH per attempt, in fewer commands (a batch of 40 over 10
+// subscriptions is ~5.75 commands an attempt instead of 8).
 func (l *AttemptLog) WriteBatch(ctx context.Context, as []Attempt, clearFailing []string) error {
 	var errs []error
 	type encoded struct {
@@ -146,6 +150,7 @@ func (l *AttemptLog) WriteBatch(ctx context.Context, as []Attempt, clearFailing 
 		fields []any
 	}
 	enc := make([]encoded, 0, len(as))
+	subs := subBatches{at: make(map[string]int)}
 	for _, a := range as {
 		switch {
 		case a.DeliveryID == "":
@@ -170,16 +175,20 @@ func (l *AttemptLog) WriteBatch(ctx context.Context, as []Attempt, clearFailing 
 			fields = append(fields, "topic", a.Topic, "partition", a.Partition, "offset", a.Offset)
 		}
 		enc = append(enc, encoded{a, b, fields})
+		subs.add(a.SubscriptionID, b)
 	}
 	if len(enc) == 0 && len(clearFailing) == 0 {
 		return errors.Join(errs...)
 	}
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, e := range enc {
-			sk, dk := l.subKey(e.a.SubscriptionID), l.dlvKey(e.a.DeliveryID)
-			p.LPush(ctx, sk, e.b)
+		for _, sb := range subs.list {
+			sk := l.subKey(sb.id)
+			p.LPush(ctx, sk, sb.vals...)
 			p.LTrim(ctx, sk, 0, int64(l.opts.MaxPerSubscription-1))
 			p.Expire(ctx, sk, l.opts.TTL)
+		}
+		for _, e := range enc {
+			dk := l.dlvKey(e.a.DeliveryID)
 			p.HSet(ctx, dk, e.fields...)
 			p.Expire(ctx, dk, l.opts.TTL)
 			p.RPush(ctx, dk+":attempts", e.b)
@@ -195,6 +204,28 @@ func (l *AttemptLog) WriteBatch(ctx context.Context, as []Attempt, clearFailing 
 		errs = append(errs, fmt.Errorf("delivery: attempt log: record: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// subBatches gathers a batch's encoded attempts by subscription, each subscription's in
+// batch order, subscriptions in order of first appearance.
+type subBatches struct {
+	at   map[string]int // subscription id → index in list
+	list []subBatch
+}
+
+type subBatch struct {
+	id   string
+	vals []any // encoded attempts, oldest first: LPUSH leaves the last at the head
+}
+
+func (s *subBatches) add(subID string, b []byte) {
+	i, ok := s.at[subID]
+	if !ok {
+		i = len(s.list)
+		s.at[subID] = i
+		s.list = append(s.list, subBatch{id: subID})
+	}
+	s.list[i].vals = append(s.list[i].vals, b)
 }
 
 func attemptStatus(a Attempt) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,46 @@ func TestAttemptLogRecordBatch(t *testing.T) {
 	}
 	if st.Status != StatusDelivered || len(st.Attempts) != 2 {
 		t.Fatalf("dlv_1 status %s with %d attempts, want delivered with 2", st.Status, len(st.Attempts))
+	}
+}
+
+// TestAttemptLogBatchOverSubscriptions: a batch whose attempts interleave subscriptions,
+// with more for one than it keeps, leaves each subscription's list as attempt-by-attempt
+// writes would: its own attempts only, newest first, bounded, with the TTL.
+func TestAttemptLogBatchOverSubscriptions(t *testing.T) {
+	l, mr := newTestLog(t, AttemptLogOptions{Prefix: "t:", MaxPerSubscription: 5, TTL: time.Hour})
+	ctx := context.Background()
+	var batch []Attempt
+	for i := 1; i <= 9; i++ {
+		a := attempt(fmt.Sprintf("dlv_%d", i), 1, ReasonOK, true)
+		if i%3 == 0 {
+			a.SubscriptionID = "sub_2"
+		}
+		batch = append(batch, a)
+	}
+	if err := l.RecordBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for sub, want := range map[string][]string{
+		"sub_1": {"dlv_8", "dlv_7", "dlv_5", "dlv_4", "dlv_2"}, // dlv_1 beyond the bound
+		"sub_2": {"dlv_9", "dlv_6", "dlv_3"},
+	} {
+		got, err := l.List(ctx, sub, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, a := range got {
+			ids = append(ids, a.DeliveryID)
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("List(%s) = %v, want %v", sub, ids, want)
+		}
+		if ttl := mr.TTL("t:sub:{" + sub + "}:attempts"); ttl <= 0 || ttl > time.Hour {
+			t.Errorf("%s's list has TTL %v, want (0, 1h]", sub, ttl)
+		}
+	}
+	if st, err := l.Delivery(ctx, "dlv_1"); err != nil || st.Status != StatusDelivered || len(st.Attempts) != 1 {
+		t.Fatalf("dlv_1 (trimmed from its subscription's list) = %+v, %v; want delivered with its attempt", st, err)
 	}
 }
