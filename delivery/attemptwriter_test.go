@@ -135,3 +135,33 @@ func TestAttemptWriterDropsWhenFullNeverBlocks(t *testing.T) {
 		t.Fatalf("%d written after recovery, want every entry not counted as dropped (%d)", got, want)
 	}
 }
+
+// TestAttemptWriterGathersSteadyArrivals: attempts that finish one at a time, a fraction
+// of attemptLinger apart (a steady delivery rate), share batches rather than each
+// taking a round trip of its own; each is still written (close flushes the last batch),
+// and the batch sizes reported for the metric add up to what was written.
+func TestAttemptWriterGathersSteadyArrivals(t *testing.T) {
+	rec := &batchRecorder{}
+	var reported atomic.Int64
+	hooks := testHooks(func() { t.Error("an entry was dropped with room in the queue") })
+	hooks.batch = func(n int) { reported.Add(int64(n)) }
+	w := newAttemptWriter(rec, hooks, zap.NewNop())
+	const n = 20
+	for i := range n {
+		w.add(attemptEntry{a: Attempt{DeliveryID: fmt.Sprintf("d%d", i), SubscriptionID: "s"}})
+		time.Sleep(attemptLinger / 20)
+	}
+	w.close()
+	if got := len(rec.ids()); got != n {
+		t.Fatalf("%d attempts written, want %d", got, n)
+	}
+	if got := reported.Load(); got != n {
+		t.Fatalf("batch sizes reported add up to %d, want %d", got, n)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.sizes) > n/2 {
+		t.Fatalf("%d attempts arriving %v apart took %d round trips (batches %v), want at most %d",
+			n, attemptLinger/20, len(rec.sizes), rec.sizes, n/2)
+	}
+}
