@@ -132,7 +132,8 @@ type Config struct {
 	// CompressionLZ4, CompressionZstd or CompressionGzip. See compressionCodec.
 	Compression string
 	// FetchMaxWait is how long an ingest fetch waits for FetchMinBytes (1 MiB) before
-	// returning what it has; at a steady rate it sets the transaction cadence, so it
+	// returning what it has; at a steady rate it sets the shortest transaction cadence (pace.go
+	// may space commits further on a busy broker), so it
 	// trades per-event latency for transactions per second (default 10 ms; see
 	// clientOptions).
 	FetchMaxWait time.Duration
