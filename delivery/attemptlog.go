@@ -180,12 +180,13 @@ func (l *AttemptLog) WriteBatch(ctx context.Context, as []Attempt, clearFailing 
 	if len(enc) == 0 && len(clearFailing) == 0 {
 		return errors.Join(errs...)
 	}
+	// Order within the pipeline is what a reader between its commands can see: the
+	// failing-since clears first and each delivery's own record next, so by the time an
+	// attempt shows in its subscription's list (what the API and the UI list first), the
+	// success has cleared the clock and the delivery can be opened.
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, sb := range subs.list {
-			sk := l.subKey(sb.id)
-			p.LPush(ctx, sk, sb.vals...)
-			p.LTrim(ctx, sk, 0, int64(l.opts.MaxPerSubscription-1))
-			p.Expire(ctx, sk, l.opts.TTL)
+		for _, id := range clearFailing {
+			p.Del(ctx, l.failKey(id))
 		}
 		for _, e := range enc {
 			dk := l.dlvKey(e.a.DeliveryID)
@@ -195,8 +196,11 @@ func (l *AttemptLog) WriteBatch(ctx context.Context, as []Attempt, clearFailing 
 			p.LTrim(ctx, dk+":attempts", -maxAttemptsPerDelivery, -1)
 			p.Expire(ctx, dk+":attempts", l.opts.TTL)
 		}
-		for _, id := range clearFailing {
-			p.Del(ctx, l.failKey(id))
+		for _, sb := range subs.list {
+			sk := l.subKey(sb.id)
+			p.LPush(ctx, sk, sb.vals...)
+			p.LTrim(ctx, sk, 0, int64(l.opts.MaxPerSubscription-1))
+			p.Expire(ctx, sk, l.opts.TTL)
 		}
 		return nil
 	})
