@@ -22,6 +22,7 @@ func (s *Sender) dispatch(p kgo.FetchTopicPartition) {
 	}
 	now := s.now()
 	next := p.Records[len(p.Records)-1].Offset + 1
+	var refused []*job // parked together after the loop (backpressure)
 	for _, rec := range p.Records {
 		d, err := events.ParseDelivery(rec)
 		if err != nil {
@@ -51,8 +52,11 @@ func (s *Sender) dispatch(p kgo.FetchTopicPartition) {
 		}
 		j := &job{rec: rec, d: d, part: part}
 		if !s.lanes.enqueue(j) {
-			s.work.goBackground(func(ctx context.Context) { s.backpressure(ctx, j) })
+			refused = append(refused, j)
 		}
+	}
+	if len(refused) > 0 {
+		s.work.goBackground(func(ctx context.Context) { s.backpressure(ctx, refused) })
 	}
 	s.metrics.lag(tp, p.HighWatermark-next, isTier)
 }

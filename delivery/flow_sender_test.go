@@ -136,13 +136,17 @@ func TestSenderSaturatedSubscriptionParksAfterDeadline(t *testing.T) {
 	if len(recs) < 7 {
 		t.Fatalf("%d deliveries parked, want the 7 beyond the saturated subscription's budget", len(recs))
 	}
-	for _, r := range recs[:7] {
+	for i, r := range recs[:7] {
 		d, err := events.ParseDelivery(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if d.SubscriptionID != "sub_hung" || d.Reason != string(ReasonBackpressure) || d.Attempt != 1 {
 			t.Fatalf("parked %s with reason %q attempt %d; want sub_hung, backpressure, attempt 1", d.SubscriptionID, d.Reason, d.Attempt)
+		}
+		// Parked together, in fetch order: they come back from the tier in event order.
+		if want := more[i].ID; d.ID != want {
+			t.Errorf("parked delivery %d is %s, want %s (the excess parked in its fetch order)", i, d.ID, want)
 		}
 	}
 	if hungCalls.Load() != 1 {
