@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -30,6 +31,7 @@ func Run(ctx context.Context, cfg config.Config, roles Roles, log *zap.Logger) e
 	if log == nil {
 		log = zap.NewNop()
 	}
+	tuneGoRuntime(cfg.Ops, os.ReadFile, log)
 	ops := NewOps(cfg.Ops.Listen, log)
 	if cfg.Ops.Pprof {
 		ops.ServeProfiles()

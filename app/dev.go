@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"time"
 
@@ -99,6 +100,7 @@ func RunDev(ctx context.Context, cfg config.Config, opts DevOptions, log *zap.Lo
 		cfg.API.AdminTokens = []string{"dev_" + randomHex(16)}
 	}
 
+	tuneGoRuntime(cfg.Ops, os.ReadFile, log)
 	ops := NewOps(cfg.Ops.Listen, log)
 	if cfg.Ops.Pprof {
 		ops.ServeProfiles()

@@ -168,6 +168,8 @@ func TestEveryValidationErrorNamesItsKey(t *testing.T) {
 		{"router.max_retry_backoff", func(c *Config) { c.Router.MaxRetryBackoff = time.Millisecond }, "between"},
 		{"ops.listen", func(c *Config) { c.Ops.Listen = "9090" }, "host:port"},
 		{"ops.shutdown_timeout", func(c *Config) { c.Ops.ShutdownTimeout = 0 }, "between"},
+		{"ops.gc_percent", func(c *Config) { c.Ops.GCPercent = 0 }, "25..2000"},
+		{"ops.memory_limit_bytes", func(c *Config) { c.Ops.MemoryLimitBytes = 1 << 20 }, "64 MiB"},
 		{"topics.ingest", func(c *Config) { c.Topics.Ingest = nil }, "at least one"},
 		{"topics.ingest[0]", func(c *Config) { c.Topics.Ingest = []string{"bad topic"} }, "legal Kafka topic"},
 		{"topics.deliveries", func(c *Config) { c.Topics.Deliveries = "" }, "legal Kafka topic"},

@@ -93,6 +93,11 @@ func (c Config) validateBasics(p *Problems) {
 	if c.Ops.LagInterval != 0 {
 		durRange(p, "ops.lag_interval", c.Ops.LagInterval, time.Second, time.Hour)
 	}
+	intRange(p, "ops.gc_percent", c.Ops.GCPercent, 25, 2000)
+	if c.Ops.MemoryLimitBytes != 0 && c.Ops.MemoryLimitBytes < 64<<20 {
+		p.add("ops.memory_limit_bytes", strconv.FormatInt(c.Ops.MemoryLimitBytes, 10),
+			"must be at least 64 MiB (67108864), or 0 to derive it from the container's memory limit")
+	}
 }
 
 func (c Config) validateTopics(p *Problems) {
