@@ -51,7 +51,6 @@ func tuneGoRuntime(c config.Ops, readFile func(string) ([]byte, error), log *zap
 	log.Info("go runtime", append(fields, zap.String("memory_limit_from", limitFrom))...)
 }
 
-
 // cgroupMemoryLimit returns the memory limit of the cgroup this process runs in, if it
 // has one (a container's): cgroup v2's memory.max, else v1's memory.limit_in_bytes. "max"
 // (v2) and v1's page-rounded MaxInt64 mean no limit.
