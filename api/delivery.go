@@ -62,9 +62,12 @@ type Attempts interface {
 	ListAttempts(ctx context.Context, subscriptionID, after string, limit int) (attempts []Attempt, next string, err error)
 }
 
-// Deliveries looks a delivery up by id; an unknown id is an error wrapping ErrNotFound.
+// Deliveries looks deliveries up by id: GetDelivery one (an unknown id is an error
+// wrapping ErrNotFound), GetDeliveries several in one round trip (out[i] is ids[i]'s,
+// nil when unknown).
 type Deliveries interface {
 	GetDelivery(ctx context.Context, id string) (*DeliveryStatus, error)
+	GetDeliveries(ctx context.Context, ids []string) ([]*DeliveryStatus, error)
 }
 
 // Redeliverer queues a delivery again (e.g. out of the DLQ) with a fresh attempt count

@@ -20,6 +20,14 @@ func (o *oneDelivery) GetDelivery(_ context.Context, id string) (*DeliveryStatus
 	return nil, fmt.Errorf("%w: delivery %s", ErrNotFound, id)
 }
 
+func (o *oneDelivery) GetDeliveries(ctx context.Context, ids []string) ([]*DeliveryStatus, error) {
+	out := make([]*DeliveryStatus, len(ids))
+	for i, id := range ids {
+		out[i], _ = o.GetDelivery(ctx, id)
+	}
+	return out, nil
+}
+
 const explainEvent = `{"id":"evt_1","account_id":"acct_acme","event_name":"claim.created","object":"claim",
 "source":"ui","performed_by":"Ada","occurred_at":"2026-12-01T10:00:00Z","data":{"id":"clm_9","type":"fire"}}`
 

@@ -1,9 +1,6 @@
 package api
 
-import (
-	"errors"
-	"net/http"
-)
+import "net/http"
 
 // Bounds of GET /v1/subscriptions/{id}/deliveries.
 const (
@@ -42,31 +39,35 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, who prin
 		s.fail(w, r, err)
 		return
 	}
-	out := recentDeliveries{Data: []DeliveryStatus{}}
+	// The deliveries of the newest attempts, once each, in that order.
+	var ids []string
 	seen := map[string]bool{}
 	for _, a := range attempts {
-		if len(out.Data) == limit {
-			break
+		if !seen[a.DeliveryID] {
+			seen[a.DeliveryID] = true
+			ids = append(ids, a.DeliveryID)
 		}
-		if seen[a.DeliveryID] {
-			continue
-		}
-		seen[a.DeliveryID] = true
-		d, err := s.deps.Deliveries.GetDelivery(r.Context(), a.DeliveryID)
-		if errors.Is(err, ErrNotFound) {
-			continue // expired from the log since its attempt was listed
-		}
+	}
+	// Read limit of them at a time, in one round trip each: usually one, more only when
+	// some have expired from the log since their attempts were listed.
+	out := recentDeliveries{Data: []DeliveryStatus{}}
+	for len(ids) > 0 && len(out.Data) < limit {
+		chunk := ids[:min(limit-len(out.Data), len(ids))]
+		ids = ids[len(chunk):]
+		ds, err := s.deps.Deliveries.GetDeliveries(r.Context(), chunk)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if d.SubscriptionID != sub.ID {
-			continue // never expected: the log keys attempts by subscription
+		for _, d := range ds {
+			if d == nil || d.SubscriptionID != sub.ID {
+				continue // expired from the log; or never expected: the log keys attempts by subscription
+			}
+			if d.Attempts == nil {
+				d.Attempts = []Attempt{}
+			}
+			out.Data = append(out.Data, *d)
 		}
-		if d.Attempts == nil {
-			d.Attempts = []Attempt{}
-		}
-		out.Data = append(out.Data, *d)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

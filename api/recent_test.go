@@ -12,6 +12,7 @@ import (
 type attemptLog struct {
 	attempts   []Attempt
 	deliveries map[string]*DeliveryStatus
+	batchReads int // GetDeliveries calls
 }
 
 func (l *attemptLog) ListAttempts(_ context.Context, subID, _ string, limit int) ([]Attempt, string, error) {
@@ -30,6 +31,18 @@ func (l *attemptLog) GetDelivery(_ context.Context, id string) (*DeliveryStatus,
 		return &c, nil
 	}
 	return nil, fmt.Errorf("%w: delivery %s", ErrNotFound, id)
+}
+
+func (l *attemptLog) GetDeliveries(_ context.Context, ids []string) ([]*DeliveryStatus, error) {
+	l.batchReads++
+	out := make([]*DeliveryStatus, len(ids))
+	for i, id := range ids {
+		if d, ok := l.deliveries[id]; ok {
+			c := *d
+			out[i] = &c
+		}
+	}
+	return out, nil
 }
 
 // TestRecentDeliveriesNewestFirstOncePerDelivery: a delivery retried several times is
@@ -69,6 +82,20 @@ func TestRecentDeliveriesNewestFirstOncePerDelivery(t *testing.T) {
 	}
 	if len(got[0].Attempts) != 3 {
 		t.Errorf("msg_b has %d attempts, want its 3", len(got[0].Attempts))
+	}
+	if log.batchReads != 1 {
+		t.Errorf("the page took %d reads of the log, want 1 (one round trip)", log.batchReads)
+	}
+
+	// limit=3: the first read finds msg_gone expired, a second fills the page.
+	log.batchReads = 0
+	rec = h.do("GET", "/v1/subscriptions/"+sub.ID+"/deliveries?limit=3", acmeToken, "")
+	ids = nil
+	for _, d := range decode[recentDeliveries](t, rec).Data {
+		ids = append(ids, d.ID)
+	}
+	if fmt.Sprint(ids) != "[msg_b msg_c msg_a]" || log.batchReads != 2 {
+		t.Errorf("limit=3: deliveries %v in %d reads, want [msg_b msg_c msg_a] in 2", ids, log.batchReads)
 	}
 
 	rec = h.do("GET", "/v1/subscriptions/"+sub.ID+"/deliveries?limit=1", acmeToken, "")

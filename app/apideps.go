@@ -82,12 +82,32 @@ func (d *deliveryAPI) GetDelivery(ctx context.Context, id string) (*api.Delivery
 	if err != nil {
 		return nil, err
 	}
+	return apiDelivery(st), nil
+}
+
+// GetDeliveries returns several deliveries' statuses and attempts in one round trip;
+// nil for an id the log does not know.
+func (d *deliveryAPI) GetDeliveries(ctx context.Context, ids []string) ([]*api.DeliveryStatus, error) {
+	sts, err := d.log.Deliveries(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*api.DeliveryStatus, len(sts))
+	for i, st := range sts {
+		if st != nil {
+			out[i] = apiDelivery(st)
+		}
+	}
+	return out, nil
+}
+
+func apiDelivery(st *delivery.DeliveryStatus) *api.DeliveryStatus {
 	out := &api.DeliveryStatus{ID: st.ID, SubscriptionID: st.SubscriptionID, EventID: st.EventID,
 		EventName: st.EventName, State: apiState(st.Status)}
 	for _, a := range st.Attempts {
 		out.Attempts = append(out.Attempts, apiAttempt(a))
 	}
-	return out, nil
+	return out
 }
 
 // Redeliver restarts a past delivery (delivery.Requeuer.Redeliver): same webhook-id,

@@ -257,34 +257,53 @@ func (l *AttemptLog) List(ctx context.Context, subID string, limit int) ([]Attem
 
 // Delivery returns what the log knows about one delivery, or ErrDeliveryNotFound.
 func (l *AttemptLog) Delivery(ctx context.Context, deliveryID string) (*DeliveryStatus, error) {
-	dk := l.dlvKey(deliveryID)
-	var (
+	out, err := l.Deliveries(ctx, []string{deliveryID})
+	if err != nil {
+		return nil, err
+	}
+	if out[0] == nil {
+		return nil, ErrDeliveryNotFound
+	}
+	return out[0], nil
+}
+
+// Deliveries returns what the log knows about each of ids, in one round trip: out[i] is
+// ids[i]'s status, nil when the log does not know it (never logged, or expired).
+func (l *AttemptLog) Deliveries(ctx context.Context, ids []string) ([]*DeliveryStatus, error) {
+	type reads struct {
 		h    *redis.MapStringStringCmd
 		list *redis.StringSliceCmd
-	)
+	}
+	rs := make([]reads, len(ids))
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		h = p.HGetAll(ctx, dk)
-		list = p.LRange(ctx, dk+":attempts", 0, -1)
+		for i, id := range ids {
+			dk := l.dlvKey(id)
+			rs[i] = reads{h: p.HGetAll(ctx, dk), list: p.LRange(ctx, dk+":attempts", 0, -1)}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: attempt log: delivery: %w", err)
 	}
-	m := h.Val()
-	if len(m) == 0 {
-		return nil, ErrDeliveryNotFound
+	out := make([]*DeliveryStatus, len(ids))
+	for i, r := range rs {
+		m := r.h.Val()
+		if len(m) == 0 {
+			continue
+		}
+		attempts, err := decodeAttempts(r.list.Val())
+		if err != nil {
+			return nil, err
+		}
+		part, _ := strconv.ParseInt(m["partition"], 10, 32)
+		off, _ := strconv.ParseInt(m["offset"], 10, 64)
+		out[i] = &DeliveryStatus{
+			ID: m["id"], SubscriptionID: m["subscription_id"], AccountID: m["account_id"],
+			EventID: m["event_id"], EventName: m["event_name"], Status: m["status"],
+			Attempts: attempts, Topic: m["topic"], Partition: int32(part), Offset: off,
+		}
 	}
-	attempts, err := decodeAttempts(list.Val())
-	if err != nil {
-		return nil, err
-	}
-	part, _ := strconv.ParseInt(m["partition"], 10, 32)
-	off, _ := strconv.ParseInt(m["offset"], 10, 64)
-	return &DeliveryStatus{
-		ID: m["id"], SubscriptionID: m["subscription_id"], AccountID: m["account_id"],
-		EventID: m["event_id"], EventName: m["event_name"], Status: m["status"],
-		Attempts: attempts, Topic: m["topic"], Partition: int32(part), Offset: off,
-	}, nil
+	return out, nil
 }
 
 func decodeAttempts(raw []string) ([]Attempt, error) {

@@ -71,6 +71,34 @@ func TestAttemptLogBoundedNewestFirst(t *testing.T) {
 	}
 }
 
+// Deliveries reads several deliveries in one call, in the order asked, nil for one the
+// log does not know.
+func TestAttemptLogDeliveriesInOneRead(t *testing.T) {
+	l, _ := newTestLog(t, AttemptLogOptions{})
+	ctx := context.Background()
+	for _, a := range []Attempt{attempt("dlv_a", 1, ReasonOK, true), attempt("dlv_b", 1, ReasonTimeout, false), attempt("dlv_b", 2, ReasonOK, true)} {
+		if err := l.Record(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := l.Deliveries(ctx, []string{"dlv_b", "dlv_gone", "dlv_a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] == nil || got[1] != nil || got[2] == nil {
+		t.Fatalf("Deliveries = %+v, want dlv_b, nil, dlv_a", got)
+	}
+	if got[0].ID != "dlv_b" || len(got[0].Attempts) != 2 || got[0].Status != StatusDelivered {
+		t.Errorf("dlv_b = %+v, want its 2 attempts, delivered", got[0])
+	}
+	if got[2].ID != "dlv_a" || len(got[2].Attempts) != 1 {
+		t.Errorf("dlv_a = %+v, want its 1 attempt", got[2])
+	}
+	if got, err := l.Deliveries(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("Deliveries(nil) = %v, %v; want none, no error", got, err)
+	}
+}
+
 func TestAttemptLogDeliveryStatus(t *testing.T) {
 	l, _ := newTestLog(t, AttemptLogOptions{})
 	ctx := context.Background()
