@@ -22,11 +22,12 @@ const (
 // operator's explicit choice, which the runtime has already applied), and logs what is
 // in force. readFile reads the cgroup files (os.ReadFile; a fake in tests).
 func tuneGoRuntime(c config.Ops, readFile func(string) ([]byte, error), log *zap.Logger) {
-	gcFrom, limitFrom := "ops.gc_percent", "ops.memory_limit_bytes"
-	if os.Getenv("GOGC") == "" {
+	gc, gcFrom := zap.Int("gc_percent", c.GCPercent), "ops.gc_percent"
+	limitFrom := "ops.memory_limit_bytes"
+	if env := os.Getenv("GOGC"); env == "" {
 		debug.SetGCPercent(c.GCPercent)
 	} else {
-		gcFrom = "GOGC"
+		gc, gcFrom = zap.String("gc_percent", env), "GOGC" // as the runtime read it ("off" too)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		limit := c.MemoryLimitBytes
@@ -42,10 +43,8 @@ func tuneGoRuntime(c config.Ops, readFile func(string) ([]byte, error), log *zap
 	} else {
 		limitFrom = "GOMEMLIMIT"
 	}
-	gc := debug.SetGCPercent(-1)
-	debug.SetGCPercent(gc) // read back without changing it
-	fields := []zap.Field{zap.Int("gc_percent", gc), zap.String("gc_percent_from", gcFrom)}
-	if limit := debug.SetMemoryLimit(-1); limit < 1<<62 { // math.MaxInt64: no limit
+	fields := []zap.Field{gc, zap.String("gc_percent_from", gcFrom)}
+	if limit := debug.SetMemoryLimit(-1); limit < 1<<62 { // -1 reads it; math.MaxInt64: no limit
 		fields = append(fields, zap.Int64("memory_limit_bytes", limit))
 	}
 	log.Info("go runtime", append(fields, zap.String("memory_limit_from", limitFrom))...)

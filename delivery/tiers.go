@@ -118,18 +118,24 @@ type retries struct {
 // park hands d to the retry tier for delay with reason; true once acknowledged. The
 // caller has already set d.Attempt to the number of the next attempt.
 func (s *Sender) park(ctx context.Context, j *job, reason Reason, delay time.Duration) bool {
-	d := *j.d
-	d.Reason = string(reason)
-	d.NotBefore = s.now().Add(delay)
 	t := s.retries.tiers.forDelay(delay)
 	if reason == ReasonCircuitOpen {
 		t = s.retries.tiers.covering(delay) // wait out the cool-down in one write (see parkUntilProbe)
 	}
-	if err := s.produceAcked(ctx, d.Record(t.topic)); err != nil {
+	if err := s.produceAcked(ctx, parkRecord(j, reason, s.now().Add(delay), t.topic)); err != nil {
 		return false
 	}
 	s.metrics.retried.WithLabelValues(t.topic, string(reason)).Inc()
 	return true
+}
+
+// parkRecord is j's delivery as a record of the tier topic, with why it waits there and
+// until when.
+func parkRecord(j *job, reason Reason, notBefore time.Time, topic string) *kgo.Record {
+	d := *j.d
+	d.Reason = string(reason)
+	d.NotBefore = notBefore
+	return d.Record(topic)
 }
 
 // repark parks a delivery without an attempt (open circuit, or a hop: surfaced before
@@ -171,10 +177,7 @@ func (s *Sender) backpressure(ctx context.Context, jobs []*job) {
 	notBefore := s.now().Add(t.delay)
 	recs := make([]*kgo.Record, len(started))
 	for i, j := range started {
-		d := *j.d
-		d.Reason = string(ReasonBackpressure)
-		d.NotBefore = notBefore
-		recs[i] = d.Record(t.topic)
+		recs[i] = parkRecord(j, ReasonBackpressure, notBefore, t.topic)
 	}
 	s.metrics.skipped.WithLabelValues(string(ReasonBackpressure)).Add(float64(len(started)))
 	errs := s.produceAllAcked(ctx, recs)
