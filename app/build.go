@@ -247,6 +247,7 @@ func buildAPI(cfg config.Config, sys *System, log *zap.Logger, ops *Ops) error {
 		return err
 	}
 	sys.closers = append(sys.closers, replays.Close) // jobs stop resumable ("stopped")
+	replays.Resume()                                 // and any API process takes them over
 	srv, err := api.New(api.Config{
 		Listen:          cfg.API.Listen,
 		AdminTokens:     cfg.API.AdminTokens,

@@ -36,6 +36,10 @@ type Config struct {
 	// LeaseTTL is how long a crashed process keeps a job from being resumed elsewhere
 	// (default 30s).
 	LeaseTTL time.Duration
+	// ResumeInterval is how often Resume looks for background jobs to take over
+	// (default LeaseTTL: a crashed process's job is resumed at most about two lease
+	// periods after its last checkpoint).
+	ResumeInterval time.Duration
 }
 
 // Defaults.
@@ -74,6 +78,10 @@ type Engine struct {
 	ctx    context.Context // background jobs' context, cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	running map[string]bool // background jobs running in this process
+	resumer sync.Once
 }
 
 // New validates cfg and deps and returns an engine.
@@ -102,6 +110,9 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Engine, error) {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
 	}
+	if cfg.ResumeInterval <= 0 {
+		cfg.ResumeInterval = cfg.LeaseTTL
+	}
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -110,7 +121,8 @@ func New(cfg Config, deps Deps, log *zap.Logger) (*Engine, error) {
 		return nil, fmt.Errorf("replay: metrics: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Engine{cfg: cfg, deps: deps, log: log, metrics: m, now: time.Now, ctx: ctx, cancel: cancel}, nil
+	return &Engine{cfg: cfg, deps: deps, log: log, metrics: m, now: time.Now, ctx: ctx, cancel: cancel,
+		running: map[string]bool{}}, nil
 }
 
 // Create stores a new pending job for spec (validated by the caller).
@@ -124,20 +136,46 @@ func (e *Engine) Create(ctx context.Context, spec Spec) (*Job, error) {
 	return j, nil
 }
 
-// Start creates a job and runs it in the background; its state is in Get.
+// Start creates a job and runs it in the background; its state is in Get. The job is
+// marked active until it ends (done or failed), so that if this process stops or dies
+// first, Resume in this or another process takes it over.
 func (e *Engine) Start(ctx context.Context, spec Spec) (*Job, error) {
 	j, err := e.Create(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
+	if err := e.deps.Jobs.MarkActive(ctx, j.ID); err != nil {
+		return nil, err
+	}
+	e.background(j.ID, false)
+	return j, nil
+}
+
+// background runs job id in the background unless this process already runs it.
+func (e *Engine) background(id string, resumed bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running[id] || e.ctx.Err() != nil {
+		return false
+	}
+	e.running[id] = true
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		if _, err := e.Run(e.ctx, j.ID); err != nil {
-			e.log.Warn("replay job stopped", zap.String("job", j.ID), zap.Error(err))
+		defer func() {
+			e.mu.Lock()
+			delete(e.running, id)
+			e.mu.Unlock()
+		}()
+		_, err := e.run(e.ctx, id, resumed)
+		switch {
+		case resumed && errors.Is(err, ErrJobBusy):
+			e.log.Debug("replay job still held by another process", zap.String("job", id))
+		case err != nil:
+			e.log.Warn("replay job stopped", zap.String("job", id), zap.Error(err))
 		}
 	}()
-	return j, nil
+	return true
 }
 
 // Get returns a job's state as of its last checkpoint.
@@ -156,6 +194,11 @@ func (e *Engine) Close() {
 // partition's checkpoint. It returns the job's final state; a job already done is
 // returned as is. When ctx ends the job is saved as stopped, resumable.
 func (e *Engine) Run(ctx context.Context, id string) (*Job, error) {
+	return e.run(ctx, id, false)
+}
+
+// run is Run; resumed says Resume started it (logged and counted once it holds the lease).
+func (e *Engine) run(ctx context.Context, id string, resumed bool) (*Job, error) {
 	j, err := e.deps.Jobs.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -172,6 +215,11 @@ func (e *Engine) Run(ctx context.Context, id string) (*Job, error) {
 		defer cancel()
 		_ = e.deps.Jobs.Release(rctx, id, owner)
 	}()
+	if resumed {
+		e.metrics.resumed.Inc()
+		e.log.Info("replay job resumed", zap.String("job", id), zap.String("was", j.State),
+			zap.Float64("progress", j.Progress()))
+	}
 	r, err := e.newRun(ctx, j, owner)
 	if err == nil {
 		err = r.run(ctx)
@@ -195,6 +243,11 @@ func (e *Engine) finish(ctx context.Context, j *Job, err error) (*Job, error) {
 	defer cancel()
 	if serr := e.deps.Jobs.Save(sctx, j); serr != nil && err == nil {
 		err = serr
+	}
+	if j.State != StateStopped { // ended: nothing for Resume to take over
+		if uerr := e.deps.Jobs.Unmark(sctx, j.ID); uerr != nil {
+			e.log.Warn("replay job left marked active", zap.String("job", j.ID), zap.Error(uerr))
+		}
 	}
 	e.log.Info("replay job", zap.String("job", j.ID), zap.String("state", j.State), zap.Int64("records_read", j.Read),
 		zap.Int64("deliveries", j.Deliveries), zap.Bool("dry_run", j.Spec.DryRun), zap.Error(err))

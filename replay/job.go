@@ -148,6 +148,36 @@ func NewJobs(rdb redis.UniversalClient, prefix string, ttl time.Duration) *Jobs 
 func (s *Jobs) key(id string) string   { return s.prefix + "replay:{" + id + "}" }
 func (s *Jobs) lease(id string) string { return s.prefix + "replay:{" + id + "}:lease" }
 
+// active is the set of jobs started in the background (Engine.Start) that have not
+// ended yet: what Engine.Resume looks for after a restart. A set of its own, not
+// hash-tagged with any job, so it is one key in any Redis Cluster slot.
+func (s *Jobs) active() string { return s.prefix + "replay:active" }
+
+// MarkActive adds id to the background jobs to resume until they end.
+func (s *Jobs) MarkActive(ctx context.Context, id string) error {
+	if err := s.rdb.SAdd(ctx, s.active(), id).Err(); err != nil {
+		return fmt.Errorf("replay: mark job %s active: %w", id, err)
+	}
+	return nil
+}
+
+// Unmark removes id from the background jobs to resume.
+func (s *Jobs) Unmark(ctx context.Context, id string) error {
+	if err := s.rdb.SRem(ctx, s.active(), id).Err(); err != nil {
+		return fmt.Errorf("replay: unmark job %s: %w", id, err)
+	}
+	return nil
+}
+
+// Active lists the background jobs not known to have ended.
+func (s *Jobs) Active(ctx context.Context) ([]string, error) {
+	ids, err := s.rdb.SMembers(ctx, s.active()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("replay: list active jobs: %w", err)
+	}
+	return ids, nil
+}
+
 // Get returns the job, or an error wrapping ErrJobNotFound.
 func (s *Jobs) Get(ctx context.Context, id string) (*Job, error) {
 	if !validJobID(id) {

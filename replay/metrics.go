@@ -9,6 +9,7 @@ type metrics struct {
 	skipped  *prometheus.CounterVec // by reason
 	produced prometheus.Counter
 	finished *prometheus.CounterVec // by final state of a run
+	resumed  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -22,9 +23,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Deliveries replay jobs produced and Kafka acknowledged (not dry runs)."}),
 		finished: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "runs_total",
 			Help: "Replay job runs that ended, by state: done, failed, stopped."}, []string{"state"}),
+		resumed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "resumed_total",
+			Help: "Background replay jobs this process took over after the process running them stopped or died."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.read, m.skipped, m.produced, m.finished} {
+		for _, c := range []prometheus.Collector{m.read, m.skipped, m.produced, m.finished, m.resumed} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

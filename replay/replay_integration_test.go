@@ -117,13 +117,19 @@ func newWindow(t *testing.T, n int) *window {
 
 func (w *window) engine(t *testing.T, deliveries string, cfg Config, reg prometheus.Registerer) *Engine {
 	rdb, prefix := testenv.RedisDB(t)
+	return w.engineOn(t, NewJobs(rdb, prefix, time.Hour), deliveries, cfg, reg)
+}
+
+// engineOn is engine over the given job store: engines sharing one stand for processes
+// sharing a Redis.
+func (w *window) engineOn(t *testing.T, jobs *Jobs, deliveries string, cfg Config, reg prometheus.Registerer) *Engine {
 	cat, err := events.NewCatalogue(config.DefaultCatalogue)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.IngestTopics, cfg.DeliveriesTopic = []string{w.ingest}, deliveries
 	e, err := New(cfg, Deps{KafkaOpts: []kgo.Opt{kgo.SeedBrokers(w.seeds...)}, Subscriptions: replaySubs,
-		Parser: events.NewParser(cat, 0), Jobs: NewJobs(rdb, prefix, time.Hour), Registerer: reg}, zap.NewNop())
+		Parser: events.NewParser(cat, 0), Jobs: jobs, Registerer: reg}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,6 +304,78 @@ func TestReplayResumesAfterStop(t *testing.T) {
 	if len(seen) != len(w.want) {
 		t.Fatalf("the two runs delivered %d distinct of %d expected", len(seen), len(w.want))
 	}
+}
+
+// TestReplayTakenOverByAnotherProcess: a job started in the background (as POST
+// /v1/replays does) by one process is finished by another process's Resume: after its
+// first process shut down (state stopped, lease released), and — with its lease left
+// held as by a process that died — only once that lease has expired. The two runs
+// together deliver the whole expected set, and the job leaves the active set when done.
+func TestReplayTakenOverByAnotherProcess(t *testing.T) {
+	w := newWindow(t, 3000)
+	deliveries := testenv.NewTopic(t, w.seeds, 3)
+	rdb, prefix := testenv.RedisDB(t)
+	jobs := NewJobs(rdb, prefix, time.Hour)
+	first := w.engineOn(t, jobs, deliveries, Config{Rate: 1000, Burst: 10, CheckpointRecords: 100}, nil)
+	ctx := testenv.Context(t, 2*time.Minute)
+	j, err := first.Start(ctx, Spec{From: w.from, To: w.to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, "a checkpoint", func() bool {
+		cur, err := first.Get(ctx, j.ID)
+		return err == nil && cur.Deliveries > 0
+	})
+	first.Close() // shutdown: the job is saved stopped, resumable
+	stopped, err := jobs.Get(ctx, j.ID)
+	if err != nil || stopped.State != StateStopped || stopped.Progress() >= 1 {
+		t.Fatalf("after the first process's shutdown: %+v %v, want a stopped, unfinished job", stopped, err)
+	}
+
+	// As if the first process had died instead: its job says running, its lease is held.
+	stopped.State = StateRunning
+	if err := jobs.Save(ctx, stopped); err != nil {
+		t.Fatal(err)
+	}
+	const leaseLeft = 2 * time.Second
+	if err := jobs.Acquire(ctx, j.ID, "dead-process", leaseLeft); err != nil {
+		t.Fatal(err)
+	}
+	leaseSet := time.Now()
+	second := w.engineOn(t, jobs, deliveries, Config{Rate: 1e6, ResumeInterval: 200 * time.Millisecond}, nil)
+	second.Resume()
+	var took time.Duration
+	testenv.Eventually(t, time.Minute, "the job resumed by the second process", func() bool {
+		if testutil.ToFloat64(second.metrics.resumed) == 0 {
+			return false
+		}
+		if took == 0 {
+			took = time.Since(leaseSet)
+		}
+		return true
+	})
+	if took < leaseLeft-200*time.Millisecond { // Redis's expiry is exact to the ms; allow the look's tick
+		t.Fatalf("resumed %s after the dead process's lease was set for %s: it ran while the lease was held", took, leaseLeft)
+	}
+	testenv.Eventually(t, time.Minute, "the resumed job done", func() bool {
+		cur, err := jobs.Get(ctx, j.ID)
+		return err == nil && cur.State == StateDone
+	})
+	done, _ := jobs.Get(ctx, j.ID)
+	if done.Read != 3000 || done.Deliveries != int64(len(w.want)) || !equalCounts(done.Counts, w.counts) {
+		t.Fatalf("resumed job read %d records, counted %d deliveries; want 3000 and %d", done.Read, done.Deliveries, len(w.want))
+	}
+	seen := map[string]bool{}
+	for _, r := range readAll(t, w.seeds, deliveries) {
+		seen[header(r, events.HeaderDeliveryID)] = true
+	}
+	if len(seen) != len(w.want) {
+		t.Fatalf("the two processes delivered %d distinct of %d expected", len(seen), len(w.want))
+	}
+	testenv.Eventually(t, 5*time.Second, "the done job out of the active set", func() bool {
+		active, err := jobs.Active(ctx)
+		return err == nil && len(active) == 0
+	})
 }
 
 func sum(m map[string]int64) int64 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/claimable/eventrouter/events"
@@ -108,4 +109,77 @@ func TestJobsStateAndLease(t *testing.T) {
 	if err := jobs.Acquire(ctx, j.ID, "c", time.Minute); err != nil {
 		t.Fatalf("an expired lease (crashed owner) must not block a resume: %v", err)
 	}
+}
+
+// What Resume looks at after a restart: the jobs Start marked active. Ended jobs (done,
+// failed) and expired ones leave the set and are not run; a job held by a live process
+// is tried (a background run that finds the lease busy) and stays in the set; a job run
+// only by the replay command (Create, never Start) is never taken over.
+func TestResumeLooksOnlyAtUnendedBackgroundJobs(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	jobs := NewJobs(rdb, "er:", time.Hour)
+	cat, err := events.NewCatalogue(catalogue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{IngestTopics: []string{"ingest"}, DeliveriesTopic: "deliveries"},
+		Deps{Subscriptions: staticSubs{}, Parser: events.NewParser(cat, 0), Jobs: jobs}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	save := func(state string, active bool) string {
+		j := &Job{ID: newJobID(), State: state, Skipped: map[string]int64{}, Counts: map[string]map[string]int64{}}
+		if err := jobs.Save(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		if active {
+			if err := jobs.MarkActive(ctx, j.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return j.ID
+	}
+	done, failed := save(StateDone, true), save(StateFailed, true)
+	held := save(StateRunning, true)
+	if err := jobs.Acquire(ctx, held, "another-process", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	commandOnly := save(StateStopped, false)
+	expired := newJobID()
+	if err := jobs.MarkActive(ctx, expired); err != nil {
+		t.Fatal(err)
+	}
+
+	started, err := e.resumeActive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if started != 1 {
+		t.Fatalf("started %d background runs, want 1 (the held job's, which finds its lease busy)", started)
+	}
+	e.wg.Wait() // the held job's run returns at once: its lease is busy
+	active, err := jobs.Active(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(active, []string{held}) {
+		t.Fatalf("active after a look: %v, want only the held job %s (done %s, failed %s, expired %s dropped)", active, held, done, failed, expired)
+	}
+	for id, want := range map[string]string{done: StateDone, failed: StateFailed, held: StateRunning, commandOnly: StateStopped} {
+		if j, err := jobs.Get(ctx, id); err != nil || j.State != want {
+			t.Fatalf("job %s: %v %v, want state %s untouched", id, j, err, want)
+		}
+	}
+	if n := testutil.ToFloat64(e.metrics.resumed); n != 0 {
+		t.Fatalf("resumed_total %v: a run that found the lease busy resumed nothing", n)
+	}
+}
+
+type staticSubs struct{}
+
+func (staticSubs) Load(context.Context) (int64, []*subscriptions.Subscription, error) {
+	return 1, nil, nil
 }
