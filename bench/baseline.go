@@ -77,9 +77,16 @@ func runPassthrough(ctx context.Context, c Config, seeds []string, a, b string, 
 		}
 	}()
 
-	// Warm up before timing: both consumers join and find their offsets, and the
-	// producer learns the partitions, so start-up is not counted as latency.
-	if err := warmPassthrough(ctx, prod, a, &read); err != nil {
+	// Warm up before timing, on every partition the run will use (one record per
+	// account key, as the pipeline is warmed with one event per account): the producer,
+	// the copier and the reader each find every partition's leader and offset, so a
+	// partition's start-up is not counted as latency.
+	accounts := c.Accounts
+	warm := make([]string, accounts)
+	for i := range warm {
+		warm[i] = accountID(gen.run, i)
+	}
+	if err := warmPassthrough(ctx, prod, a, warm, &read); err != nil {
 		return PassthroughResult{}, err
 	}
 	mu.Lock()
@@ -87,7 +94,6 @@ func runPassthrough(ctx context.Context, c Config, seeds []string, a, b string, 
 	mu.Unlock()
 	read.Store(0)
 
-	accounts := c.Accounts
 	p := pacer{start: time.Now(), rate: c.Rate, window: c.Window,
 		outstanding: func(n int) int { return n - int(read.Load()) }}
 	st, err := produceLoop(ctx, prod, d, p, func(n int, now time.Time) *kgo.Record {
@@ -117,17 +123,21 @@ func runPassthrough(ctx context.Context, c Config, seeds []string, a, b string, 
 // passthroughWarmUp bounds the wait for the warm-up record to come back.
 const passthroughWarmUp = 30 * time.Second
 
-// warmPassthrough produces one record to a and waits until the reader has read it back
-// from b.
-func warmPassthrough(ctx context.Context, prod *kgo.Client, a string, read *atomic.Int64) error {
-	rec := &kgo.Record{Topic: a, Key: []byte("warm-up"), Value: []byte("{}")}
-	if err := prod.ProduceSync(ctx, rec).FirstErr(); err != nil {
+// warmPassthrough produces one record to a for each key and waits until the reader has
+// read them all back from b (the copier keeps the key, so they land on the same
+// partitions of b).
+func warmPassthrough(ctx context.Context, prod *kgo.Client, a string, keys []string, read *atomic.Int64) error {
+	recs := make([]*kgo.Record, len(keys))
+	for i, k := range keys {
+		recs[i] = &kgo.Record{Topic: a, Key: []byte(k), Value: []byte("{}")}
+	}
+	if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("warm-up produce: %w", err)
 	}
 	deadline := time.Now().Add(passthroughWarmUp)
-	for read.Load() == 0 {
+	for read.Load() < int64(len(recs)) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("warm-up record not passed through within %s", passthroughWarmUp)
+			return fmt.Errorf("warm-up records not passed through within %s (%d of %d)", passthroughWarmUp, read.Load(), len(recs))
 		}
 		if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
 			return err
