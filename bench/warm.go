@@ -34,11 +34,8 @@ type BrokerWarmUp struct {
 // latency runs — CPU taken, on two cores, from the pipeline being timed, so a first
 // run measured the JIT rather than eventrouter (first run's p99 2–10× the others').
 // A production broker has been running for days. Warming with the scenario's own
-// traffic compiles exactly the code paths the timed runs use. 30 s was not enough: on a
-// fresh clone (2026-12-03, faster machine of the same kind) the broker still used 9.5,
-// 7.2 and 4.7 s of CPU in the three latency runs after a 30 s warm-up, and their p99
-// followed it (75.8, 50.0, 32.5 ms); 90 s of traffic covers that convergence.
-const DefaultWarmUp = 90 * time.Second
+// traffic compiles exactly the code paths the timed runs use.
+const DefaultWarmUp = 30 * time.Second
 
 // warmUpTimeout bounds WarmBroker: a fresh broker creates 50 partitions of each
 // internal topic, which takes seconds, not minutes.
