@@ -186,7 +186,9 @@ func (e *Engine) Get(ctx context.Context, id string) (*Job, error) {
 // Close stops background jobs (they are left resumable, state "stopped") and waits
 // for them.
 func (e *Engine) Close() {
+	e.mu.Lock() // background checks the context and joins wg under mu
 	e.cancel()
+	e.mu.Unlock()
 	e.wg.Wait()
 }
 
@@ -215,6 +217,15 @@ func (e *Engine) run(ctx context.Context, id string, resumed bool) (*Job, error)
 		defer cancel()
 		_ = e.deps.Jobs.Release(rctx, id, owner)
 	}()
+	// Read the job again under the lease: the process that held it may have saved it
+	// done or failed between the first read and its release, and running from that
+	// stale checkpoint would deliver its last stretch twice.
+	if j, err = e.deps.Jobs.Get(ctx, id); err != nil {
+		return nil, err
+	}
+	if j.State == StateDone || (resumed && j.State == StateFailed) {
+		return j, nil
+	}
 	if resumed {
 		e.metrics.resumed.Inc()
 		e.log.Info("replay job resumed", zap.String("job", id), zap.String("was", j.State),
