@@ -33,7 +33,7 @@ type PassthroughResult struct {
 // b, and reads b back, then returns the figures.
 func runPassthrough(ctx context.Context, c Config, seeds []string, a, b string, gen *eventGen, d time.Duration) (PassthroughResult, error) {
 	common := []kgo.Opt{kgo.SeedBrokers(seeds...)}
-	prod, err := kgo.NewClient(common...)
+	prod, err := kgo.NewClient(append(common, kgo.ProducerLinger(c.IngestLinger))...) // as the pipeline's generator
 	if err != nil {
 		return PassthroughResult{}, err
 	}

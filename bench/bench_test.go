@@ -229,3 +229,19 @@ func TestLogTailKeepsTheEnd(t *testing.T) {
 		t.Fatalf("tail (%d bytes) = …%q", len(got), got[max(0, len(got)-80):])
 	}
 }
+
+// The generator produces as an upstream service's client would by default (5 ms
+// linger), unless told otherwise, and a run records which linger it used.
+func TestIngestLingerDefaultsAndIsRecorded(t *testing.T) {
+	c := Config{Binary: "x"}.Defaults()
+	if c.IngestLinger != DefaultIngestLinger || DefaultIngestLinger != 5*time.Millisecond {
+		t.Fatalf("default ingest linger = %s, want 5ms", c.IngestLinger)
+	}
+	if got := newResult(c, "r").Settings.IngestLinger; got != 5 {
+		t.Errorf("settings ingest_linger_ms = %v, want 5", got)
+	}
+	c = Config{Binary: "x", IngestLinger: time.Millisecond}.Defaults()
+	if got := newResult(c, "r").Settings.IngestLinger; got != 1 {
+		t.Errorf("settings ingest_linger_ms = %v with --ingest-linger 1ms, want 1", got)
+	}
+}

@@ -80,6 +80,7 @@ type Settings struct {
 	BodyBytes       int     `json:"body_bytes"`
 	ReceiverLatency float64 `json:"receiver_latency_ms"`
 	FailureRate     float64 `json:"failure_rate"`
+	IngestLinger    float64 `json:"ingest_linger_ms"`
 	Partitions      int     `json:"partitions"`
 	MaxInFlight     int     `json:"max_in_flight"`
 	Hanging         bool    `json:"hanging"`
@@ -180,7 +181,7 @@ func newResult(c Config, id string) *Result {
 		Settings: Settings{
 			Rate: c.Rate, DurationS: c.Duration.Seconds(), Subscriptions: c.Subscriptions,
 			Accounts: c.Accounts, Fanout: c.Fanout, BodyBytes: c.BodyBytes,
-			ReceiverLatency: ms(c.ReceiverLatency), FailureRate: c.FailureRate,
+			ReceiverLatency: ms(c.ReceiverLatency), FailureRate: c.FailureRate, IngestLinger: ms(c.IngestLinger),
 			Partitions: c.Partitions, MaxInFlight: c.MaxInFlight, Hanging: c.Hanging, RestartSender: c.RestartSender,
 			RoleSettings: slices.Clone(c.RoleEnv),
 		},

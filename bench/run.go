@@ -187,7 +187,7 @@ func (r *run) execute(ctx context.Context) (res *Result, err error) {
 			return nil, err
 		}
 	}
-	prod, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.ProducerLinger(time.Millisecond))
+	prod, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.ProducerLinger(c.IngestLinger))
 	if err != nil {
 		return nil, err
 	}

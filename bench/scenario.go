@@ -20,6 +20,12 @@ import (
 	"time"
 )
 
+// DefaultIngestLinger is the generator's producer linger: 5 ms, the default of the
+// Apache Kafka Java producer (since 4.0) and of librdkafka, the clients an upstream
+// service most likely produces with. A shorter linger sends more, smaller produce
+// requests, each of which costs the broker CPU whatever it holds.
+const DefaultIngestLinger = 5 * time.Millisecond
+
 // Config is one benchmark run. Zero fields take the defaults of Defaults.
 type Config struct {
 	// Scenario names the preset this run started from (informational once applied).
@@ -53,6 +59,10 @@ type Config struct {
 	// the raw HTTP baseline uses Subscriptions×MaxInFlight workers, at most 1024 (the
 	// sender's delivery.max_in_flight).
 	MaxInFlight int
+	// IngestLinger is the generator's producer linger: how long it holds events for a
+	// partition before sending them, as an upstream service's Kafka client does (0: the
+	// default, DefaultIngestLinger). The raw passthrough's producer uses the same.
+	IngestLinger time.Duration
 	// Window bounds events produced but not yet delivered when flat out, so throughput
 	// is measured in a steady state rather than as a broker backlog.
 	Window int
@@ -103,6 +113,9 @@ func (c Config) Defaults() Config {
 	def(&c.MaxInFlight, 16)
 	def(&c.Window, 2000)
 	def(&c.SeedWorkers, 32)
+	if c.IngestLinger == 0 {
+		c.IngestLinger = DefaultIngestLinger
+	}
 	if c.Drain == 0 {
 		c.Drain = 60 * time.Second
 	}
