@@ -159,6 +159,9 @@ func (c Config) Validate() error {
 	if c.ReceiverLatency < 0 {
 		bad("receiver-latency", "%s is negative", c.ReceiverLatency)
 	}
+	if c.IngestLinger < 0 || c.IngestLinger > time.Minute {
+		bad("ingest-linger", "%s is outside 0..1m (the Kafka client's bounds)", c.IngestLinger)
+	}
 	if c.Partitions < 1 || c.Partitions > 1000 {
 		bad("partitions", "%d is outside 1..1000", c.Partitions)
 	}

@@ -56,7 +56,7 @@ Scenarios: ` + strings.Join(bench.Scenarios(), ", ") + `; flags set explicitly o
 	f.Int("body-bytes", 0, "webhook body size (default 1024)")
 	f.Duration("receiver-latency", 0, "delay of every receiver answer")
 	f.Float64("failure-rate", 0, "share of requests the receiver answers 503 (0..1)")
-	f.Duration("ingest-linger", bench.DefaultIngestLinger, "the generator's producer linger (an upstream service's Kafka client; the raw passthrough uses it too)")
+	f.Duration("ingest-linger", bench.DefaultIngestLinger, "the generator's producer linger, as an upstream service's Kafka client (the raw passthrough uses it too; 0: the default)")
 	f.Int("partitions", 0, "partitions of every topic of the run (default 6)")
 	f.Int("max-in-flight", 0, "concurrent requests per subscription (default 16)")
 	f.Int("window", 0, "flat out: most events produced but not yet delivered (default 2000)")
