@@ -67,3 +67,55 @@ func TestLanesOrderAndLimitUnderReuse(t *testing.T) {
 		t.Errorf("lanes not empty after wait: queued %d, subscriptions %d", l.queued, len(l.subs))
 	}
 }
+
+// TestLanesIdleWorkersRunLaterJobsAndGoHomeOnWait: a job enqueued after an earlier one
+// finished (the steady-rate case, where a lane is empty between deliveries) runs, in
+// order, once each; after wait no worker goroutine is left behind, and a job enqueued
+// after wait still runs.
+func TestLanesIdleWorkersRunLaterJobsAndGoHomeOnWait(t *testing.T) {
+	before := runtime.NumGoroutine()
+	var mu sync.Mutex
+	var ran []int
+	done := make(chan struct{}, 64)
+	l := newLanes(lanesConfig{flow: flowConfig{maxBytes: 1 << 30, maxQueued: 1000, parkAfter: time.Hour},
+		limit: func(string) int { return 4 }, run: func(j *job) {
+			mu.Lock()
+			ran = append(ran, j.d.Attempt)
+			mu.Unlock()
+			done <- struct{}{}
+		}})
+	enqueue := func(seq int) {
+		t.Helper()
+		d := &events.Delivery{ID: fmt.Sprintf("d%d", seq), SubscriptionID: "sub_1", ObjectID: "obj", Attempt: seq}
+		if !l.enqueue(&job{d: d}) {
+			t.Fatalf("enqueue refused job %d", seq)
+		}
+	}
+	for seq := range 20 {
+		enqueue(seq) // one at a time: each finds the lane empty
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("job %d did not run", seq)
+		}
+	}
+	l.wait()
+	enqueue(20)
+	l.wait()
+	if len(ran) != 21 {
+		t.Fatalf("%d jobs ran, want 21", len(ran))
+	}
+	for i, seq := range ran {
+		if seq != i {
+			t.Fatalf("jobs ran in order %v", ran)
+		}
+	}
+	// Sooner than workerIdle: wait itself sent them home.
+	deadline := time.Now().Add(workerIdle / 2)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after wait, %d before the lanes: idle workers left behind", n, before)
+	}
+}
