@@ -4,7 +4,6 @@ package bench_test
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,70 +153,4 @@ func TestWarmBrokerLeavesTheInternalTopicsReady(t *testing.T) {
 		}
 		return true
 	})
-}
-
-// TestRepeatDeletesEveryRunsTopicsAndGroups: Repeat creates all its runs' topics before
-// the first timed run and deletes them after the last; an invocation leaves no bench
-// topic or consumer group behind, the warm-up run's included, and every run delivered
-// everything.
-func TestRepeatDeletesEveryRunsTopicsAndGroups(t *testing.T) {
-	seeds := testenv.Kafka(t)
-	testenv.Redis(t)
-	ctx := testenv.Context(t, 5*time.Minute)
-	adm := testenv.KafkaAdmin(t)
-	benchTopics := func() map[string]bool {
-		tds, err := adm.ListTopics(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]bool{}
-		for _, td := range tds {
-			if strings.HasPrefix(td.Topic, "bench-") {
-				m[td.Topic] = true
-			}
-		}
-		return m
-	}
-	before := benchTopics()
-	c := bench.Config{
-		Binary: buildBinary(t), Brokers: seeds, RedisAddr: testenv.RedisAddr(),
-		Duration: 2 * time.Second, Rate: 200, Subscriptions: 4, Accounts: 4,
-		WarmUp: time.Second, Drain: 30 * time.Second,
-	}
-	rep, err := bench.Repeat(ctx, c, 2, io.Discard, zap.NewNop())
-	if err != nil {
-		t.Fatalf("Repeat: %v", err)
-	}
-	if len(rep.Runs) != 2 || rep.Runs[0].RunID == rep.Runs[1].RunID {
-		t.Fatalf("runs = %d, ids %v", len(rep.Runs), []string{rep.Runs[0].RunID, rep.Runs[len(rep.Runs)-1].RunID})
-	}
-	if rep.WarmUp.RunDeliveries == 0 {
-		t.Errorf("the warm-up run delivered nothing")
-	}
-	for i, r := range rep.Runs {
-		if !r.OK || r.Counts.Delivered == 0 || r.Counts.Lost != 0 {
-			t.Errorf("run %d: ok=%v delivered=%d lost=%d", i+1, r.OK, r.Counts.Delivered, r.Counts.Lost)
-		}
-	}
-	var left []string
-	testenv.Eventually(t, 30*time.Second, "every run's topics deleted", func() bool {
-		left = left[:0]
-		for name := range benchTopics() {
-			if !before[name] {
-				left = append(left, name)
-			}
-		}
-		return len(left) == 0
-	})
-	groups, err := adm.ListGroups(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range groups.Groups() {
-		for _, r := range rep.Runs {
-			if strings.HasPrefix(g, "bench-"+r.RunID+".") {
-				t.Errorf("group %s left behind", g)
-			}
-		}
-	}
 }

@@ -63,9 +63,7 @@ type Summary struct {
 }
 
 // Repeat warms the broker (WarmBroker, then an untimed run of the scenario for c.WarmUp:
-// see DefaultWarmUp), then runs c n times (at least once) and summarises. Every run's
-// topics are created before the warm-up run and deleted after the last run
-// (prepareRuns), so no timed window holds the broker's work for them. The
+// see DefaultWarmUp), then runs c n times (at least once) and summarises. The
 // error wraps ErrLost when any run lost a delivery or failed a signature (the Report is
 // complete then too); other errors mean a run could not be carried out.
 func Repeat(ctx context.Context, c Config, n int, roleLog io.Writer, log *zap.Logger) (*Report, error) {
@@ -82,20 +80,9 @@ func Repeat(ctx context.Context, c Config, n int, roleLog io.Writer, log *zap.Lo
 	if err != nil {
 		return nil, err
 	}
-	n = max(n, 1)
-	warm := 0
-	if c.WarmUp > 0 {
-		warm = 1
-	}
-	ids, release, err := prepareRuns(ctx, c, warm+n, log)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
 	if c.WarmUp > 0 {
 		t := time.Now()
 		wc := c
-		wc.runID = ids[0]
 		wc.Duration, wc.Baselines, wc.Hanging, wc.RestartSender = c.WarmUp, false, false, false
 		res, err := Run(ctx, wc, roleLog, log)
 		if err != nil {
@@ -107,8 +94,7 @@ func Repeat(ctx context.Context, c Config, n int, roleLog io.Writer, log *zap.Lo
 	rep.WarmUp = w
 	log.Info("warmed up", zap.Float64("seconds", w.Seconds), zap.Float64("run_seconds", w.RunSeconds),
 		zap.Int("run_deliveries", w.RunDeliveries))
-	for i := range n {
-		c.runID = ids[warm+i]
+	for i := range max(n, 1) {
 		res, err := Run(ctx, c, roleLog, log)
 		if res == nil {
 			return nil, fmt.Errorf("bench: run %d of %d: %w", i+1, n, err)

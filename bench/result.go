@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // Result is everything one run measured; its JSON form is what --json writes.
@@ -187,8 +189,13 @@ func newResult(c Config, id string) *Result {
 }
 
 // baselines runs the raw baselines at the pipeline run's pace and duration.
-func (r *run) baselines(ctx context.Context, res *Result, ep *endpoint, gen *eventGen) error {
+func (r *run) baselines(ctx context.Context, res *Result, adm *kadm.Client, ep *endpoint, gen *eventGen) error {
 	names := r.baselineTopics()
+	for _, t := range names {
+		if _, err := adm.CreateTopic(ctx, int32(r.c.Partitions), 1, nil, t); err != nil {
+			return fmt.Errorf("bench: create %s: %w", t, err)
+		}
+	}
 	pt, err := runPassthrough(ctx, r.c, r.c.Brokers, names[0], names[1], gen, r.c.Duration)
 	if err != nil {
 		return fmt.Errorf("bench: passthrough baseline: %w", err)

@@ -57,18 +57,9 @@ func Run(ctx context.Context, c Config, roleLog io.Writer, log *zap.Logger) (*Re
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return newRun(c, roleLog, log).execute(ctx)
-}
-
-// newRun names a run (c.runID, or a new id) and derives its roles' configuration.
-func newRun(c Config, roleLog io.Writer, log *zap.Logger) *run {
-	id := c.runID
-	if id == "" {
-		id = randomID()
-	}
-	r := &run{c: c, id: id, log: log, logw: roleLog}
+	r := &run{c: c, id: randomID(), log: log, logw: roleLog}
 	r.configure()
-	return r
+	return r.execute(ctx)
 }
 
 func randomID() string {
@@ -145,7 +136,7 @@ func (r *run) env(port int) []string {
 func (r *run) execute(ctx context.Context) (res *Result, err error) {
 	c := r.c
 	res = newResult(c, r.id)
-	rdb, cleanup, err := r.infra(ctx)
+	adm, rdb, cleanup, err := r.infra(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +216,7 @@ func (r *run) execute(ctx context.Context) (res *Result, err error) {
 	roles = nil
 
 	if c.Baselines {
-		if err := r.baselines(ctx, res, ep, gen); err != nil {
+		if err := r.baselines(ctx, res, adm, ep, gen); err != nil {
 			return nil, err
 		}
 	}
@@ -237,67 +228,42 @@ func (r *run) execute(ctx context.Context) (res *Result, err error) {
 }
 
 // infra connects to Kafka and Redis and creates the run's topics; cleanup deletes the
-// topics, groups and keys unless c.Keep. A run Repeat prepared (c.runID) finds its
-// topics created and leaves them and its groups for Repeat to delete.
-func (r *run) infra(ctx context.Context) (*redis.Client, func(), error) {
+// topics and keys unless c.Keep.
+func (r *run) infra(ctx context.Context) (*kadm.Client, *redis.Client, func(), error) {
 	kcl, err := kgo.NewClient(kgo.SeedBrokers(r.c.Brokers...))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	adm := kadm.NewClient(kcl)
 	rdb := redis.NewClient(&redis.Options{Addr: r.c.RedisAddr})
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		kcl.Close()
-		return nil, nil, fmt.Errorf("bench: redis at %s: %w", r.c.RedisAddr, err)
+		return nil, nil, nil, fmt.Errorf("bench: redis at %s: %w", r.c.RedisAddr, err)
 	}
-	prepared := r.c.runID != ""
+	var names []string
+	for _, s := range r.specs {
+		names = append(names, s.Name)
+	}
 	cleanup := func() {
 		if !r.c.Keep {
 			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
+			if _, err := adm.DeleteTopics(cctx, append(names, r.baselineTopics()...)...); err != nil {
+				r.log.Warn("bench topics not deleted", zap.Error(err))
+			}
 			if err := deletePrefix(cctx, rdb, r.cfg.Redis.KeyPrefix); err != nil {
 				r.log.Warn("bench redis keys not deleted", zap.Error(err))
 			}
-			if !prepared {
-				r.deleteKafka(cctx, adm)
-			}
+			_, _ = adm.DeleteGroups(cctx, r.cfg.Router.Group, r.cfg.Delivery.Group, r.cfg.Router.OperationalGroup)
 		}
 		rdb.Close()
 		kcl.Close()
 	}
-	if !prepared {
-		if err := r.createTopics(ctx, adm); err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-	}
-	return rdb, cleanup, nil
-}
-
-// createTopics creates the run's topics: the pipeline's and the passthrough
-// baseline's.
-func (r *run) createTopics(ctx context.Context, adm *kadm.Client) error {
 	if _, err := topics.Create(ctx, adm, r.specs); err != nil {
-		return fmt.Errorf("bench: create topics: %w", err)
+		cleanup()
+		return nil, nil, nil, fmt.Errorf("bench: create topics: %w", err)
 	}
-	for _, t := range r.baselineTopics() {
-		if _, err := adm.CreateTopic(ctx, int32(r.c.Partitions), 1, nil, t); err != nil {
-			return fmt.Errorf("bench: create %s: %w", t, err)
-		}
-	}
-	return nil
-}
-
-// deleteKafka deletes the run's topics and consumer groups.
-func (r *run) deleteKafka(ctx context.Context, adm *kadm.Client) {
-	names := r.baselineTopics()
-	for _, s := range r.specs {
-		names = append(names, s.Name)
-	}
-	if _, err := adm.DeleteTopics(ctx, names...); err != nil {
-		r.log.Warn("bench topics not deleted", zap.Error(err))
-	}
-	_, _ = adm.DeleteGroups(ctx, r.cfg.Router.Group, r.cfg.Delivery.Group, r.cfg.Router.OperationalGroup)
+	return adm, rdb, cleanup, nil
 }
 
 func (r *run) baselineTopics() []string {

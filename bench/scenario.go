@@ -9,9 +9,7 @@
 // as separate child processes of the eventrouter binary (so /proc gives each role's CPU
 // and peak RSS), produces events, and checks at the receiver that every expected
 // (event, subscription) pair arrived, by its deterministic delivery id, with a valid
-// signature. It deletes its topics, groups and keys at the end — except under Repeat,
-// which creates the topics of all its runs before the first and deletes them, and the
-// runs' groups, after the last.
+// signature. It deletes its topics and keys at the end.
 package bench
 
 import (
@@ -89,11 +87,6 @@ type Config struct {
 	// processes after the run's own, so they override them: for tuning experiments,
 	// e.g. "EVENTROUTER_ROUTER_MAX_TRANSACTION_SPAN=10ms".
 	RoleEnv []string
-
-	// runID is set by Repeat: the run's names were chosen, and its topics created,
-	// before the invocation's first timed run, and Repeat deletes its topics and groups
-	// after the last one (see prepareRuns). Empty: Run does both itself.
-	runID string
 }
 
 // Defaults fills zero fields of c.

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap"
 )
 
 // BrokerWarmUp is what WarmBroker did and how long it took.
@@ -141,42 +139,4 @@ func warmGroup(ctx context.Context, brokers []string, topic, group string) error
 			return nil
 		}
 	}
-}
-
-// prepareRuns names n runs and creates all their topics at once, before the first is
-// timed; release deletes every run's topics and consumer groups after the last (unless
-// c.Keep). A production broker creates and deletes topics rarely; a benchmark that did
-// both between timed runs would time the broker's work for them (deleted topics' files
-// are removed file.delete.delay.ms after the delete: 60 s by Kafka's default, so inside
-// a later run on a broker that keeps it) and the compilation of code paths a
-// long-running broker seldom uses.
-func prepareRuns(ctx context.Context, c Config, n int, log *zap.Logger) (ids []string, release func(), err error) {
-	kcl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
-	if err != nil {
-		return nil, nil, err
-	}
-	adm := kadm.NewClient(kcl)
-	runs := make([]*run, 0, n)
-	release = func() {
-		if !c.Keep {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			for _, r := range runs {
-				r.deleteKafka(ctx, adm)
-			}
-		}
-		kcl.Close()
-	}
-	for range n {
-		rc := c
-		rc.runID = randomID()
-		r := newRun(rc, io.Discard, log)
-		runs = append(runs, r)
-		if err := r.createTopics(ctx, adm); err != nil {
-			release()
-			return nil, nil, err
-		}
-		ids = append(ids, rc.runID)
-	}
-	return ids, release, nil
 }
