@@ -19,16 +19,28 @@ type ProcContention struct {
 	Pid         int     `json:"pid"`
 	CPUSeconds  float64 `json:"cpu_s"`
 	WaitSeconds float64 `json:"runqueue_wait_s"`
+	// JITSeconds is the part of CPUSeconds a JVM's JIT compiler threads used (the
+	// broker's): compiling the broker's code is a start-up cost a long-running
+	// production broker has paid long ago, so a window where it is large measured the
+	// broker warming up as much as the pipeline. 0 for a Go process.
+	JITSeconds float64 `json:"jit_cpu_s,omitempty"`
 }
 
-// schedSample is a process's summed thread CPU and run-queue wait.
-type schedSample struct{ cpu, wait time.Duration }
+// schedSample is a process's summed thread CPU and run-queue wait, and the CPU of its
+// JIT compiler threads.
+type schedSample struct{ cpu, wait, jit time.Duration }
 
 // readSched sums /proc/<pid>/task/*/schedstat: the first two fields are the nanoseconds
 // a thread ran and waited on a run queue. Threads that exited are not counted (Go and
 // the JVM keep theirs). ok is false when the process is gone or schedstats are off.
 func readSched(pid int) (schedSample, bool) {
-	dir := fmt.Sprintf("/proc/%d/task", pid)
+	return readSchedDir(fmt.Sprintf("/proc/%d/task", pid))
+}
+
+// readSchedDir is readSched on a task directory. A thread named as HotSpot names its
+// compiler threads ("C1 CompilerThre", "C2 CompilerThre": comm keeps 15 bytes) counts
+// in jit as well as in cpu.
+func readSchedDir(dir string) (schedSample, bool) {
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
 		return schedSample{}, false
@@ -46,9 +58,17 @@ func readSched(pid int) (schedSample, bool) {
 		}
 		s.cpu += run
 		s.wait += wait
+		if comm, err := os.ReadFile(dir + "/" + t.Name() + "/comm"); err == nil && isJITThread(comm) {
+			s.jit += run
+		}
 		n++
 	}
 	return s, n > 0
+}
+
+// isJITThread reports whether a thread's comm is a HotSpot compiler thread's.
+func isJITThread(comm []byte) bool {
+	return bytes.HasPrefix(comm, []byte("C1 Compiler")) || bytes.HasPrefix(comm, []byte("C2 Compiler"))
 }
 
 // parseSchedstat reads "<run ns> <wait ns> <timeslices>".
@@ -92,7 +112,8 @@ func (w *contentionWatch) finish() []ProcContention {
 			continue
 		}
 		out = append(out, ProcContention{Name: w.names[pid], Pid: pid,
-			CPUSeconds: (s1.cpu - s0.cpu).Seconds(), WaitSeconds: (s1.wait - s0.wait).Seconds()})
+			CPUSeconds: (s1.cpu - s0.cpu).Seconds(), WaitSeconds: (s1.wait - s0.wait).Seconds(),
+			JITSeconds: (s1.jit - s0.jit).Seconds()})
 	}
 	slices.SortFunc(out, func(a, b ProcContention) int {
 		if a.Name != b.Name {

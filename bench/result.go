@@ -302,7 +302,11 @@ func (res *Result) WriteTable(w io.Writer) error {
 		}
 	}
 	for _, c := range res.Contention {
-		p("%s CPU / run-queue wait\t%.2fs / %.2fs\t\t", c.Name, c.CPUSeconds, c.WaitSeconds)
+		jit := ""
+		if c.JITSeconds > 0 {
+			jit = fmt.Sprintf(" (JIT compiler %.2fs)", c.JITSeconds)
+		}
+		p("%s CPU / run-queue wait\t%.2fs / %.2fs%s\t\t", c.Name, c.CPUSeconds, c.WaitSeconds, jit)
 	}
 	p("CPU per delivery ms\t%.3f\t\t", res.CPUPerDeliveryMS)
 	for _, u := range res.Roles {

@@ -34,7 +34,11 @@ type BrokerWarmUp struct {
 // latency runs — CPU taken, on two cores, from the pipeline being timed, so a first
 // run measured the JIT rather than eventrouter (first run's p99 2–10× the others').
 // A production broker has been running for days. Warming with the scenario's own
-// traffic compiles exactly the code paths the timed runs use.
+// traffic compiles exactly the code paths the timed runs use. The local broker
+// (scripts/kafka.sh) now runs HotSpot's C1 compiler alone, which has far less to do;
+// the warm-up stays for a broker that does not, and for the pipeline's own first
+// connections and caches. A run's report shows the broker's JIT compiler CPU beside its
+// total (ProcContention.JITSeconds).
 const DefaultWarmUp = 30 * time.Second
 
 // warmUpTimeout bounds WarmBroker: a fresh broker creates 50 partitions of each

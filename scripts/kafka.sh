@@ -18,7 +18,8 @@
 # One node of a multi-broker cluster (scripts/kafka-cluster.sh) is this same
 # script with its paths and identity overridden through the environment:
 #   KAFKA_HEAP_OPTS    JVM heap flags (default -Xms256m -Xmx768m)
-#   KAFKA_GC_OPTS      JVM collector flags (default -XX:+UseParallelGC; see below)
+#   KAFKA_GC_OPTS      JVM collector and JIT flags (default -XX:+UseParallelGC
+#                      -XX:TieredStopAtLevel=1; see below)
 #   KAFKA_NAME         lock and log name (default kafka)
 #   KAFKA_DIR          config, data, logs and pidfile (default .run/kafka)
 #   KAFKA_TEMPLATE     server.properties template (default deploy/local/server.properties.tmpl)
@@ -34,14 +35,23 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
-# The parallel collector, not Kafka's G1 (-XX:+UseG1GC -XX:MaxGCPauseMillis=20): this
-# broker serves development and CI machines, where it shares a few cores with
-# everything it is tested against, and G1's concurrent work and write barriers are CPU
-# taken from them. On a 2-core machine (docs/benchmarks.md, sixth pass; a fresh broker
-# per invocation, three each, alternated) the steady 2 000 events/s benchmark's p99
-# median was 89.7, 95.0 and 107.2 ms with it against 113.1, 122.7 and 147.4 ms with G1.
-# A production broker with a large heap on its own cores is another matter.
-KAFKA_GC_OPTS="${KAFKA_GC_OPTS:--XX:+UseParallelGC}"
+# The parallel collector, not Kafka's G1 (-XX:+UseG1GC -XX:MaxGCPauseMillis=20), and
+# HotSpot's C1 compiler alone (-XX:TieredStopAtLevel=1): this broker serves development
+# and CI machines, where it shares a few cores with everything it is tested against.
+# G1's concurrent work and write barriers are CPU taken from them: on a 2-core machine
+# (docs/benchmarks.md, sixth pass; a fresh broker per invocation, three each,
+# alternated) the steady 2 000 events/s benchmark's p99 median was 89.7, 95.0 and
+# 107.2 ms with the parallel collector against 113.1, 122.7 and 147.4 ms with G1.
+# C2, the optimising compiler, was the busiest thread of a freshly started broker and
+# kept recompiling for minutes: 17 s of the 54 s the broker used over one default
+# latency invocation (a 30 s warm-up and three runs), and the first run's broker CPU
+# 6.9-7.2 s against 4.4-4.6 s for the third. With C1 alone the broker used 42-44 s,
+# 4.9-5.0 s in every run from the first, and the p99 medians were 45.5 and 45.5 ms
+# against 54.0 and 53.1 ms; flat-out throughput and the router's package benchmark
+# were unchanged (docs/benchmarks.md, seventh pass). A production broker with a large
+# heap on its own cores, running for weeks, is another matter: keep Kafka's defaults
+# there.
+KAFKA_GC_OPTS="${KAFKA_GC_OPTS:--XX:+UseParallelGC -XX:TieredStopAtLevel=1}"
 KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-90s}"
 KAFKA_STOP_GRACE="${KAFKA_STOP_GRACE:-30}"
 
