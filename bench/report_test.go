@@ -153,4 +153,16 @@ func TestTargetsFollowTheScenario(t *testing.T) {
 	want(targets(Settings{Rate: 2000, Subscriptions: 10}, 0.1, 0, 80, 2, false, true), p99, "≤ 50", false)
 	want(targets(Settings{Rate: 2000, Subscriptions: 100_000}, 0.1, 0, 80, 2, false, true), p99, "≤ 100", true)
 	want(targets(Settings{Rate: 0, Subscriptions: 10}, 0.1, 0.45, 300, 0, true, false), "deliveries/s flat out vs raw HTTP ceiling", "≥ 0.40", true)
+	cpu := "CPU per delivery, all roles (ms)"
+	want(targets(Settings{Rate: 2000, Subscriptions: 10}, 0.25, 0, 40, 2, false, true), cpu, "≤ 0.2", false)
+
+	// A hanging endpoint's timed-out attempts and a restart's start-up are in those
+	// scenarios' CPU by construction: the CPU target is not judged there.
+	for _, s := range []Settings{{Rate: 1000, Subscriptions: 10, Hanging: true}, {Rate: 1000, Subscriptions: 10, RestartSender: true}} {
+		for _, tg := range targets(s, 0.3, 0, 40, 2, false, true) {
+			if tg.Name == cpu {
+				t.Errorf("hanging %v, restart %v: CPU per delivery judged (%+v)", s.Hanging, s.RestartSender, tg)
+			}
+		}
+	}
 }

@@ -154,7 +154,13 @@ func targets(s Settings, cpuPerDelivery, deliveriesVsHTTP, p99, p99VsPassthrough
 	if s.Rate == 0 && haveHTTP {
 		ts = append(ts, Target{Name: "deliveries/s flat out vs raw HTTP ceiling", Want: "≥ 0.40", Got: deliveriesVsHTTP, Met: deliveriesVsHTTP >= 0.40})
 	}
-	ts = append(ts, Target{Name: "CPU per delivery, all roles (ms)", Want: "≤ 0.2", Got: cpuPerDelivery, Met: cpuPerDelivery <= 0.2})
+	// The CPU target is for a healthy pipeline: a hanging endpoint's timed-out attempts
+	// and a restarted sender's start-up and shutdown count in those scenarios' CPU by
+	// construction, so judging them against it would print a miss nothing can fix.
+	// Their CPU per delivery is still reported.
+	if !s.Hanging && !s.RestartSender {
+		ts = append(ts, Target{Name: "CPU per delivery, all roles (ms)", Want: "≤ 0.2", Got: cpuPerDelivery, Met: cpuPerDelivery <= 0.2})
+	}
 	if s.Rate >= 2000 {
 		// 100 000 subscriptions (subs100k) have their own tail target.
 		limit := 50.0
