@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +29,7 @@ func accountID(run string, i int) string { return fmt.Sprintf("acct_%s_%06d", ru
 // eventGen builds events of a fixed rendered size.
 type eventGen struct {
 	run string
-	pad string
+	pad int // the notes' length; each event's own text (events.SampleNotes)
 }
 
 // newEventGen returns a generator whose rendered bodies are bodyBytes long (± a byte or
@@ -39,7 +38,7 @@ func newEventGen(run string, bodyBytes int) *eventGen {
 	g := &eventGen{run: run}
 	probe := g.event(0, accountID(run, 0), time.Now())
 	if n := bodyBytes - len(events.Render(probe)); n > 0 {
-		g.pad = strings.Repeat("x", n)
+		g.pad = n
 	}
 	return g
 }
@@ -54,7 +53,7 @@ type claimData struct {
 // event returns event seq for account at now (its occurred_at: the latency origin).
 func (g *eventGen) event(seq int, account string, now time.Time) *events.Event {
 	obj := fmt.Sprintf("clm_%04d", seq%objectsPerAccount)
-	data, _ := json.Marshal(claimData{ID: obj, Number: "CLM-" + obj[4:], Status: "open", Notes: g.pad})
+	data, _ := json.Marshal(claimData{ID: obj, Number: "CLM-" + obj[4:], Status: "open", Notes: events.SampleNotes(seq, g.pad)})
 	return &events.Event{
 		ID:          fmt.Sprintf("evt_%s_%010d", g.run, seq),
 		AccountID:   account,

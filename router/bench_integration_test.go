@@ -91,14 +91,13 @@ func fillIngest(ctx context.Context, t *testing.T, seeds []string, topic string,
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	pad := strings.Repeat("x", 600)
 	base := time.Now()
 	var once sync.Once
 	var firstErr error
 	for i := range n {
 		acc := fmt.Sprintf("acc_%d", i%benchAccounts)
 		ev := events.Sample("claim.created", acc, fmt.Sprintf("clm_%d", i), i, base)
-		ev.Data = []byte(fmt.Sprintf(`{"id":%q,"notes":%q}`, ev.ObjectID, pad))
+		ev.Data = []byte(fmt.Sprintf(`{"id":%q,"notes":%q}`, ev.ObjectID, events.SampleNotes(i, 600)))
 		v := ev.Marshal()
 		cl.Produce(ctx, &kgo.Record{Key: []byte(acc), Value: v}, func(_ *kgo.Record, err error) {
 			if err != nil {
