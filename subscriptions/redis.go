@@ -28,7 +28,7 @@ type RedisOptions struct {
 	// A watcher further behind than this reloads fully.
 	StreamMaxLen int64
 	// WatchBlock is how long one XREAD blocks; it bounds how long Watch takes to notice
-	// its context ended. Default 1s.
+	// its context ended. Default DefaultWatchBlock.
 	WatchBlock time.Duration
 	// MigrateLegacyKeys moves keys written without the hash tag (before Redis Cluster
 	// support) to the current layout before the first operation (redis_legacy.go).
@@ -57,6 +57,15 @@ type RedisStore struct {
 
 var _ Store = (*RedisStore)(nil)
 
+// DefaultWatchBlock is RedisOptions.WatchBlock's default. go-redis does not interrupt a
+// blocking command when its context is canceled, so a process shutting down waits for
+// its watcher's XREAD to time out: with 1 s (the default before) a sender's restart
+// stalled every delivery for up to a second between "sender stopped" and the process
+// exiting (measured: 0.95 s in one of three bench restarts, p99 918 ms against 48-59 ms
+// in the others). An XREAD returns at once when a change arrives, so a shorter block
+// costs only idle round trips: ten a second per process.
+const DefaultWatchBlock = 100 * time.Millisecond
+
 // NewRedisStore returns a store using client (which the caller owns and closes). It
 // fails only on a bad option (an encryption key that is not 32 bytes, or the same key
 // twice); it does not contact Redis.
@@ -65,7 +74,7 @@ func NewRedisStore(client redis.UniversalClient, opts RedisOptions) (*RedisStore
 		opts.StreamMaxLen = 10000
 	}
 	if opts.WatchBlock <= 0 {
-		opts.WatchBlock = time.Second
+		opts.WatchBlock = DefaultWatchBlock
 	}
 	s := &RedisStore{c: client, opts: opts}
 	if len(opts.EncryptionKeys) > 0 {

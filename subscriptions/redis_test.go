@@ -163,3 +163,29 @@ func keyRing(key []byte) [][]byte {
 	}
 	return [][]byte{key}
 }
+
+// A process shutting down waits for its watcher: with the default options Watch must
+// return soon after its context ends, not after a long XREAD block (a restarted sender
+// stalled its deliveries for as long).
+func TestRedisStoreWatchStopsPromptlyOnCancel(t *testing.T) {
+	s, _, _ := newMiniStore(t, subscriptions.RedisOptions{Prefix: "er:"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Watch(ctx, 0, func(subscriptions.Change) {}) }()
+	time.Sleep(50 * time.Millisecond) // inside a blocking XREAD
+	canceled := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Watch after cancel: %v, want context.Canceled", err)
+		}
+		// Generous for a loaded CI machine under -race, yet well below the 1 s block
+		// this guards against.
+		if took := time.Since(canceled); took > 600*time.Millisecond {
+			t.Errorf("Watch returned %v after its context ended; want ≤ 600ms (WatchBlock %v)", took, subscriptions.DefaultWatchBlock)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not return within 5s of its context ending")
+	}
+}
