@@ -12,24 +12,24 @@ func TestPacerSpacesCommitsByTheRecentEndDuration(t *testing.T) {
 		t.Fatalf("first transaction of a session: commit at %v, want at once (%v)", got, t0)
 	}
 
-	// A fast broker: End takes 2 ms, so the next End may start 8 ms after it — sooner
+	// A fast broker: End takes 2 ms, so the next End may start 4 ms after it — sooner
 	// than the next ingest fetch arrives (10 ms): no added latency.
 	p.ended(2*time.Millisecond, t0)
-	if got, want := p.commitAt(t0.Add(5*time.Millisecond), 50*time.Millisecond), t0.Add(8*time.Millisecond); !got.Equal(want) {
+	if got, want := p.commitAt(t0.Add(time.Millisecond), 50*time.Millisecond), t0.Add(4*time.Millisecond); !got.Equal(want) {
 		t.Fatalf("fast broker: commit at %v, want %v", got, want)
 	}
 
-	// A busy broker: End durations climb to 12 ms; commits back off to ~4× that.
+	// A busy broker: End durations climb to 12 ms; commits back off to ~2× that.
 	for range 20 {
 		p.ended(12*time.Millisecond, t0)
 	}
 	got := p.commitAt(t0.Add(time.Millisecond), 100*time.Millisecond)
-	if d := got.Sub(t0); d < 46*time.Millisecond || d > 48*time.Millisecond {
-		t.Fatalf("busy broker: commit %v after the last End, want ~48ms (4 × 12ms)", d)
+	if d := got.Sub(t0); d < 22*time.Millisecond || d > 24*time.Millisecond {
+		t.Fatalf("busy broker: commit %v after the last End, want ~24ms (2 × 12ms)", d)
 	}
 
 	// The pace never holds a transaction longer than max span after its Begin.
-	if got, want := p.commitAt(t0.Add(time.Millisecond), 20*time.Millisecond), t0.Add(21*time.Millisecond); !got.Equal(want) {
+	if got, want := p.commitAt(t0.Add(time.Millisecond), 10*time.Millisecond), t0.Add(11*time.Millisecond); !got.Equal(want) {
 		t.Fatalf("capped: commit at %v, want %v (Begin + max span)", got, want)
 	}
 
