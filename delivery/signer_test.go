@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,4 +152,70 @@ func newTestSecret(seed byte) string {
 		b[i] = seed + byte(i)
 	}
 	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+// Signers share one cached HMAC per secret; concurrent attempts with the same secret must
+// each get a correct signature (run with -race to check the sharing).
+func TestSignConcurrentlyWithOneSecret(t *testing.T) {
+	secret := newTestSecret(7)
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				id := fmt.Sprintf("msg_%d_%d", g, i)
+				body := []byte(fmt.Sprintf(`{"n":%d}`, i))
+				sig, err := Sign([]string{secret}, id, time.Unix(vecTS, 0), body)
+				if err != nil || !specVerify(secret, sig, id, vecTS, body) {
+					errs <- fmt.Sprintf("goroutine %d attempt %d: %q, %v", g, i, sig, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+// The key cache is bounded: once full it starts over, and a secret signed before still
+// signs correctly afterwards; an invalid secret is reported and never cached.
+func TestKeyCacheIsBoundedAndKeepsSigningRight(t *testing.T) {
+	c := keyCache{max: 4}
+	first := newTestSecret(1)
+	k1, err := c.get(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := c.get(first); again != k1 {
+		t.Fatal("the same secret twice: want the cached key, got a new one")
+	}
+	for i := byte(2); i <= 10; i++ {
+		if _, err := c.get(newTestSecret(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.n.Load(); got > c.max {
+		t.Fatalf("cache holds %d secrets, bound is %d", got, c.max)
+	}
+	entries := 0
+	c.m.Range(func(_, _ any) bool { entries++; return true })
+	if entries > int(c.max) {
+		t.Fatalf("cache map has %d entries, bound is %d", entries, c.max)
+	}
+	if _, err := c.get("whsec_%%%"); err == nil {
+		t.Fatal("invalid secret: want an error")
+	}
+	if _, ok := c.m.Load("whsec_%%%"); ok {
+		t.Fatal("invalid secret was cached")
+	}
+	// After the cache started over, the first secret still signs as the spec says.
+	sig, err := Sign([]string{first}, vecID, time.Unix(vecTS, 0), []byte(vecBody))
+	if err != nil || !specVerify(first, sig, vecID, vecTS, []byte(vecBody)) {
+		t.Fatalf("after eviction: %q, %v", sig, err)
+	}
 }
