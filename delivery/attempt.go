@@ -64,8 +64,6 @@ func (s *Sender) handle(ctx context.Context, j *job) bool {
 		s.metrics.breaker(sub.ID, s.gate.breakers.State(sub.ID))
 	}
 	s.metrics.attempt(res)
-	d.History = append(d.History, events.AttemptSummary{Attempt: d.Attempt, At: now, Status: res.Status,
-		Reason: string(res.Reason), LatencyMS: res.Latency.Milliseconds()})
 	return s.outcome(ctx, j, sub, res, now)
 }
 
@@ -77,6 +75,11 @@ func (s *Sender) outcome(ctx context.Context, j *job, sub *subscriptions.Subscri
 		s.metrics.delivered(d.OccurredAt, s.now())
 		return true
 	}
+	// Every other outcome writes the delivery again (a retry tier or the DLQ), carrying
+	// this attempt in its history; a delivered one is never written again, so it skips
+	// the allocation.
+	d.History = append(d.History, events.AttemptSummary{Attempt: d.Attempt, At: now, Status: res.Status,
+		Reason: string(res.Reason), LatencyMS: res.Latency.Milliseconds()})
 	if res.Reason == ReasonGone {
 		s.recordAttempt(j, res, now, true)
 		if s.health.disable(ctx, sub, "endpoint_gone", "endpoint_gone") {

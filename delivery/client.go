@@ -202,10 +202,13 @@ func (c *Client) send(ctx context.Context, sub *subscriptions.Subscription, d *e
 		// credentials, and this error is logged and kept in the attempt log.
 		return Result{Reason: c.classifyErr(ctx, err), Err: subscriptions.RedactURLError(err)}
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, int64(c.cfg.MaxResponseBytes)))
-	// Drain a bounded remainder so the connection goes back to the pool; a larger (or
-	// stalled) remainder is cut off by Close and the deadline.
-	_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+	var body []byte
+	if resp.ContentLength != 0 { // a 204 or an empty 200 has nothing to read or drain
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, int64(c.cfg.MaxResponseBytes)))
+		// Drain a bounded remainder so the connection goes back to the pool; a larger
+		// (or stalled) remainder is cut off by Close and the deadline.
+		_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+	}
 	_ = resp.Body.Close()
 
 	res := Result{Reason: ClassifyStatus(resp.StatusCode), Status: resp.StatusCode, Body: body}

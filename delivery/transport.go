@@ -31,6 +31,11 @@ const (
 // Control hook, i.e. on the resolved address of every connection (so DNS rebinding and
 // redirects to internal names cannot bypass it). Proxy is nil on purpose: through a
 // proxy the guard would check the proxy's address instead of the endpoint's.
+//
+// There is no ResponseHeaderTimeout: each attempt's context already ends
+// ClientConfig.Timeout after the attempt began, sooner than a header timeout of the same
+// length (which starts once the request is written) could fire, and that timeout costs
+// every request a timer of its own.
 func newTransport(cfg ClientConfig) *http.Transport {
 	dialer := &net.Dialer{
 		Timeout:   dialTimeout,
@@ -45,7 +50,6 @@ func newTransport(cfg ClientConfig) *http.Transport {
 		MaxIdleConnsPerHost:    maxIdleConnsPerHost,
 		IdleConnTimeout:        idleConnTimeout,
 		TLSHandshakeTimeout:    tlsHandshakeTimeout,
-		ResponseHeaderTimeout:  cfg.Timeout,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs},
