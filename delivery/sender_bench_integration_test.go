@@ -11,7 +11,11 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -104,7 +108,7 @@ func BenchmarkSenderThroughput(b *testing.B) {
 		var wg sync.WaitGroup
 		for range nSubs * perSub {
 			wg.Add(1)
-			go func() {
+			go pprof.Do(context.Background(), pprof.Labels("phase", "raw"), func(context.Context) {
 				defer wg.Done()
 				for p := range work {
 					resp, err := hc.Post(p.url, "application/json", bytes.NewReader(p.body))
@@ -113,13 +117,15 @@ func BenchmarkSenderThroughput(b *testing.B) {
 						resp.Body.Close()
 					}
 				}
-			}()
+			})
 		}
+		rawUse := startUsage()
 		for i, body := range bodies {
 			work <- post{rawURLs[i%nSubs], body}
 		}
 		close(work)
 		wg.Wait()
+		rawCPU, rawIdle := rawUse.stop(total)
 		tr.CloseIdleConnections()
 
 		// Through the sender.
@@ -133,7 +139,9 @@ func BenchmarkSenderThroughput(b *testing.B) {
 			port, _ := strconv.Atoi(u.Port())
 			ports = append(ports, port)
 		}
-		subs := newFakeIndex(subList...)
+		// The product's index (lock- and allocation-free lookups); the fake only
+		// stands in for the disabler, which this run never calls.
+		subs := subscriptions.NewStaticIndex(subList)
 		client, err := NewClient(ClientConfig{Timeout: 15 * time.Second, Egress: egress.Policy{AllowHTTP: true, AllowPorts: ports,
 			AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}, zap.NewNop())
 		if err != nil {
@@ -152,18 +160,25 @@ func BenchmarkSenderThroughput(b *testing.B) {
 			MaxInFlight: nSubs * perSub, DefaultMaxInFlight: perSub, BreakerThreshold: 10, BreakerCooldown: time.Second,
 		}
 		reg := prometheus.NewRegistry()
-		s, err := New(cfg, Deps{KafkaOpts: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Subscriptions: subs, Disabler: subs,
+		s, err := New(cfg, Deps{KafkaOpts: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Subscriptions: subs, Disabler: newFakeIndex(subList...),
 			Client: client, Registerer: reg}, zap.NewNop())
 		if err != nil {
 			b.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx) }()
+		// Labelled so a CPU profile (-cpuprofile) separates the sender's goroutines, and the
+		// connections it dials, from the receiver's: go tool pprof -tagfocus phase=sender.
+		go pprof.Do(ctx, pprof.Labels("phase", "sender"), func(ctx context.Context) { done <- s.Run(ctx) })
 		deadline := time.Now().Add(3 * time.Minute)
-		for rc.n.Load() < total && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
+		for rc.n.Load() == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
 		}
+		sendUse := startUsage()
+		for rc.n.Load() < total && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		sendCPU, sendIdle := sendUse.stop(total)
 		cancel()
 		<-done
 		client.Close()
@@ -187,6 +202,44 @@ func BenchmarkSenderThroughput(b *testing.B) {
 		b.ReportMetric(rc.rate(), "deliveries/s")
 		b.ReportMetric(raw.rate(), "raw_posts/s")
 		b.ReportMetric(ratio, "ratio")
-		b.Logf("sender %.0f deliveries/s, raw %.0f posts/s, ratio %.2f (target ≥ 0.80)", rc.rate(), raw.rate(), ratio)
+		b.ReportMetric(sendCPU, "proc_µs/delivery")
+		b.ReportMetric(rawCPU, "proc_µs/raw_post")
+		b.Logf("sender %.0f deliveries/s, raw %.0f posts/s, ratio %.2f (target ≥ 0.80); "+
+			"this process's CPU (client and receiver) %.1f µs per delivery against %.1f per raw post; "+
+			"machine idle %.0f%% against %.0f%%", rc.rate(), raw.rate(), ratio, sendCPU, rawCPU, 100*sendIdle, 100*rawIdle)
 	}
+}
+
+// usage is where one phase of the benchmark started: this process's CPU time and the
+// machine's idle time, so a phase can say whether it was short of CPU or of work.
+type usage struct {
+	at   time.Time
+	cpu  int64 // ns, processCPU
+	idle time.Duration
+}
+
+func startUsage() usage { return usage{time.Now(), processCPU(), machineIdle()} }
+
+// stop returns this process's CPU per request over the phase, in µs, and the share of
+// the machine's cores that stood idle.
+func (u usage) stop(requests int) (cpuPerRequest, idleShare float64) {
+	wall := time.Since(u.at)
+	cpu, idle := processCPU()-u.cpu, machineIdle()-u.idle
+	return float64(cpu) / 1e3 / float64(requests),
+		idle.Seconds() / (wall.Seconds() * float64(runtime.NumCPU()))
+}
+
+// machineIdle is the machine's idle time so far, from /proc/stat (0 where there is none).
+func machineIdle() time.Duration {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line) // cpu user nice system idle ...
+	if len(f) < 5 {
+		return 0
+	}
+	ticks, _ := strconv.ParseInt(f[4], 10, 64)
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
