@@ -17,7 +17,7 @@
 #
 # One node of a multi-broker cluster (scripts/kafka-cluster.sh) is this same
 # script with its paths and identity overridden through the environment:
-#   KAFKA_HEAP_OPTS    JVM heap flags (default -Xms256m -Xmx768m)
+#   KAFKA_HEAP_OPTS    JVM heap flags (default -Xms1g -Xmx1g -Xmn512m; see below)
 #   KAFKA_GC_OPTS      JVM collector and JIT flags (default -XX:+UseParallelGC
 #                      -XX:TieredStopAtLevel=1; see below)
 #   KAFKA_NAME         lock and log name (default kafka)
@@ -34,7 +34,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
-KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
+# A fixed heap (initial = maximum, young generation fixed at half): with a heap free to
+# grow (-Xms256m -Xmx768m) the parallel collector resized it as the benchmarks' topics
+# came and went, and each resize was a stop-the-world full collection ("Pause Full
+# (Ergonomics)", 139-168 ms on a 2-core machine, about one per default latency
+# invocation; one landing in a timed run took that run's p99 from ~45 to 92 ms). Fixed,
+# there were none, and half as many young collections (12 against 22-26 per
+# invocation, 24 ms each); p99 medians 41.8 and 37.9 ms against 40.7 and 42.9 when no
+# full collection landed in a run (docs/benchmarks.md, eighth pass).
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms1g -Xmx1g -Xmn512m}"
 # The parallel collector, not Kafka's G1 (-XX:+UseG1GC -XX:MaxGCPauseMillis=20), and
 # HotSpot's C1 compiler alone (-XX:TieredStopAtLevel=1): this broker serves development
 # and CI machines, where it shares a few cores with everything it is tested against.
