@@ -38,10 +38,10 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 # grow (-Xms256m -Xmx768m) the parallel collector resized it as the benchmarks' topics
 # came and went, and each resize was a stop-the-world full collection ("Pause Full
 # (Ergonomics)", 139-168 ms on a 2-core machine, about one per default latency
-# invocation; one landing in a timed run took that run's p99 to 92 ms, the next run 49). Fixed,
-# there were none, and half as many young collections (12 against 22-26 per
-# invocation, 24 ms each); p99 medians 41.8 and 37.9 ms against 40.7 and 42.9 when no
-# full collection landed in a run (docs/benchmarks.md, eighth pass).
+# invocation; one landing in a timed run took that run's p99 to 92 ms, the next run's
+# was 49). Fixed, there were none, and half as many young collections (12 against 22-26
+# per invocation, 24 ms each); p99 medians 41.8 and 37.9 ms against 40.7 and 42.9 when
+# no full collection landed in a run (docs/benchmarks.md, eighth pass).
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms1g -Xmx1g -Xmn512m}"
 # The parallel collector, not Kafka's G1 (-XX:+UseG1GC -XX:MaxGCPauseMillis=20), and
 # HotSpot's C1 compiler alone (-XX:TieredStopAtLevel=1): this broker serves development
