@@ -21,8 +21,8 @@ import (
 // PassthroughResult is the raw Kafka baseline: records consumed from topic A and
 // produced, same key and bytes, to topic B by a plain franz-go client (no transaction,
 // no parsing, no logic); latency is from the record's produce to A until it is read
-// back from B. One warm-up record is passed through before timing starts, so consumer
-// start-up is not in the figures.
+// back from B. One warm-up record per key, then the run's lead-in (Config.LeadIn), are
+// passed through before timing starts, so start-up is not in the figures.
 type PassthroughResult struct {
 	RecordsIn     int         `json:"records_in"`
 	RecordsPerSec float64     `json:"records_per_s"`
@@ -88,6 +88,30 @@ func runPassthrough(ctx context.Context, c Config, seeds []string, a, b string, 
 	}
 	if err := warmPassthrough(ctx, prod, a, warm, &read); err != nil {
 		return PassthroughResult{}, err
+	}
+	// The same untimed lead-in as the pipeline's run (Config.LeadIn): load at the run's
+	// pace, read back in full before the timed window starts.
+	if c.LeadIn > 0 {
+		read.Store(0)
+		p := pacer{start: time.Now(), rate: c.Rate, window: c.Window,
+			outstanding: func(n int) int { return n - int(read.Load()) }}
+		st, err := produceLoop(ctx, prod, c.LeadIn, p, func(n int, now time.Time) *kgo.Record {
+			e := gen.event(n, accountID(gen.run, n%accounts), now)
+			return &kgo.Record{Topic: a, Key: []byte(e.AccountID), Value: e.Marshal(), Timestamp: now}
+		})
+		if err != nil {
+			return PassthroughResult{}, fmt.Errorf("lead-in: %w", err)
+		}
+		deadline := time.Now().Add(passthroughWarmUp)
+		for int(read.Load()) < st.Produced {
+			if time.Now().After(deadline) {
+				return PassthroughResult{}, fmt.Errorf("lead-in records not passed through within %s (%d of %d)",
+					passthroughWarmUp, read.Load(), st.Produced)
+			}
+			if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+				return PassthroughResult{}, err
+			}
+		}
 	}
 	mu.Lock()
 	lat = lat[:0]

@@ -37,7 +37,7 @@ func TestSmoke(t *testing.T) {
 	c := bench.Config{
 		Binary: buildBinary(t), Brokers: seeds, RedisAddr: testenv.RedisAddr(),
 		Duration: 5 * time.Second, Rate: 300, Subscriptions: 20, Accounts: 10, Fanout: 2,
-		FailureRate: 0.02, Baselines: true, Drain: 45 * time.Second,
+		FailureRate: 0.02, Baselines: true, Drain: 45 * time.Second, LeadIn: time.Second,
 	}
 	if err := bench.ApplyScenario(&c, ""); err != nil {
 		t.Fatal(err)
@@ -67,6 +67,11 @@ func TestSmoke(t *testing.T) {
 	if res.Latency.Count == 0 || res.Latency.P50 <= 0 || res.Latency.P99 < res.Latency.P50 {
 		t.Errorf("latency = %+v", res.Latency)
 	}
+	// The lead-in ran before the window, at the run's rate, and every one of its
+	// deliveries arrived; none of them is counted in the window's figures.
+	if li := res.LeadIn; li == nil || li.Events < 150 || li.Latency.Count != li.Events*2 || li.Latency.P99 < li.Latency.P50 {
+		t.Errorf("lead-in = %+v; want about 300 events (1 s at 300/s), each delivered to 2 subscriptions", li)
+	}
 	if len(res.Roles) != 2 || res.Roles[0].PeakRSSMiB <= 0 || res.Roles[1].CPUSeconds <= 0 {
 		t.Errorf("roles = %+v", res.Roles)
 	}
@@ -88,7 +93,7 @@ func TestSmoke(t *testing.T) {
 	}
 	for _, k := range []string{"scenario", "run_id", "settings", "machine", "events_in", "events_per_s",
 		"deliveries_per_s", "latency", "counts", "roles", "cpu_per_delivery_ms", "baseline_passthrough",
-		"baseline_http", "ratios", "targets", "series", "ok"} {
+		"baseline_http", "ratios", "targets", "series", "ok", "lead_in"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON result has no %q", k)
 		}

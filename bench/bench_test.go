@@ -166,9 +166,9 @@ func TestPlotWritesValidPNG(t *testing.T) {
 
 func TestConfigValidateNamesFlags(t *testing.T) {
 	c := Config{Binary: "x", Subscriptions: 10, Accounts: 3, FailureRate: 1.5, Rate: -1, IngestLinger: -time.Millisecond,
-		RoleEnv: []string{"EVENTROUTER_LOG_LEVEL=debug", "PATH=/tmp"}}.Defaults()
+		LeadIn: -time.Second, RoleEnv: []string{"EVENTROUTER_LOG_LEVEL=debug", "PATH=/tmp"}}.Defaults()
 	err := c.Validate()
-	for _, flag := range []string{"--accounts", "--failure-rate", "--rate", "--ingest-linger", `--role-env: "PATH=/tmp"`} {
+	for _, flag := range []string{"--accounts", "--failure-rate", "--rate", "--ingest-linger", "--lead-in", `--role-env: "PATH=/tmp"`} {
 		if err == nil || !strings.Contains(err.Error(), flag) {
 			t.Errorf("Validate() = %v; want it to name %s", err, flag)
 		}

@@ -45,6 +45,7 @@ type Summary struct {
 	P99               Spread `json:"p99_ms"`
 	Max               Spread `json:"max_ms"`
 	PassthroughP99    Spread `json:"baseline_passthrough_p99_ms"`
+	LeadInP99         Spread `json:"lead_in_p99_ms"` // untimed, before each window
 	P99VsPassthrough  Spread `json:"p99_vs_passthrough"`
 	CPUPerDeliveryMS  Spread `json:"cpu_per_delivery_ms"`
 	MachineBusy       Spread `json:"machine_busy"`
@@ -147,6 +148,14 @@ func (rep *Report) summarise() {
 	s.P50 = spread(runs, func(r *Result) float64 { return r.Latency.P50 })
 	s.P99 = spread(runs, func(r *Result) float64 { return r.Latency.P99 })
 	s.Max = spread(runs, func(r *Result) float64 { return r.Latency.Max })
+	if runs[0].LeadIn != nil {
+		s.LeadInP99 = spread(runs, func(r *Result) float64 {
+			if r.LeadIn == nil {
+				return 0
+			}
+			return r.LeadIn.Latency.P99
+		})
+	}
 	s.P99VsPassthrough = spread(runs, func(r *Result) float64 { return r.Ratios.P99VsPassthrough })
 	s.CPUPerDeliveryMS = spread(runs, func(r *Result) float64 { return r.CPUPerDeliveryMS })
 	s.MachineBusy = spread(runs, func(r *Result) float64 { return r.MachineBusy })
@@ -237,6 +246,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	row("latency p99 ms", "%.1f", s.P99)
 	row("latency max ms", "%.1f", s.Max)
 	row("passthrough p99 ms", "%.1f", s.PassthroughP99)
+	row("lead-in p99 ms (untimed)", "%.1f", s.LeadInP99)
 	row("p99 vs passthrough p99", "%.2f", s.P99VsPassthrough)
 	for _, g := range []string{groupHealthyBefore, groupHealthyDuring} {
 		if sp, ok := s.GroupP99[g]; ok {

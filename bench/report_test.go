@@ -166,3 +166,29 @@ func TestTargetsFollowTheScenario(t *testing.T) {
 		}
 	}
 }
+
+// The lead-in's latency is reported apart, per run and as a spread, and never enters
+// the window's figures or the targets.
+func TestLeadInIsReportedApartFromTheWindow(t *testing.T) {
+	runs := []*Result{steadyRun(30, 20, 0), steadyRun(32, 20, 0), steadyRun(34, 20, 0)}
+	for i, r := range runs {
+		r.LeadIn = &LeadInResult{Seconds: 1, Events: 2000, Latency: Percentiles{Count: 2000, P50: 20, P99: float64(70 + 10*i)}}
+	}
+	rep := &Report{Runs: runs}
+	rep.summarise()
+	if rep.Summary.LeadInP99 != (Spread{Median: 80, Min: 70, Max: 90}) {
+		t.Errorf("lead-in p99 spread = %+v", rep.Summary.LeadInP99)
+	}
+	if rep.Summary.P99 != (Spread{Median: 32, Min: 30, Max: 34}) {
+		t.Errorf("window p99 spread = %+v: the lead-in must not enter it", rep.Summary.P99)
+	}
+	var out strings.Builder
+	if err := rep.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"lead-in p99 ms (untimed)  70.0 (p50 20.0; 2000 events over 1.0s", "80.0 [70.0–90.0]"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}

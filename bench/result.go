@@ -29,6 +29,9 @@ type Result struct {
 	DrainSeconds     float64 `json:"drain_s"`
 	EventsPerSec     float64 `json:"events_per_s"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
+	// LeadIn is the run's untimed lead-in (nil without one): the latency of the load
+	// the run started with, before its measured window.
+	LeadIn *LeadInResult `json:"lead_in,omitempty"`
 	// Latency is event occurred_at → arrival at the receiver, first acceptance of each
 	// delivery. LatencyGroups splits it in the hanging scenario (healthy endpoints before
 	// and while one hangs).
@@ -85,6 +88,7 @@ type Settings struct {
 	MaxInFlight     int     `json:"max_in_flight"`
 	Hanging         bool    `json:"hanging"`
 	RestartSender   bool    `json:"restart_sender"`
+	LeadInS         float64 `json:"lead_in_s"`
 	// RoleSettings are the EVENTROUTER_* settings given to the roles beyond the run's
 	// own (bench --set); empty for the defaults.
 	RoleSettings []string `json:"role_settings,omitempty"`
@@ -189,6 +193,7 @@ func newResult(c Config, id string) *Result {
 			Accounts: c.Accounts, Fanout: c.Fanout, BodyBytes: c.BodyBytes,
 			ReceiverLatency: ms(c.ReceiverLatency), FailureRate: c.FailureRate, IngestLinger: ms(c.IngestLinger),
 			Partitions: c.Partitions, MaxInFlight: c.MaxInFlight, Hanging: c.Hanging, RestartSender: c.RestartSender,
+			LeadInS:      c.LeadIn.Seconds(),
 			RoleSettings: slices.Clone(c.RoleEnv),
 		},
 	}
@@ -290,6 +295,9 @@ func (res *Result) WriteTable(w io.Writer) error {
 	p("latency max ms\t%.1f\t%s\t", res.Latency.Max, baseF(h != nil, func() float64 { return h.Latency.Max }, " (HTTP)"))
 	if pt != nil {
 		p("passthrough p99 ms\t\t%.1f\t%s", pt.Latency.P99, ratio(res.Ratios.P99VsPassthrough))
+	}
+	if li := res.LeadIn; li != nil {
+		p("lead-in p99 ms (untimed)\t%.1f (p50 %.1f; %d events over %.1fs, before the window)\t\t", li.Latency.P99, li.Latency.P50, li.Events, li.Seconds)
 	}
 	if st := res.Stages; st != nil {
 		for _, s := range []struct {

@@ -196,6 +196,11 @@ func (r *run) execute(ctx context.Context) (res *Result, err error) {
 	if err := r.warmUp(ctx, prod, ep, gen, byAccount); err != nil {
 		return nil, err
 	}
+	if r.c.LeadIn > 0 {
+		if res.LeadIn, err = r.leadIn(ctx, prod, ep, gen, byAccount); err != nil {
+			return nil, err
+		}
+	}
 	res.Setup.ReadySeconds = time.Since(t).Seconds()
 
 	tp, err := startTap(ctx, c.Brokers, r.cfg.Topics.Deliveries)

@@ -74,6 +74,10 @@ type Config struct {
 	// first timed run (see DefaultWarmUp); 0: none (the broker still gets WarmBroker's
 	// transaction and group commit).
 	WarmUp time.Duration
+	// LeadIn is how long each run produces at its own pace, untimed, straight before its
+	// measured window (see DefaultLeadIn); its deliveries are checked like the window's
+	// and its latency reported apart. The raw passthrough gets the same lead-in. 0: none.
+	LeadIn time.Duration
 	// Bucket is the width of the latency-over-time series.
 	Bucket time.Duration
 	// SeedWorkers write subscriptions concurrently.
@@ -155,6 +159,9 @@ func (c Config) Validate() error {
 	}
 	if c.FailureRate < 0 || c.FailureRate >= 1 {
 		bad("failure-rate", "%v is outside [0, 1)", c.FailureRate)
+	}
+	if c.LeadIn < 0 || c.LeadIn > time.Minute {
+		bad("lead-in", "%s is outside 0..1m", c.LeadIn)
 	}
 	if c.ReceiverLatency < 0 {
 		bad("receiver-latency", "%s is negative", c.ReceiverLatency)

@@ -29,11 +29,15 @@ on a throwaway topic, so a fresh broker's internal topics are created outside th
 window, then an untimed run of the scenario producing for --warm-up (its deliveries are
 still checked), so a freshly started broker's JIT has compiled the paths the timed runs
 use. Then it runs the scenario --runs times (default 3) and prints each run and a
-summary: every figure as median [min–max], the targets judged on the medians. Before
-each run it waits (up to 30s) for the machine to settle; a run during which other
-processes took more than 10 % of the machine, or that started on a machine more than
-25 % busy, is reported as disturbed and no target is judged ("met" is never printed for
-it).
+summary. Each run starts new role processes on new topics and, before its measured
+window, produces at its own pace for --lead-in (default 1s; untimed, every delivery
+still checked, its latency printed apart): a pipeline's first load after starting is
+slower, and the window measures the pipeline carrying load. The raw passthrough gets the
+same lead-in. The summary shows every figure as median [min–max], the targets judged on
+the medians. Before each run's window it waits (up to 30s) for the machine to settle;
+a run during which other processes took more than 10 % of the machine, or that started
+on a machine more than 25 % busy, is reported as disturbed and no target is judged
+("met" is never printed for it).
 
 Exits 1 if any expected delivery was lost or a signature failed verification; a missed
 performance target is reported, not failed.
@@ -62,6 +66,7 @@ Scenarios: ` + strings.Join(bench.Scenarios(), ", ") + `; flags set explicitly o
 	f.Int("window", 0, "flat out: most events produced but not yet delivered (default 2000)")
 	f.Duration("drain", 0, "longest wait for outstanding deliveries after producing (default 60s)")
 	f.Duration("warm-up", bench.DefaultWarmUp, "how long the untimed warm-up run of the scenario produces before the first timed run (0: none)")
+	f.Duration("lead-in", bench.DefaultLeadIn, "how long each run produces at its own pace, untimed, before its measured window (its latency is reported apart; 0: none)")
 	f.Int("runs", 3, "how many times to run the scenario (figures are reported as median [min–max])")
 	f.Bool("baselines", true, "also run the raw passthrough and HTTP baselines")
 	f.String("json", "", "also write the result as JSON to this file")
@@ -121,6 +126,7 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	c.Baselines, _ = f.GetBool("baselines")
 	c.Keep, _ = f.GetBool("keep")
 	c.WarmUp, _ = f.GetDuration("warm-up")
+	c.LeadIn, _ = f.GetDuration("lead-in")
 	c.ProfileDir, _ = f.GetString("profile")
 	sets, _ := f.GetStringArray("set")
 	for _, kv := range sets {
